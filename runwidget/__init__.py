@@ -1,0 +1,39 @@
+"""runwidget: live run monitoring for Jupyter."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from runwidget.errors import (
+    ExperimentNotFoundError,
+    InvalidValueError,
+    RunFailedError,
+    RunFinishedError,
+    RunNotFoundError,
+    RunwidgetError,
+    RunwidgetWarning,
+    SchemaVersionError,
+    StoreError,
+    StoreUnavailableError,
+)
+from runwidget.tracking import Experiment, Run, Workspace
+
+try:
+    __version__ = version("runwidget")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0.0.0"
+
+__all__ = [
+    "Experiment",
+    "ExperimentNotFoundError",
+    "InvalidValueError",
+    "Run",
+    "RunFailedError",
+    "RunFinishedError",
+    "RunNotFoundError",
+    "RunwidgetError",
+    "RunwidgetWarning",
+    "SchemaVersionError",
+    "StoreError",
+    "StoreUnavailableError",
+    "Workspace",
+    "__version__",
+]

@@ -1,0 +1,159 @@
+"""The run store contract."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Collection, Mapping
+from typing import Any
+
+from runwidget.store.records import (
+    Batch,
+    ExperimentRecord,
+    FileInfo,
+    LogLine,
+    MetricPoint,
+    RunRecord,
+)
+
+_UNSET: Any = object()
+
+
+class RunStore(abc.ABC):
+    """Where runs live.
+
+    Contract every implementation keeps:
+
+    * **Thread and process safety.** One instance may be used from many threads; many
+      processes may write one store at once.
+    * **Atomic writes.** ``write`` commits all of its batches or nothing; a failed call
+      leaves the store as it was, so the caller may retry the same batches.
+    * **Cursors.** Every ``seq`` is an integer that grows with each write. ``read_metrics``,
+      ``read_logs``, ``list_files`` and ``list_runs`` take ``since`` (the largest ``seq`` the
+      caller has seen) and return only newer items, in ``seq`` order, through an index: a
+      poll costs what is new, not what is stored. For one run written by one writer at a
+      time, a reader that advances its cursor to the last ``seq`` it received never misses
+      an item.
+    * **Errors.** Unknown runs raise ``RunNotFoundError``; an unreachable store raises
+      ``StoreUnavailableError``; anything else wrong with the store raises ``StoreError``.
+    """
+
+    uri: str
+
+    # -- experiments ----------------------------------------------------------------------
+    @abc.abstractmethod
+    def get_or_create_experiment(self, name: str) -> ExperimentRecord: ...
+
+    @abc.abstractmethod
+    def list_experiments(self) -> list[ExperimentRecord]: ...
+
+    # -- runs ------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def create_run(
+        self,
+        experiment: str,
+        *,
+        run_id: str | None = None,
+        parent_id: str | None = None,
+        display_name: str | None = None,
+        run_type: str = "interactive",
+        status: str = "NotStarted",
+        started: float | None = None,
+        properties: Mapping[str, Any] | None = None,
+        tags: Mapping[str, Any] | None = None,
+        target: str = "local",
+        arguments: list[Any] | None = None,
+    ) -> RunRecord:
+        """Create a run (and its experiment when new)."""
+
+    @abc.abstractmethod
+    def update_run(
+        self,
+        run_id: str,
+        *,
+        status: str | None = None,
+        started: float | None = None,
+        ended: float | None = None,
+        error: Mapping[str, Any] | None = None,
+        properties: Mapping[str, Any] | None = None,
+        tags: Mapping[str, Any] | None = None,
+        display_name: str | None = None,
+        only_if_status: Collection[str] | None = None,
+    ) -> bool:
+        """Change a run; ``properties`` and ``tags`` are merged into the stored ones.
+
+        With ``only_if_status``, the change is made only when the run's stored status is
+        one of those (a compare-and-set, so that e.g. a cancel never overwrites Completed).
+
+        Returns:
+            Whether the run was changed.
+        """
+
+    @abc.abstractmethod
+    def beat(self, run_ids: Collection[str], now: float) -> None:
+        """Record a heartbeat for these runs. Does not move the runs' change cursor."""
+
+    @abc.abstractmethod
+    def get_run(self, run_id: str) -> RunRecord: ...
+
+    @abc.abstractmethod
+    def list_runs(
+        self,
+        *,
+        experiment: str | None = None,
+        parent_id: str | None = _UNSET,
+        status: Collection[str] | None = None,
+        since: int = 0,
+        limit: int | None = None,
+    ) -> list[RunRecord]:
+        """Runs changed after cursor ``since``, oldest change first.
+
+        ``parent_id=None`` selects top-level runs; leaving it out selects all.
+        """
+
+    # -- data ------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def write(self, batches: Mapping[str, Batch]) -> None:
+        """Append metric points, log lines and files of several runs in one transaction."""
+
+    @abc.abstractmethod
+    def read_metrics(
+        self,
+        run_id: str,
+        *,
+        since: int = 0,
+        name: str | None = None,
+        limit: int | None = None,
+    ) -> list[MetricPoint]: ...
+
+    @abc.abstractmethod
+    def read_logs(self, run_id: str, *, since: int = 0, limit: int | None = None) -> list[LogLine]:
+        ...
+
+    @abc.abstractmethod
+    def list_files(
+        self, run_id: str, *, kind: str | None = None, since: int = 0
+    ) -> list[FileInfo]: ...
+
+    @abc.abstractmethod
+    def read_file(self, run_id: str, path: str) -> bytes: ...
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections. The store may not be used afterwards."""
+
+    # -- helpers built on the core --------------------------------------------------------
+    def get_children(self, run_id: str, *, recursive: bool = False) -> list[RunRecord]:
+        """Child runs in creation order; with ``recursive``, all descendants."""
+        self.get_run(run_id)
+        found: list[RunRecord] = []
+        parents = [run_id]
+        while parents:
+            level: list[RunRecord] = []
+            for parent in parents:
+                level.extend(self.list_runs(parent_id=parent))
+            level.sort(key=lambda r: (r.created, r.number))
+            found.extend(level)
+            parents = [r.id for r in level] if recursive else []
+        return found
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.uri!r})"

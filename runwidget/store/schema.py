@@ -1,0 +1,134 @@
+"""The SQL schema shared by SQLite and PostgreSQL, and its version history.
+
+Table names carry an ``rw_`` prefix so a PostgreSQL database can be shared with other
+applications. Times are seconds since the epoch (float). File bytes live in the
+database (``rw_files.data``) so that a PostgreSQL store read from another machine
+holds everything a reader needs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+# Bump when the schema changes, and add the step from the previous version to MIGRATIONS.
+SCHEMA_VERSION = 1
+
+# SQLite only makes a rowid alias (cheap appends, no extra index) of "INTEGER PRIMARY KEY".
+SeqKey = BigInteger().with_variant(Integer, "sqlite")
+
+metadata = MetaData()
+
+meta = Table(
+    "rw_meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+# One row per named counter. Updating the row takes a row lock in PostgreSQL, which makes
+# the run change cursor grow in commit order.
+counters = Table(
+    "rw_counters",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", BigInteger, nullable=False),
+)
+
+experiments = Table(
+    "rw_experiments",
+    metadata,
+    Column("id", SeqKey, primary_key=True, autoincrement=True),
+    Column("name", String(255), nullable=False, unique=True),
+    Column("created", Double, nullable=False),
+)
+
+runs = Table(
+    "rw_runs",
+    metadata,
+    Column("key", SeqKey, primary_key=True, autoincrement=True),
+    Column("id", String(255), nullable=False, unique=True),
+    Column("experiment_id", ForeignKey("rw_experiments.id"), nullable=False),
+    Column("parent_id", String(255)),
+    Column("number", Integer, nullable=False),
+    Column("display_name", String(255), nullable=False),
+    Column("run_type", String(32), nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("created", Double, nullable=False),
+    Column("started", Double),
+    Column("ended", Double),
+    Column("heartbeat", Double),
+    Column("properties", Text, nullable=False),
+    Column("tags", Text, nullable=False),
+    Column("error_message", Text),
+    Column("error_traceback", Text),
+    Column("target", String(255), nullable=False),
+    Column("arguments", Text, nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Index("rw_runs_seq", "seq"),
+    Index("rw_runs_experiment_seq", "experiment_id", "seq"),
+    Index("rw_runs_parent_seq", "parent_id", "seq"),
+)
+
+# value: the float (NULL with text and data NULL means NaN); text: a string metric;
+# data: JSON of a row's columns.
+metrics = Table(
+    "rw_metrics",
+    metadata,
+    Column("seq", SeqKey, primary_key=True, autoincrement=True),
+    Column("run_key", BigInteger, nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("kind", String(8), nullable=False),
+    Column("step", Double),
+    Column("value", Double),
+    Column("text", Text),
+    Column("data", Text),
+    Column("time", Double, nullable=False),
+    Index("rw_metrics_run_seq", "run_key", "seq"),
+)
+
+logs = Table(
+    "rw_logs",
+    metadata,
+    Column("seq", SeqKey, primary_key=True, autoincrement=True),
+    Column("run_key", BigInteger, nullable=False),
+    Column("stream", String(16), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("time", Double, nullable=False),
+    Index("rw_logs_run_seq", "run_key", "seq"),
+)
+
+files = Table(
+    "rw_files",
+    metadata,
+    Column("seq", SeqKey, primary_key=True, autoincrement=True),
+    Column("run_key", BigInteger, nullable=False),
+    Column("path", String(1024), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("name", String(255)),
+    Column("step", Double),
+    Column("size", BigInteger, nullable=False),
+    Column("content_type", String(128), nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Column("time", Double, nullable=False),
+    UniqueConstraint("run_key", "path", name="rw_files_run_path"),
+    Index("rw_files_run_seq", "run_key", "seq"),
+)
+
+# MIGRATIONS[n] upgrades a store of schema version n to n + 1, inside one transaction.
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {}

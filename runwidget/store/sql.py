@@ -1,0 +1,585 @@
+"""The SQL run store: one implementation for SQLite (embedded default) and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+import uuid
+from collections.abc import Collection, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    create_engine,
+    event,
+    exc,
+    func,
+    inspect,
+    select,
+    update,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import StaticPool
+
+from runwidget.errors import (
+    ExperimentNotFoundError,
+    InvalidValueError,
+    RunNotFoundError,
+    SchemaVersionError,
+    StoreError,
+    StoreUnavailableError,
+)
+from runwidget.store import schema as s
+from runwidget.store.base import _UNSET, RunStore
+from runwidget.store.records import (
+    Batch,
+    ExperimentRecord,
+    FileInfo,
+    LogLine,
+    MetricPoint,
+    RunRecord,
+)
+
+logger = logging.getLogger("runwidget")
+
+_RUN_COUNTER = "runs"
+# Any constant: serialises schema creation between processes opening a new PostgreSQL store.
+_PG_SCHEMA_LOCK = 0x52554E57
+
+
+class SqlStore(RunStore):
+    """A run store in SQLite (WAL mode, many processes may write one file) or PostgreSQL.
+
+    Args:
+        uri: an SQLAlchemy URL, ``sqlite:///path/runs.db`` or
+            ``postgresql://user:password@host:port/database``.
+
+    Raises:
+        StoreError: the file is not a database, or the store's schema is unknown.
+        SchemaVersionError: the store was written by a newer runwidget.
+        StoreUnavailableError: the server cannot be reached.
+    """
+
+    def __init__(self, uri: str) -> None:
+        self.uri = uri
+        url = make_url(uri)
+        self._sqlite = url.get_backend_name() == "sqlite"
+        self._display = url.render_as_string(hide_password=True)
+        if self._sqlite:
+            self._engine = self._sqlite_engine(url)
+            self._mark = "?"
+        else:
+            if url.drivername in ("postgresql", "postgres"):
+                url = url.set(drivername="postgresql+psycopg")
+            self._engine = create_engine(url, pool_pre_ping=True, pool_size=4, max_overflow=8)
+            self._mark = "%s"
+        self._run_keys: dict[str, int] = {}
+        self._sql: dict[str, str] = {}
+        self._open()
+
+    # -- connection handling ---------------------------------------------------------------
+    def _sqlite_engine(self, url: Any) -> Any:
+        database = url.database or ""
+        in_memory = database in ("", ":memory:")
+        if not in_memory:
+            path = Path(database)
+            if path.is_dir():
+                raise StoreError(f"run store path {database!r} is a directory; give a file path")
+            path.parent.mkdir(parents=True, exist_ok=True)
+        # Driver-level autocommit: this class issues BEGIN IMMEDIATE itself for writes, so
+        # that two writers queue on the busy timeout instead of failing to upgrade a lock.
+        engine = create_engine(
+            url,
+            isolation_level="AUTOCOMMIT",
+            connect_args={"timeout": 30, "check_same_thread": False},
+            **({"poolclass": StaticPool} if in_memory else {}),
+        )
+
+        @event.listens_for(engine, "connect")
+        def _configure(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA busy_timeout = 30000")
+            if not in_memory:
+                cursor.execute("PRAGMA journal_mode = WAL")
+                # WAL + NORMAL survives a crash of the application; only power loss may
+                # drop the last transactions.
+                cursor.execute("PRAGMA synchronous = NORMAL")
+            cursor.close()
+
+        return engine
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        """Turn driver errors into runwidget's, naming the store."""
+        try:
+            yield
+        except exc.OperationalError as e:
+            raise StoreUnavailableError(
+                f"run store {self._display} is unreachable: {_first_line(e.orig)}"
+            ) from e
+        except exc.DatabaseError as e:
+            raise StoreError(f"run store {self._display} failed: {_first_line(e.orig)}") from e
+
+    @contextmanager
+    def _reading(self) -> Iterator[Connection]:
+        with self._errors(), self._engine.connect() as conn:
+            yield conn
+
+    @contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        with self._errors(), self._engine.connect() as conn:
+            if self._sqlite:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+                try:
+                    yield conn
+                except BaseException:
+                    conn.exec_driver_sql("ROLLBACK")
+                    raise
+                conn.exec_driver_sql("COMMIT")
+            else:
+                with conn.begin():
+                    yield conn
+
+    def _q(self, key: str, sql: str) -> str:
+        """SQL written with ``?`` placeholders, in the driver's own style (cached)."""
+        text = self._sql.get(key)
+        if text is None:
+            text = self._sql[key] = sql.replace("?", self._mark)
+        return text
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    # -- schema ----------------------------------------------------------------------------
+    def _open(self) -> None:
+        try:
+            with self._writing() as conn:
+                if not self._sqlite:
+                    conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_SCHEMA_LOCK})")
+                tables = set(inspect(conn).get_table_names())
+                if s.meta.name not in tables:
+                    self._create_schema(conn, tables)
+                else:
+                    self._check_version(conn)
+        except StoreUnavailableError:
+            raise
+        except StoreError as e:
+            if self._sqlite and "not a database" in str(e):
+                raise StoreError(
+                    f"{self._display} is not a runwidget store (the file is not an SQLite "
+                    "database). Pass another path, or move the file away."
+                ) from e
+            raise
+
+    def _create_schema(self, conn: Connection, tables: set[str]) -> None:
+        ours = {t.name for t in s.metadata.sorted_tables}
+        if tables & ours:
+            raise StoreError(
+                f"{self._display} has some runwidget tables but no {s.meta.name} table; "
+                "it is not a complete runwidget store"
+            )
+        s.metadata.create_all(conn)
+        conn.execute(s.meta.insert().values(key="schema_version", value=str(s.SCHEMA_VERSION)))
+        conn.execute(s.counters.insert().values(name=_RUN_COUNTER, value=0))
+        logger.info("created run store %s (schema %d)", self._display, s.SCHEMA_VERSION)
+
+    def _check_version(self, conn: Connection) -> None:
+        row = conn.execute(
+            select(s.meta.c.value).where(s.meta.c.key == "schema_version")
+        ).scalar_one_or_none()
+        version = int(row) if row is not None else 0
+        if version > s.SCHEMA_VERSION:
+            raise SchemaVersionError(
+                f"run store {self._display} has schema version {version}, written by a newer "
+                f"runwidget; this one reads versions up to {s.SCHEMA_VERSION}. "
+                "Upgrade runwidget (pip install -U runwidget)."
+            )
+        while version < s.SCHEMA_VERSION:
+            step = s.MIGRATIONS.get(version)
+            if step is None:
+                raise StoreError(
+                    f"run store {self._display} has schema version {version}, which this "
+                    f"runwidget cannot migrate (it knows versions {sorted(s.MIGRATIONS)})"
+                )
+            step(conn)
+            version += 1
+            conn.execute(
+                update(s.meta).where(s.meta.c.key == "schema_version").values(value=str(version))
+            )
+            logger.info("migrated run store %s to schema %d", self._display, version)
+
+    # -- experiments -----------------------------------------------------------------------
+    def get_or_create_experiment(self, name: str) -> ExperimentRecord:
+        with self._reading() as conn:
+            row = conn.execute(select(s.experiments).where(s.experiments.c.name == name)).first()
+        if row is not None:
+            return ExperimentRecord(row.id, row.name, row.created)
+        with self._writing() as conn:
+            self._experiment_id(conn, name)
+            row = conn.execute(select(s.experiments).where(s.experiments.c.name == name)).one()
+        return ExperimentRecord(row.id, row.name, row.created)
+
+    def list_experiments(self) -> list[ExperimentRecord]:
+        with self._reading() as conn:
+            rows = conn.execute(select(s.experiments).order_by(s.experiments.c.id)).all()
+        return [ExperimentRecord(r.id, r.name, r.created) for r in rows]
+
+    def _experiment_id(self, conn: Connection, name: str) -> int:
+        """The experiment's id, creating it. Call inside a write transaction."""
+        found = conn.execute(
+            select(s.experiments.c.id).where(s.experiments.c.name == name)
+        ).scalar_one_or_none()
+        if found is not None:
+            return found
+        return conn.execute(
+            s.experiments.insert().values(name=name, created=time.time())
+        ).inserted_primary_key[0]
+
+    # -- runs ------------------------------------------------------------------------------
+    def _next_seq(self, conn: Connection) -> int:
+        # The UPDATE row-locks the counter until commit (PostgreSQL), so run changes get
+        # cursors in commit order and a reader never skips one.
+        conn.execute(
+            update(s.counters)
+            .where(s.counters.c.name == _RUN_COUNTER)
+            .values(value=s.counters.c.value + 1)
+        )
+        return conn.execute(
+            select(s.counters.c.value).where(s.counters.c.name == _RUN_COUNTER)
+        ).scalar_one()
+
+    def create_run(
+        self,
+        experiment: str,
+        *,
+        run_id: str | None = None,
+        parent_id: str | None = None,
+        display_name: str | None = None,
+        run_type: str = "interactive",
+        status: str = "NotStarted",
+        started: float | None = None,
+        properties: Mapping[str, Any] | None = None,
+        tags: Mapping[str, Any] | None = None,
+        target: str = "local",
+        arguments: list[Any] | None = None,
+    ) -> RunRecord:
+        now = time.time()
+        run_id = run_id or new_run_id(experiment, now)
+        try:
+            with self._writing() as conn:
+                experiment_id = self._experiment_id(conn, experiment)
+                if parent_id is not None:
+                    parent = conn.execute(
+                        select(s.runs.c.key).where(s.runs.c.id == parent_id)
+                    ).first()
+                    if parent is None:
+                        raise RunNotFoundError(f"parent run {parent_id!r} not found")
+                seq = self._next_seq(conn)
+                number = conn.execute(
+                    select(func.coalesce(func.max(s.runs.c.number), 0) + 1).where(
+                        s.runs.c.experiment_id == experiment_id
+                    )
+                ).scalar_one()
+                conn.execute(
+                    s.runs.insert().values(
+                        id=run_id,
+                        experiment_id=experiment_id,
+                        parent_id=parent_id,
+                        number=number,
+                        display_name=display_name or run_id,
+                        run_type=run_type,
+                        status=status,
+                        created=now,
+                        started=started,
+                        heartbeat=started,
+                        properties=_dumps(dict(properties or {})),
+                        tags=_dumps(dict(tags or {})),
+                        target=target,
+                        arguments=_dumps(list(arguments or [])),
+                        seq=seq,
+                    )
+                )
+        except StoreError as e:
+            if isinstance(e.__cause__, exc.IntegrityError):
+                raise InvalidValueError(f"run id {run_id!r} already exists") from e
+            raise
+        return self.get_run(run_id)
+
+    def update_run(
+        self,
+        run_id: str,
+        *,
+        status: str | None = None,
+        started: float | None = None,
+        ended: float | None = None,
+        error: Mapping[str, Any] | None = None,
+        properties: Mapping[str, Any] | None = None,
+        tags: Mapping[str, Any] | None = None,
+        display_name: str | None = None,
+        only_if_status: Collection[str] | None = None,
+    ) -> bool:
+        values: dict[str, Any] = {}
+        if status is not None:
+            values["status"] = status
+        if started is not None:
+            values["started"] = started
+            values["heartbeat"] = started
+        if ended is not None:
+            values["ended"] = ended
+        if error is not None:
+            values["error_message"] = str(error.get("message", ""))
+            values["error_traceback"] = error.get("traceback")
+        if display_name is not None:
+            values["display_name"] = display_name
+        with self._writing() as conn:
+            row = conn.execute(
+                select(s.runs.c.status, s.runs.c.properties, s.runs.c.tags).where(
+                    s.runs.c.id == run_id
+                )
+            ).first()
+            if row is None:
+                raise RunNotFoundError(f"run {run_id!r} not found in {self._display}")
+            if only_if_status is not None and row.status not in only_if_status:
+                return False
+            if properties:
+                values["properties"] = _dumps({**json.loads(row.properties), **properties})
+            if tags:
+                values["tags"] = _dumps({**json.loads(row.tags), **tags})
+            values["seq"] = self._next_seq(conn)
+            conn.execute(update(s.runs).where(s.runs.c.id == run_id).values(**values))
+        return True
+
+    def beat(self, run_ids: Collection[str], now: float) -> None:
+        if not run_ids:
+            return
+        with self._writing() as conn:
+            conn.execute(
+                update(s.runs).where(s.runs.c.id.in_(list(run_ids))).values(heartbeat=now)
+            )
+
+    def _select_runs(self) -> Any:
+        return select(s.runs, s.experiments.c.name.label("experiment_name")).join(
+            s.experiments, s.experiments.c.id == s.runs.c.experiment_id
+        )
+
+    def get_run(self, run_id: str) -> RunRecord:
+        with self._reading() as conn:
+            row = conn.execute(self._select_runs().where(s.runs.c.id == run_id)).first()
+        if row is None:
+            raise RunNotFoundError(f"run {run_id!r} not found in {self._display}")
+        return _run_record(row)
+
+    def list_runs(
+        self,
+        *,
+        experiment: str | None = None,
+        parent_id: str | None = _UNSET,
+        status: Collection[str] | None = None,
+        since: int = 0,
+        limit: int | None = None,
+    ) -> list[RunRecord]:
+        query = self._select_runs().where(s.runs.c.seq > since)
+        if experiment is not None:
+            query = query.where(s.experiments.c.name == experiment)
+        if parent_id is None:
+            query = query.where(s.runs.c.parent_id.is_(None))
+        elif parent_id is not _UNSET:
+            query = query.where(s.runs.c.parent_id == parent_id)
+        if status is not None:
+            query = query.where(s.runs.c.status.in_(list(status)))
+        query = query.order_by(s.runs.c.seq)
+        if limit is not None:
+            query = query.limit(limit)
+        with self._reading() as conn:
+            rows = conn.execute(query).all()
+        if experiment is not None and not rows and since == 0:
+            self._require_experiment(experiment)
+        return [_run_record(r) for r in rows]
+
+    def _require_experiment(self, name: str) -> None:
+        with self._reading() as conn:
+            found = conn.execute(
+                select(s.experiments.c.id).where(s.experiments.c.name == name)
+            ).first()
+        if found is None:
+            raise ExperimentNotFoundError(f"experiment {name!r} not found in {self._display}")
+
+    def _run_key(self, conn: Connection, run_id: str) -> int:
+        key = self._run_keys.get(run_id)
+        if key is None:
+            key = conn.execute(
+                select(s.runs.c.key).where(s.runs.c.id == run_id)
+            ).scalar_one_or_none()
+            if key is None:
+                raise RunNotFoundError(f"run {run_id!r} not found in {self._display}")
+            self._run_keys[run_id] = key
+        return key
+
+    # -- data ------------------------------------------------------------------------------
+    def write(self, batches: Mapping[str, Batch]) -> None:
+        insert_metric = self._q(
+            "insert_metric",
+            "INSERT INTO rw_metrics (run_key, name, kind, step, value, text, data, time) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        insert_log = self._q(
+            "insert_log", "INSERT INTO rw_logs (run_key, stream, text, time) VALUES (?, ?, ?, ?)"
+        )
+        try:
+            with self._writing() as conn:
+                for run_id, batch in batches.items():
+                    key = self._run_key(conn, run_id)
+                    if batch.metrics:
+                        rows = [_encode_metric(key, m) for m in batch.metrics]
+                        conn.exec_driver_sql(insert_metric, rows)
+                    if batch.logs:
+                        conn.exec_driver_sql(insert_log, [(key, *line) for line in batch.logs])
+                    for f in batch.files:
+                        conn.execute(
+                            s.files.insert().values(
+                                run_key=key,
+                                path=f.path,
+                                kind=f.kind,
+                                name=f.name,
+                                step=f.step,
+                                size=len(f.data),
+                                content_type=f.content_type,
+                                data=f.data,
+                                time=f.time or time.time(),
+                            )
+                        )
+        except StoreError as e:
+            if isinstance(e.__cause__, exc.IntegrityError):
+                raise InvalidValueError(f"a file path is already taken: {e}") from e
+            raise
+
+    def read_metrics(
+        self,
+        run_id: str,
+        *,
+        since: int = 0,
+        name: str | None = None,
+        limit: int | None = None,
+    ) -> list[MetricPoint]:
+        sql = "SELECT seq, name, kind, step, value, text, data, time FROM rw_metrics"
+        sql += " WHERE run_key = ? AND seq > ?"
+        params: list[Any] = [since]
+        if name is not None:
+            sql += " AND name = ?"
+            params.append(name)
+        sql += " ORDER BY seq"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(int(limit))
+        text = self._q(f"metrics:{name is not None}:{limit is not None}", sql)
+        with self._reading() as conn:
+            key = self._run_key(conn, run_id)
+            rows = conn.exec_driver_sql(text, (key, *params)).all()
+        return [_decode_metric(r) for r in rows]
+
+    def read_logs(self, run_id: str, *, since: int = 0, limit: int | None = None) -> list[LogLine]:
+        sql = "SELECT seq, stream, text, time FROM rw_logs WHERE run_key = ? AND seq > ?"
+        sql += " ORDER BY seq"
+        params: list[Any] = [since]
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(int(limit))
+        text = self._q(f"logs:{limit is not None}", sql)
+        with self._reading() as conn:
+            key = self._run_key(conn, run_id)
+            rows = conn.exec_driver_sql(text, (key, *params)).all()
+        return [LogLine(*r) for r in rows]
+
+    def list_files(
+        self, run_id: str, *, kind: str | None = None, since: int = 0
+    ) -> list[FileInfo]:
+        c = s.files.c
+        with self._reading() as conn:
+            key = self._run_key(conn, run_id)
+            query = select(
+                c.seq, c.path, c.kind, c.size, c.content_type, c.time, c.name, c.step
+            ).where(c.run_key == key, c.seq > since)
+            if kind is not None:
+                query = query.where(c.kind == kind)
+            rows = conn.execute(query.order_by(c.seq)).all()
+        return [FileInfo(*r) for r in rows]
+
+    def read_file(self, run_id: str, path: str) -> bytes:
+        c = s.files.c
+        with self._reading() as conn:
+            key = self._run_key(conn, run_id)
+            data = conn.execute(
+                select(c.data).where(c.run_key == key, c.path == path)
+            ).scalar_one_or_none()
+        if data is None:
+            raise FileNotFoundError(f"run {run_id!r} has no file {path!r}")
+        return bytes(data)
+
+
+def new_run_id(experiment: str, now: float | None = None) -> str:
+    """``<experiment>_<unix time>_<8 hex>``, with the experiment name made URL-safe."""
+    slug = "".join(ch if ch.isascii() and (ch.isalnum() or ch in "-_") else "-" for ch in experiment)
+    slug = slug.strip("-")[:40] or "run"
+    return f"{slug}_{int(now if now is not None else time.time())}_{uuid.uuid4().hex[:8]}"
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, default=str)
+
+
+def _first_line(error: BaseException | None) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def _run_record(row: Any) -> RunRecord:
+    error = None
+    if row.error_message is not None:
+        error = {"message": row.error_message, "traceback": row.error_traceback}
+    return RunRecord(
+        id=row.id,
+        experiment=row.experiment_name,
+        parent_id=row.parent_id,
+        number=row.number,
+        display_name=row.display_name,
+        run_type=row.run_type,
+        status=row.status,
+        created=row.created,
+        started=row.started,
+        ended=row.ended,
+        heartbeat=row.heartbeat,
+        properties=json.loads(row.properties),
+        tags=json.loads(row.tags),
+        error=error,
+        target=row.target,
+        arguments=json.loads(row.arguments),
+        seq=row.seq,
+    )
+
+
+def _encode_metric(key: int, m: tuple[str, str, float | None, Any, float]) -> tuple[Any, ...]:
+    name, kind, step, value, at = m
+    if value.__class__ is float:
+        # SQLite turns NaN into NULL anyway; doing it for both backends keeps one rule.
+        return (key, name, kind, step, None if value != value else value, None, None, at)
+    if isinstance(value, str):
+        return (key, name, kind, step, None, value, None, at)
+    if isinstance(value, dict):
+        return (key, name, kind, step, None, None, json.dumps(value), at)
+    return (key, name, kind, step, float(value), None, None, at)
+
+
+def _decode_metric(row: Any) -> MetricPoint:
+    seq, name, kind, step, value, text, data, at = row
+    if value is None:
+        if text is not None:
+            value = text
+        elif data is not None:
+            value = json.loads(data)
+        else:
+            value = math.nan
+    return MetricPoint(seq, name, kind, step, value, at)

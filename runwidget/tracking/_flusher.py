@@ -1,0 +1,306 @@
+"""Buffered writing: ``run.log`` appends to memory; a daemon thread writes batches.
+
+Training code never waits on the store and never dies because of it: points wait in a
+bounded buffer while the store is unreachable, the thread retries with backoff, and
+the user is warned once per outage. Everything left is flushed at interpreter exit.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+import time
+import warnings
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+from runwidget import status as st
+from runwidget.errors import (
+    InvalidValueError,
+    RunNotFoundError,
+    RunwidgetWarning,
+    StoreError,
+)
+from runwidget.store import Batch, NewFile, RunStore
+
+logger = logging.getLogger("runwidget")
+
+FLUSH_INTERVAL = float(os.environ.get("RUNWIDGET_FLUSH_INTERVAL", "0.5"))
+# Items (points, lines, files) kept while the store is unreachable; past it new items are
+# dropped with a warning. 2M points is about 70 minutes of 500 points/s.
+MAX_BUFFERED = int(os.environ.get("RUNWIDGET_MAX_BUFFERED", "2000000"))
+# Wake the writer early when this many items wait, so memory stays small in fast loops.
+EAGER_BATCH = 20_000
+MAX_BACKOFF = 10.0
+EXIT_TIMEOUT = float(os.environ.get("RUNWIDGET_EXIT_FLUSH_TIMEOUT", "60"))
+
+
+class Flusher:
+    """One per store and process: the buffer of every run written through that store."""
+
+    def __init__(self, store: RunStore, interval: float = FLUSH_INTERVAL) -> None:
+        self.store = store
+        self.interval = interval
+        self._lock = threading.Lock()  # guards the buffer
+        self._write_lock = threading.Lock()  # one write at a time keeps each run's order
+        self._pending: dict[str, Batch] = {}
+        self._updates: list[tuple[str, dict[str, Any]]] = []
+        self._count = 0
+        self._dropped = 0
+        self._alive: set[str] = set()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._failing_since: float | None = None
+        self._last_beat = 0.0
+
+    # -- queueing (hot path) ---------------------------------------------------------------
+    def _batch(self, run_id: str) -> Batch:
+        batch = self._pending.get(run_id)
+        if batch is None:
+            batch = self._pending[run_id] = Batch()
+        return batch
+
+    def _admit(self, n: int) -> bool:
+        """Whether ``n`` more items fit; call with the lock held."""
+        if self._count + n > MAX_BUFFERED:
+            if self._dropped == 0:
+                _warn(
+                    f"runwidget buffer is full ({MAX_BUFFERED} items waiting for the store "
+                    f"{self.store.uri}); new points are being dropped. "
+                    "Set RUNWIDGET_MAX_BUFFERED to keep more."
+                )
+            self._dropped += n
+            return False
+        self._count += n
+        if self._count >= EAGER_BATCH:
+            self._wake.set()
+        return True
+
+    def add_metrics(self, run_id: str, rows: list[tuple[str, str, float | None, Any, float]]) -> None:
+        with self._lock:
+            if self._admit(len(rows)):
+                self._batch(run_id).metrics.extend(rows)
+        self._ensure_thread()
+
+    def add_metric(self, run_id: str, row: tuple[str, str, float | None, Any, float]) -> None:
+        with self._lock:
+            if self._count < EAGER_BATCH - 1:
+                # The common case, kept short: run.log() is called in tight loops.
+                self._count += 1
+                batch = self._pending.get(run_id)
+                if batch is None:
+                    batch = self._pending[run_id] = Batch()
+                batch.metrics.append(row)
+            elif self._admit(1):
+                self._batch(run_id).metrics.append(row)
+        if self._thread is None:
+            self._ensure_thread()
+
+    def add_logs(self, run_id: str, lines: list[tuple[str, str, float]]) -> None:
+        with self._lock:
+            if self._admit(len(lines)):
+                self._batch(run_id).logs.extend(lines)
+        self._ensure_thread()
+
+    def add_file(self, run_id: str, file: NewFile) -> None:
+        with self._lock:
+            if self._admit(1):
+                self._batch(run_id).files.append(file)
+        self._ensure_thread()
+
+    def update_run(self, run_id: str, **changes: Any) -> None:
+        """Queue a change to a run, applied after the data queued before it."""
+        with self._lock:
+            self._updates.append((run_id, changes))
+        self._ensure_thread()
+
+    def set_alive(self, run_id: str, alive: bool) -> None:
+        """Beat this run's heartbeat while it is alive in this process."""
+        with self._lock:
+            if alive:
+                self._alive.add(run_id)
+            else:
+                self._alive.discard(run_id)
+        if alive:
+            self._ensure_thread()
+
+    def pending(self) -> int:
+        return self._count + len(self._updates)
+
+    # -- writing ---------------------------------------------------------------------------
+    def flush(self, timeout: float | None = None) -> bool:
+        """Write everything queued so far. Retries until ``timeout`` seconds have passed
+        (forever with None). Returns whether the buffer is empty."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        delay = 0.05
+        while True:
+            if self._write_once():
+                return True
+            if deadline is not None and time.monotonic() + delay > deadline:
+                return False
+            time.sleep(delay)
+            delay = min(delay * 2, MAX_BACKOFF)
+
+    def _write_once(self) -> bool:
+        """One attempt to write the buffer. Returns True when nothing is left."""
+        with self._write_lock:
+            with self._lock:
+                batches, self._pending = self._pending, {}
+                updates, self._updates = self._updates, []
+                taken = self._count
+                self._count = 0
+            try:
+                if batches:
+                    self._write_batches(batches)
+                    batches = {}
+                while updates:
+                    run_id, changes = updates[0]
+                    self._apply_update(run_id, changes)
+                    updates.pop(0)
+            except StoreError as e:
+                self._give_back(batches, updates, taken if batches else 0)
+                self._note_failure(e)
+                return False
+            self._note_success()
+            return self.pending() == 0
+
+    def _write_batches(self, batches: dict[str, Batch]) -> None:
+        try:
+            self.store.write(batches)
+        except (RunNotFoundError, InvalidValueError):
+            # Something in one run can never be written: write run by run, drop that one.
+            for run_id, batch in batches.items():
+                try:
+                    self.store.write({run_id: batch})
+                except (RunNotFoundError, InvalidValueError) as e:
+                    _warn(f"runwidget dropped {len(batch)} items of run {run_id!r}: {e}")
+
+    def _apply_update(self, run_id: str, changes: dict[str, Any]) -> None:
+        try:
+            self.store.update_run(run_id, **changes)
+        except RunNotFoundError as e:
+            _warn(f"runwidget could not update run {run_id!r}: {e}")
+
+    def _give_back(self, batches: dict[str, Batch], updates: list[Any], taken: int) -> None:
+        """Put unwritten items back in front of what was queued meanwhile."""
+        with self._lock:
+            for run_id, newer in self._pending.items():
+                older = batches.get(run_id)
+                if older is None:
+                    batches[run_id] = newer
+                else:
+                    older.metrics.extend(newer.metrics)
+                    older.logs.extend(newer.logs)
+                    older.files.extend(newer.files)
+            self._pending = batches
+            self._updates = updates + self._updates
+            self._count += taken
+
+    def _note_failure(self, error: StoreError) -> None:
+        if self._failing_since is None:
+            self._failing_since = time.monotonic()
+            _warn(
+                f"runwidget cannot reach the run store ({error}); keeping "
+                f"{self.pending()} items in memory and retrying. Training goes on."
+            )
+        logger.debug("store write failed: %s", error)
+
+    def _note_success(self) -> None:
+        if self._failing_since is not None:
+            logger.warning(
+                "runwidget reached the run store %s again after %.0f s; buffered items written",
+                self.store.uri,
+                time.monotonic() - self._failing_since,
+            )
+            self._failing_since = None
+
+    # -- background thread -----------------------------------------------------------------
+    def _ensure_thread(self) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            return
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._loop, name="runwidget-flusher", daemon=True
+                )
+                self._thread.start()
+
+    def _loop(self) -> None:
+        delay = self.interval
+        while not self._stop.is_set():
+            self._wake.wait(delay)
+            self._wake.clear()
+            try:
+                ok = self._write_once() if self.pending() else True
+                self._beat()
+            except Exception:  # a bug here must not stop the writing of later points
+                logger.exception("runwidget writer thread error")
+                ok = False
+            delay = self.interval if ok else min(max(delay * 2, 0.5), MAX_BACKOFF)
+
+    def _beat(self) -> None:
+        now = time.time()
+        if not self._alive or now - self._last_beat < st.HEARTBEAT_INTERVAL:
+            return
+        self._last_beat = now
+        try:
+            self.store.beat(list(self._alive), now)
+        except StoreError as e:
+            logger.debug("heartbeat failed: %s", e)
+
+    def close(self, timeout: float = EXIT_TIMEOUT) -> None:
+        """Flush what is left (waiting up to ``timeout`` s for the store) and stop."""
+        if self.pending():
+            if self._failing_since is not None:
+                logger.warning(
+                    "runwidget: waiting up to %.0f s for the run store to write %d items",
+                    timeout,
+                    self.pending(),
+                )
+            if not self.flush(timeout):
+                logger.error(
+                    "runwidget lost %d items: the run store %s stayed unreachable",
+                    self.pending(),
+                    self.store.uri,
+                )
+        self._stop.set()
+        self._wake.set()
+
+
+_flushers: weakref.WeakKeyDictionary[RunStore, Flusher] = weakref.WeakKeyDictionary()
+_flushers_lock = threading.Lock()
+
+
+def flusher_for(store: RunStore) -> Flusher:
+    with _flushers_lock:
+        flusher = _flushers.get(store)
+        if flusher is None:
+            flusher = _flushers[store] = Flusher(store)
+        return flusher
+
+
+def flush_all(timeout: float | None = None) -> None:
+    for flusher in list(_flushers.values()):
+        flusher.flush(timeout)
+
+
+def _close_all(timeout: float = EXIT_TIMEOUT) -> None:
+    for flusher in list(_flushers.values()):
+        flusher.close(timeout)
+
+
+def _warn(message: str, warn: Callable[..., None] = warnings.warn) -> None:
+    logger.warning(message)
+    try:
+        warn(message, RunwidgetWarning, stacklevel=3)
+    except Warning:
+        # Warnings turned into errors must not kill the writer thread; it was logged.
+        if threading.current_thread() is threading.main_thread():
+            raise
+
+
+atexit.register(_close_all)

@@ -1,0 +1,101 @@
+"""Checks on what users pass to the tracking API. Each error names the value and the rule."""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any
+
+from runwidget.errors import InvalidValueError
+
+MAX_NAME = 255
+
+_good_names: set[str] = set()
+
+
+def check_name(name: Any, what: str = "name") -> str:
+    """A non-empty string of at most 255 characters."""
+    if name in _good_names:  # log() is a hot path; names repeat
+        return name
+    if not isinstance(name, str):
+        raise InvalidValueError(
+            f"{what} must be a string, got {type(name).__name__}: {_short(name)}"
+        )
+    if not name.strip():
+        raise InvalidValueError(f"{what} must not be empty, got {name!r}")
+    if len(name) > MAX_NAME:
+        raise InvalidValueError(
+            f"{what} must be at most {MAX_NAME} characters, got {len(name)}: {_short(name)}"
+        )
+    if len(_good_names) < 100_000:
+        _good_names.add(name)
+    return name
+
+
+def to_number(value: Any, what: str) -> float:
+    """A real number as a float (NaN and ±inf allowed)."""
+    if value.__class__ is float:
+        return value
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        # numpy scalars register as numbers.Real; anything else is refused.
+        raise InvalidValueError(
+            f"{what} must be a number, got {type(value).__name__}: {_short(value)}"
+        )
+    try:
+        return float(value)
+    except OverflowError:
+        raise InvalidValueError(
+            f"{what} is too large for a 64-bit float: {_short(value)}"
+        ) from None
+
+
+def to_metric_value(value: Any, name: str) -> float | str:
+    """What ``run.log`` accepts: one number (NaN and ±inf included) or a string."""
+    cls = value.__class__
+    if cls is float:
+        return value
+    if cls is int:
+        try:
+            return float(value)
+        except OverflowError:
+            raise InvalidValueError(
+                f"value of metric {name!r} is too large for a 64-bit float: {_short(value)}"
+            ) from None
+    if cls is str:
+        return value
+    if isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, (list, tuple, set, dict)) or hasattr(value, "__array__") and not (
+        isinstance(value, numbers.Real)
+    ):
+        raise InvalidValueError(
+            f"run.log({name!r}, ...) takes one number or string, got {type(value).__name__}: "
+            f"{_short(value)}. For several values use run.log_list({name!r}, values); "
+            f"for columns use run.log_row or run.log_table."
+        )
+    return to_number(value, f"value of metric {name!r}")
+
+
+def to_cell(value: Any, what: str) -> float | str:
+    """One cell of a row or table: a number or a string."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return float(value)
+    return to_number(value, what)
+
+
+def to_step(step: Any) -> float | None:
+    if step is None:
+        return None
+    number = to_number(step, "step")
+    if not math.isfinite(number):
+        raise InvalidValueError(f"step must be a finite number, got {step!r}")
+    return number
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

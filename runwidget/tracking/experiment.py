@@ -1,0 +1,110 @@
+"""Experiment: a named group of runs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from runwidget.errors import InvalidValueError
+from runwidget.status import RUNNING
+from runwidget.store import RunType
+from runwidget.tracking._validate import check_name
+from runwidget.tracking.workspace import Workspace, default_workspace
+
+if TYPE_CHECKING:
+    from runwidget.tracking.run import Run
+
+
+class Experiment:
+    """A named group of runs in a workspace; created in the store when first named.
+
+    Args:
+        workspace: where the runs live (default: the default workspace).
+        name: the experiment's name, 1 to 255 characters.
+
+    Raises:
+        InvalidValueError: the name is not a non-empty string of at most 255 characters.
+        StoreUnavailableError: the store cannot be reached.
+    """
+
+    def __init__(self, workspace: Workspace | None = None, name: str | None = None) -> None:
+        if isinstance(workspace, str) and name is None:
+            raise InvalidValueError(
+                f"Experiment takes a Workspace first; did you mean Experiment(name={workspace!r})?"
+            )
+        if workspace is not None and not isinstance(workspace, Workspace):
+            raise InvalidValueError(
+                f"workspace must be a Workspace or None, got {type(workspace).__name__}"
+            )
+        self.workspace = workspace or default_workspace()
+        self.name = check_name(name, "experiment name")
+        self.id = self.workspace.store.get_or_create_experiment(self.name).id
+
+    def start_logging(
+        self,
+        display_name: str | None = None,
+        snapshot_directory: str | None = None,
+        *,
+        tags: dict[str, Any] | None = None,
+        run_type: str = RunType.INTERACTIVE,
+    ) -> Run:
+        """Start an interactive run, logged from this process. Its status is Running.
+
+        Args:
+            display_name: a name to show instead of the run id.
+            snapshot_directory: a folder whose files are stored with the run.
+            tags: tags to set at once.
+        """
+        from runwidget.tracking.run import Run
+
+        if display_name is not None:
+            check_name(display_name, "display_name")
+        run = Run._create(
+            self, display_name=display_name, run_type=run_type, tags=tags, status=RUNNING
+        )
+        if snapshot_directory is not None:
+            from runwidget.tracking.snapshot import take_snapshot
+
+            run._store_snapshot(take_snapshot(snapshot_directory))
+        return run
+
+    def submit(
+        self, config: Any, tags: dict[str, Any] | None = None, show_output: bool = False
+    ) -> Run:
+        """Submit a ``ScriptRunConfig`` or an ``AutoMLConfig``; returns its run at once.
+
+        With ``show_output``, waits for the run and streams its output (as
+        ``run.wait_for_completion(show_output=True)``).
+        """
+        submit = getattr(config, "_submit", None)
+        if submit is None:
+            raise InvalidValueError(
+                f"experiment.submit takes a ScriptRunConfig or an AutoMLConfig, got "
+                f"{type(config).__name__}"
+            )
+        run = submit(self, tags=dict(tags or {}))
+        if show_output:
+            run.wait_for_completion(show_output=True)
+        return run
+
+    def get_runs(
+        self,
+        type: str | None = None,  # noqa: A002 - the reference SDK's name
+        tags: dict[str, Any] | None = None,
+        include_children: bool = False,
+    ) -> Iterator[Run]:
+        """Runs of this experiment, newest first."""
+        from runwidget.tracking.run import Run
+
+        kwargs: dict[str, Any] = {} if include_children else {"parent_id": None}
+        records = self.workspace.store.list_runs(experiment=self.name, **kwargs)
+        records.sort(key=lambda r: r.created, reverse=True)
+        for record in records:
+            if type is not None and record.run_type != type:
+                continue
+            if tags and any(record.tags.get(k) != v for k, v in tags.items()):
+                continue
+            yield Run(self, record.id, _record=record)
+
+    def __repr__(self) -> str:
+        return f"Experiment(name={self.name!r}, workspace={self.workspace!r})"

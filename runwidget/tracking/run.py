@@ -1,0 +1,615 @@
+"""Run: one training run, with the logging and reading methods of the reference SDK."""
+
+from __future__ import annotations
+
+import io
+import logging
+import mimetypes
+import os
+import sys
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from pathlib import Path
+from types import TracebackType
+from typing import IO, TYPE_CHECKING, Any
+
+from runwidget import status as st
+from runwidget.errors import (
+    InvalidValueError,
+    RunFailedError,
+    RunFinishedError,
+    RunNotFoundError,
+    RunwidgetWarning,
+)
+from runwidget.store import MetricKind, NewFile, RunRecord, RunType
+from runwidget.tracking import _portal
+from runwidget.tracking._flusher import flusher_for
+from runwidget.tracking._metrics import metrics_dict, metrics_rows
+from runwidget.tracking._validate import (
+    check_name,
+    to_cell,
+    to_metric_value,
+    to_number,
+    to_step,
+)
+from runwidget.tracking.snapshot import SNAPSHOT_PATH
+from runwidget.tracking.workspace import Workspace
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from runwidget.tracking.experiment import Experiment
+
+logger = logging.getLogger("runwidget")
+
+MAX_FILE_BYTES = int(os.environ.get("RUNWIDGET_MAX_FILE_BYTES", str(256 * 1024 * 1024)))
+# How long complete()/fail() wait for the store before leaving the rest to the writer thread.
+END_FLUSH_TIMEOUT = 10.0
+_NOT_ENDED = tuple(s for s in st.ALL if s not in st.TERMINAL)
+_IMAGE_TYPES = {".png", ".jpg", ".jpeg", ".gif", ".webp", ".svg"}
+
+
+class Run:
+    """A run in an experiment.
+
+    Get one from ``experiment.start_logging()``, ``experiment.submit(...)``,
+    ``Run(experiment, run_id)``, ``Run.get(workspace, run_id)`` or, inside a submitted
+    script, ``Run.get_context()``.
+
+    Logging methods (``log``, ``log_list``, ``log_row``, ``log_table``, ``log_image``) return
+    at once: points are buffered and written by a background thread within about a second.
+
+    Raises:
+        RunNotFoundError: no run ``run_id`` in the experiment's store.
+    """
+
+    def __init__(
+        self, experiment: Experiment, run_id: str, *, _record: RunRecord | None = None
+    ) -> None:
+        from runwidget.tracking.experiment import Experiment
+
+        if not isinstance(experiment, Experiment):
+            raise InvalidValueError(
+                f"Run takes an Experiment first, got {type(experiment).__name__}: {experiment!r}"
+            )
+        self.experiment = experiment
+        self._store = experiment.workspace.store
+        record = _record or self._store.get_run(check_name(run_id, "run id"))
+        if record.experiment != experiment.name:
+            raise RunNotFoundError(
+                f"run {run_id!r} belongs to experiment {record.experiment!r}, "
+                f"not {experiment.name!r}"
+            )
+        self._record = record
+        self.id = record.id
+        self._flusher = flusher_for(self._store)
+        self._ended = record.status in st.TERMINAL
+        self._lock = threading.Lock()
+        self._image_count = 0
+        self._uploaded: set[str] | None = None
+
+    # -- creating and finding ------------------------------------------------------------
+    @classmethod
+    def _create(
+        cls,
+        experiment: Experiment,
+        *,
+        display_name: str | None = None,
+        run_type: str = RunType.INTERACTIVE,
+        status: str = st.RUNNING,
+        parent_id: str | None = None,
+        run_id: str | None = None,
+        tags: Mapping[str, Any] | None = None,
+        properties: Mapping[str, Any] | None = None,
+        target: str = "local",
+        arguments: list[Any] | None = None,
+    ) -> Run:
+        now = time.time()
+        record = experiment.workspace.store.create_run(
+            experiment.name,
+            run_id=run_id,
+            parent_id=parent_id,
+            display_name=display_name,
+            run_type=run_type,
+            status=status,
+            started=now if status == st.RUNNING else None,
+            tags=_check_mapping(tags, "tags"),
+            properties=_check_mapping(properties, "properties"),
+            target=target,
+            arguments=arguments,
+        )
+        run = cls(experiment, record.id, _record=record)
+        if status == st.RUNNING:
+            run._flusher.set_alive(run.id, True)
+        return run
+
+    @classmethod
+    def get(cls, workspace: Workspace, run_id: str) -> Run:
+        """The run ``run_id`` of any experiment in ``workspace``.
+
+        Raises:
+            RunNotFoundError: no such run.
+        """
+        from runwidget.tracking.experiment import Experiment
+
+        if not isinstance(workspace, Workspace):
+            raise InvalidValueError(
+                f"Run.get takes a Workspace first, got {type(workspace).__name__}"
+            )
+        record = workspace.store.get_run(check_name(run_id, "run id"))
+        return cls(Experiment(workspace, record.experiment), record.id, _record=record)
+
+    @classmethod
+    def get_context(cls) -> Run:
+        """Inside a submitted script: its run. Elsewhere: an offline run that logs nowhere."""
+        from runwidget.tracking.context import get_context
+
+        return get_context()
+
+    # -- attributes ----------------------------------------------------------------------
+    @property
+    def number(self) -> int:
+        return self._record.number
+
+    @property
+    def display_name(self) -> str:
+        return self._record.display_name
+
+    @property
+    def type(self) -> str:
+        return self._record.run_type
+
+    @property
+    def status(self) -> str:
+        return self.get_status()
+
+    @property
+    def parent(self) -> Run | None:
+        if self._record.parent_id is None:
+            return None
+        return Run(self.experiment, self._record.parent_id)
+
+    def refresh(self) -> RunRecord:
+        """Re-read the run from the store."""
+        self._record = self._store.get_run(self.id)
+        return self._record
+
+    # -- logging -------------------------------------------------------------------------
+    def _check_open(self) -> None:
+        if self._ended:
+            raise RunFinishedError(
+                f"run {self.id!r} has ended ({self._record.status}) and accepts no more data; "
+                "start a new run with experiment.start_logging()"
+            )
+
+    def log(self, name: str, value: Any, description: str = "", step: Any = None) -> None:
+        """Log a number or a string. Repeated calls make a series (x = ``step``, or the
+        call's index when ``step`` is None); a single call is a property."""
+        if self._ended:
+            self._check_open()
+        name = check_name(name, "metric name")
+        value = to_metric_value(value, name)
+        point = (name, MetricKind.SCALAR, None if step is None else to_step(step), value)
+        self._flusher.add_metric(self.id, (*point, time.time()))
+
+    def log_list(self, name: str, value: Any, description: str = "") -> None:
+        """Log a list of numbers, drawn as one line (x = the index)."""
+        self._check_open()
+        name = check_name(name, "metric name")
+        if isinstance(value, (str, bytes, Mapping)) or not hasattr(value, "__iter__"):
+            raise InvalidValueError(
+                f"run.log_list({name!r}, ...) takes a list of numbers, got "
+                f"{type(value).__name__}: {value!r:.80}"
+            )
+        now = time.time()
+        rows = [
+            (name, MetricKind.LIST, float(i), to_number(v, f"{name}[{i}]"), now)
+            for i, v in enumerate(value)
+        ]
+        self._flusher.add_metrics(self.id, rows)
+
+    def log_row(self, name: str, description: str | None = None, **kwargs: Any) -> None:
+        """Log one row of named columns; repeated rows draw a line of two variables
+        (x = the first column)."""
+        self._check_open()
+        name = check_name(name, "metric name")
+        if not kwargs:
+            raise InvalidValueError(f"run.log_row({name!r}) needs at least one column=value")
+        row = {
+            check_name(col, "column name"): to_cell(v, f"column {col!r} of row {name!r}")
+            for col, v in kwargs.items()
+        }
+        self._flusher.add_metric(self.id, (name, MetricKind.ROW, None, row, time.time()))
+
+    def log_table(self, name: str, value: Mapping[str, Any], description: str = "") -> None:
+        """Log a table ``{column: values}`` with columns of equal length; drawn as a line
+        of two variables (x = the first column)."""
+        self._check_open()
+        name = check_name(name, "metric name")
+        if not isinstance(value, Mapping) or not value:
+            raise InvalidValueError(
+                f"run.log_table({name!r}, value) takes a non-empty dict of column name to "
+                f"list of values, got {type(value).__name__}: {value!r:.80}"
+            )
+        columns = {check_name(c, "column name"): list(v) for c, v in value.items()}
+        lengths = {c: len(v) for c, v in columns.items()}
+        if len(set(lengths.values())) > 1:
+            raise InvalidValueError(
+                f"columns of table {name!r} must have equal lengths, got {lengths}"
+            )
+        now = time.time()
+        names = list(columns)
+        rows = []
+        for i in range(next(iter(lengths.values()))):
+            cells = {
+                c: to_cell(columns[c][i], f"table {name!r} column {c!r} row {i}") for c in names
+            }
+            rows.append((name, MetricKind.TABLE, float(i), cells, now))
+        self._flusher.add_metrics(self.id, rows)
+
+    def log_image(
+        self, name: str, path: str | os.PathLike[str] | None = None, plot: Any = None,
+        description: str = "",
+    ) -> None:
+        """Log an image file (``path``) or a matplotlib figure (``plot``) into the gallery."""
+        self._check_open()
+        name = check_name(name, "image name")
+        if (path is None) == (plot is None):
+            raise InvalidValueError(
+                f"run.log_image({name!r}, ...) takes exactly one of path= or plot="
+            )
+        if plot is not None:
+            if not hasattr(plot, "savefig"):
+                raise InvalidValueError(
+                    f"plot must be a matplotlib Figure (or pyplot), got {type(plot).__name__}"
+                )
+            buffer = io.BytesIO()
+            plot.savefig(buffer, format="png", bbox_inches="tight")
+            data, suffix = buffer.getvalue(), ".png"
+        else:
+            suffix = Path(path).suffix.lower()
+            if suffix not in _IMAGE_TYPES:
+                raise InvalidValueError(
+                    f"image {str(path)!r} must be one of {sorted(_IMAGE_TYPES)}"
+                )
+            data = _read_bytes(path, f"image {name!r}")
+        with self._lock:
+            self._image_count += 1
+            count = self._image_count
+        file = NewFile(
+            path=f"images/{name}/{count:05d}_{uuid.uuid4().hex[:6]}{suffix}",
+            data=data,
+            kind="image",
+            content_type=mimetypes.guess_type(f"x{suffix}")[0] or "application/octet-stream",
+            name=name,
+            step=float(count - 1),
+            time=time.time(),
+        )
+        self._flusher.add_file(self.id, file)
+
+    # -- tags, properties, files ---------------------------------------------------------
+    def tag(self, key: str, value: Any = None) -> None:
+        self.set_tags({key: "" if value is None else value})
+
+    def set_tags(self, tags: Mapping[str, Any]) -> None:
+        self._flusher.update_run(self.id, tags=_check_mapping(tags, "tags"))
+        self._flusher.flush(END_FLUSH_TIMEOUT)
+
+    def get_tags(self) -> dict[str, Any]:
+        self._flusher.flush(END_FLUSH_TIMEOUT)
+        return dict(self.refresh().tags)
+
+    def add_properties(self, properties: Mapping[str, Any]) -> None:
+        self._flusher.update_run(self.id, properties=_check_mapping(properties, "properties"))
+        self._flusher.flush(END_FLUSH_TIMEOUT)
+
+    def get_properties(self) -> dict[str, Any]:
+        self._flusher.flush(END_FLUSH_TIMEOUT)
+        return dict(self.refresh().properties)
+
+    def upload_file(self, name: str, path_or_stream: str | os.PathLike[str] | IO[bytes]) -> None:
+        """Store a file with the run under ``name`` (e.g. ``outputs/model.pkl``)."""
+        name = _check_file_name(name)
+        if hasattr(path_or_stream, "read"):
+            data = path_or_stream.read()  # type: ignore[union-attr]
+            if isinstance(data, str):
+                data = data.encode("utf-8")
+        else:
+            data = _read_bytes(path_or_stream, f"file {name!r}")  # type: ignore[arg-type]
+        self._add_file(name, data, kind="output")
+
+    def upload_folder(self, name: str, path: str | os.PathLike[str]) -> None:
+        """Store every file under ``path`` as ``<name>/<relative path>``."""
+        name = _check_file_name(name)
+        root = Path(path)
+        if not root.is_dir():
+            raise InvalidValueError(f"upload_folder: {str(path)!r} is not a directory")
+        for file in sorted(p for p in root.rglob("*") if p.is_file()):
+            self.upload_file(f"{name}/{file.relative_to(root).as_posix()}", file)
+
+    def _add_file(self, name: str, data: bytes, kind: str) -> None:
+        if len(data) > MAX_FILE_BYTES:
+            raise InvalidValueError(
+                f"file {name!r} is {len(data)} bytes; the limit is {MAX_FILE_BYTES} "
+                "(set RUNWIDGET_MAX_FILE_BYTES to raise it)"
+            )
+        with self._lock:
+            if self._uploaded is None:
+                self._uploaded = {f.path for f in self._store.list_files(self.id)}
+            if name in self._uploaded:
+                raise InvalidValueError(f"run {self.id!r} already has a file named {name!r}")
+            self._uploaded.add(name)
+        content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        self._flusher.add_file(
+            self.id, NewFile(name, data, kind=kind, content_type=content_type, time=time.time())
+        )
+
+    def _store_snapshot(self, data: bytes) -> None:
+        self._add_file(SNAPSHOT_PATH, data, kind="snapshot")
+
+    def get_file_names(self) -> list[str]:
+        self.flush()
+        return [f.path for f in self._store.list_files(self.id)]
+
+    def download_file(self, name: str, output_file_path: str | os.PathLike[str] | None = None) -> Path:
+        """Write the stored file ``name`` to ``output_file_path`` (default: its base name)."""
+        self.flush()
+        data = self._store.read_file(self.id, name)
+        target = Path(output_file_path or Path(name).name)
+        if target.is_dir():
+            target = target / Path(name).name
+        target.write_bytes(data)
+        return target
+
+    # -- children ------------------------------------------------------------------------
+    def child_run(self, name: str | None = None, run_id: str | None = None) -> Run:
+        """Start a child run (Running). Use it as a context manager to end it."""
+        if name is not None:
+            check_name(name, "child run name")
+        return Run._create(
+            self.experiment,
+            display_name=name,
+            run_type=RunType.CHILD,
+            parent_id=self.id,
+            run_id=run_id,
+        )
+
+    def get_children(self, recursive: bool = False) -> list[Run]:
+        return [
+            Run(self.experiment, r.id, _record=r)
+            for r in self._store.get_children(self.id, recursive=recursive)
+        ]
+
+    # -- ending --------------------------------------------------------------------------
+    def complete(self) -> None:
+        """Mark the run Completed (after writing everything logged)."""
+        self._end(st.COMPLETED)
+
+    def fail(self, error_details: BaseException | str | None = None) -> None:
+        """Mark the run Failed with an error message (and traceback for an exception)."""
+        if isinstance(error_details, BaseException):
+            error = {
+                "message": f"{type(error_details).__name__}: {error_details}",
+                "traceback": "".join(traceback.format_exception(error_details)),
+            }
+        else:
+            error = {"message": str(error_details or "failed"), "traceback": None}
+        self._end(st.FAILED, error)
+
+    def cancel(self) -> None:
+        """Cancel the run. A submitted script's process is stopped, from any process."""
+        if self.type == RunType.SCRIPT and not self._is_own_context():
+            from runwidget.execution.cancel import request_cancel
+
+            request_cancel(self)
+            self._ended = True
+            return
+        self._end(st.CANCELED)
+
+    def _is_own_context(self) -> bool:
+        return os.environ.get("RUNWIDGET_RUN_ID") == self.id
+
+    def _end(self, status: str, error: Mapping[str, Any] | None = None) -> None:
+        if self._ended:
+            logger.debug("run %s already ended; %s ignored", self.id, status)
+            return
+        self._ended = True
+        self._flusher.set_alive(self.id, False)
+        self._flusher.update_run(
+            self.id, status=status, ended=time.time(), error=error, only_if_status=_NOT_ENDED
+        )
+        if not self._flusher.flush(END_FLUSH_TIMEOUT):
+            import warnings
+
+            warnings.warn(
+                f"run {self.id!r} is {status} but the store is unreachable; the status and "
+                "last points stay buffered and are written when it is back (or at exit)",
+                RunwidgetWarning,
+                stacklevel=3,
+            )
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc is None:
+            self.complete()
+        elif isinstance(exc, KeyboardInterrupt):
+            self._end(st.CANCELED)
+        else:
+            self.fail(exc)
+
+    def flush(self, timeout: float | None = END_FLUSH_TIMEOUT) -> bool:
+        """Write everything logged so far. Returns False if the store stayed unreachable."""
+        return self._flusher.flush(timeout)
+
+    # -- reading -------------------------------------------------------------------------
+    def get_status(self) -> str:
+        """The run's status; ``NotResponding`` when an alive run stopped beating."""
+        return self.refresh().current_status()
+
+    def get_details(self) -> dict[str, Any]:
+        """A dict like the reference SDK's: runId, status, startTimeUtc, endTimeUtc, ..."""
+        r = self.refresh()
+        details: dict[str, Any] = {
+            "runId": r.id,
+            "displayName": r.display_name,
+            "experiment": r.experiment,
+            "type": r.run_type,
+            "status": r.current_status(),
+            "startTimeUtc": _iso(r.started),
+            "endTimeUtc": _iso(r.ended),
+            "properties": dict(r.properties),
+            "tags": dict(r.tags),
+            "target": r.target,
+            "arguments": list(r.arguments),
+            "parentRunId": r.parent_id,
+            "portalUrl": self.get_portal_url(),
+        }
+        if r.error is not None:
+            details["error"] = dict(r.error)
+        return details
+
+    def get_metrics(self, name: str | None = None, recursive: bool = False) -> dict[str, Any]:
+        """Metrics by name: one value for a scalar logged once, a list for a series, a
+        dict of column lists for rows and tables, file paths for images. With
+        ``recursive``, ``{run_id: metrics}`` for this run and all its descendants."""
+        if name is not None:
+            check_name(name, "metric name")
+        self.flush()
+        if recursive:
+            ids = [self.id] + [r.id for r in self._store.get_children(self.id, recursive=True)]
+            return {run_id: self._metrics_of(run_id, name) for run_id in ids}
+        return self._metrics_of(self.id, name)
+
+    def _metrics_of(self, run_id: str, name: str | None) -> dict[str, Any]:
+        points = self._store.read_metrics(run_id, name=name)
+        images = [
+            f for f in self._store.list_files(run_id, kind="image") if name in (None, f.name)
+        ]
+        return metrics_dict(points, images)
+
+    def get_metrics_frame(self, name: str | None = None, recursive: bool = False) -> pd.DataFrame:
+        """Numeric metrics as a long pandas DataFrame: run_id, name, step, value, time."""
+        import pandas as pd
+
+        if name is not None:
+            check_name(name, "metric name")
+        self.flush()
+        ids = [self.id]
+        if recursive:
+            ids += [r.id for r in self._store.get_children(self.id, recursive=True)]
+        rows = []
+        for run_id in ids:
+            rows += metrics_rows(run_id, self._store.read_metrics(run_id, name=name))
+        return pd.DataFrame(rows, columns=["run_id", "name", "step", "value", "time"])
+
+    def get_portal_url(self) -> str:
+        """The URL of this run's page in the portal."""
+        return _portal.run_url(self.id)
+
+    def wait_for_completion(
+        self,
+        show_output: bool = False,
+        wait_post_processing: bool = False,
+        raise_on_error: bool = True,
+        *,
+        poll_interval: float = 0.5,
+        file: IO[str] | None = None,
+    ) -> dict[str, Any]:
+        """Wait until the run ends; with ``show_output``, stream its output log.
+
+        Returns:
+            ``get_details()`` of the ended run.
+
+        Raises:
+            RunFailedError: the run failed and ``raise_on_error`` is set.
+        """
+        from runwidget.tracking.waiting import wait_for_completion
+
+        return wait_for_completion(
+            self,
+            show_output=show_output,
+            raise_on_error=raise_on_error,
+            poll_interval=poll_interval,
+            file=file or sys.stdout,
+        )
+
+    def _raise_if_failed(self) -> None:
+        r = self._record
+        if r.status == st.FAILED:
+            error = r.error or {}
+            raise RunFailedError(self.id, error.get("message", "failed"), error.get("traceback"))
+
+    def __repr__(self) -> str:
+        r = self._record
+        return (
+            f"Run(experiment={r.experiment!r}, id={r.id!r}, type={r.run_type!r}, "
+            f"status={r.status!r})"
+        )
+
+    def _repr_html_(self) -> str:
+        from html import escape
+
+        r = self._record
+        return (
+            "<table><tr><th>Experiment</th><th>Id</th><th>Type</th><th>Status</th>"
+            "<th>Details page</th></tr><tr>"
+            f"<td>{escape(r.experiment)}</td><td>{escape(r.id)}</td><td>{escape(r.run_type)}"
+            f"</td><td>{escape(r.current_status())}</td><td><a href=\"{escape(self.get_portal_url())}\""
+            ' target="_blank" rel="noopener">Link to portal</a></td></tr></table>'
+        )
+
+
+def _check_mapping(value: Mapping[str, Any] | None, what: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise InvalidValueError(f"{what} must be a dict, got {type(value).__name__}: {value!r:.80}")
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        check_name(key, f"{what[:-1]} name")
+        if item is not None and not isinstance(item, (str, int, float, bool)):
+            raise InvalidValueError(
+                f"{what[:-1]} {key!r} must be a string, number or bool, got "
+                f"{type(item).__name__}: {item!r:.80}"
+            )
+        out[key] = item
+    return out
+
+
+def _check_file_name(name: Any) -> str:
+    name = check_name(name, "file name")
+    if name.startswith("/") or ".." in Path(name).parts:
+        raise InvalidValueError(f"file name {name!r} must be a relative path without '..'")
+    return name
+
+
+def _read_bytes(path: str | os.PathLike[str], what: str) -> bytes:
+    if not isinstance(path, (str, os.PathLike)):
+        raise InvalidValueError(f"{what}: path must be a str or Path, got {type(path).__name__}")
+    file = Path(path)
+    if not file.is_file():
+        raise InvalidValueError(f"{what}: {str(path)!r} is not a file")
+    size = file.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise InvalidValueError(
+            f"{what}: {str(path)!r} is {size} bytes; the limit is {MAX_FILE_BYTES} "
+            "(set RUNWIDGET_MAX_FILE_BYTES to raise it)"
+        )
+    return file.read_bytes()
+
+
+def _iso(at: float | None) -> str | None:
+    if at is None:
+        return None
+    return datetime.fromtimestamp(at, tz=timezone.utc).isoformat().replace("+00:00", "Z")

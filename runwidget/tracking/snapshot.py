@@ -1,0 +1,71 @@
+"""Snapshots: a zip of a source folder, stored with the run."""
+
+from __future__ import annotations
+
+import fnmatch
+import io
+import os
+import zipfile
+from pathlib import Path
+
+from runwidget.errors import InvalidValueError
+
+ALWAYS_IGNORED = (".git", "__pycache__", ".ipynb_checkpoints", ".runwidget")
+IGNORE_FILE = ".runwidgetignore"
+MAX_SNAPSHOT_BYTES = int(os.environ.get("RUNWIDGET_MAX_SNAPSHOT_BYTES", str(300 * 1024 * 1024)))
+SNAPSHOT_PATH = "snapshot.zip"
+
+
+def _ignore_patterns(root: Path) -> list[str]:
+    ignore = root / IGNORE_FILE
+    if not ignore.is_file():
+        return []
+    lines = ignore.read_text(encoding="utf-8", errors="replace").splitlines()
+    return [line.strip().rstrip("/") for line in lines if line.strip() and not line.startswith("#")]
+
+
+def _ignored(relative: str, name: str, patterns: list[str]) -> bool:
+    return name in ALWAYS_IGNORED or any(
+        fnmatch.fnmatch(relative, p) or fnmatch.fnmatch(name, p) for p in patterns
+    )
+
+
+def snapshot_files(directory: str | os.PathLike[str]) -> list[Path]:
+    """The files a snapshot of ``directory`` holds, relative to it, sorted.
+
+    Raises:
+        InvalidValueError: ``directory`` is not a directory, or the files exceed the cap.
+    """
+    root = Path(directory)
+    if not root.is_dir():
+        raise InvalidValueError(f"source directory {str(directory)!r} is not a directory")
+    patterns = _ignore_patterns(root)
+    found: list[Path] = []
+    total = 0
+    for folder, dirs, names in os.walk(root):
+        rel_folder = Path(folder).relative_to(root)
+        dirs[:] = [d for d in dirs if not _ignored((rel_folder / d).as_posix(), d, patterns)]
+        for name in names:
+            relative = rel_folder / name
+            if _ignored(relative.as_posix(), name, patterns):
+                continue
+            total += (root / relative).stat().st_size
+            if total > MAX_SNAPSHOT_BYTES:
+                raise InvalidValueError(
+                    f"source directory {str(directory)!r} holds more than "
+                    f"{MAX_SNAPSHOT_BYTES // (1024 * 1024)} MiB of files (the snapshot cap). "
+                    f"List large files or folders in {IGNORE_FILE}, or raise "
+                    "RUNWIDGET_MAX_SNAPSHOT_BYTES."
+                )
+            found.append(relative)
+    return sorted(found)
+
+
+def take_snapshot(directory: str | os.PathLike[str]) -> bytes:
+    """A zip of ``directory`` without ignored files."""
+    root = Path(directory)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for relative in snapshot_files(root):
+            archive.write(root / relative, relative.as_posix())
+    return buffer.getvalue()
