@@ -126,8 +126,9 @@ class RunStore(abc.ABC):
     ) -> list[MetricPoint]: ...
 
     @abc.abstractmethod
-    def read_logs(self, run_id: str, *, since: int = 0, limit: int | None = None) -> list[LogLine]:
-        ...
+    def read_logs(
+        self, run_id: str, *, since: int = 0, limit: int | None = None
+    ) -> list[LogLine]: ...
 
     @abc.abstractmethod
     def list_files(

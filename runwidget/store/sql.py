@@ -357,9 +357,7 @@ class SqlStore(RunStore):
         if not run_ids:
             return
         with self._writing() as conn:
-            conn.execute(
-                update(s.runs).where(s.runs.c.id.in_(list(run_ids))).values(heartbeat=now)
-            )
+            conn.execute(update(s.runs).where(s.runs.c.id.in_(list(run_ids))).values(heartbeat=now))
 
     def _select_runs(self) -> Any:
         return select(s.runs, s.experiments.c.name.label("experiment_name")).join(
@@ -494,9 +492,7 @@ class SqlStore(RunStore):
             rows = conn.exec_driver_sql(text, (key, *params)).all()
         return [LogLine(*r) for r in rows]
 
-    def list_files(
-        self, run_id: str, *, kind: str | None = None, since: int = 0
-    ) -> list[FileInfo]:
+    def list_files(self, run_id: str, *, kind: str | None = None, since: int = 0) -> list[FileInfo]:
         c = s.files.c
         with self._reading() as conn:
             key = self._run_key(conn, run_id)
@@ -522,7 +518,9 @@ class SqlStore(RunStore):
 
 def new_run_id(experiment: str, now: float | None = None) -> str:
     """``<experiment>_<unix time>_<8 hex>``, with the experiment name made URL-safe."""
-    slug = "".join(ch if ch.isascii() and (ch.isalnum() or ch in "-_") else "-" for ch in experiment)
+    slug = "".join(
+        ch if ch.isascii() and (ch.isalnum() or ch in "-_") else "-" for ch in experiment
+    )
     slug = slug.strip("-")[:40] or "run"
     return f"{slug}_{int(now if now is not None else time.time())}_{uuid.uuid4().hex[:8]}"
 

@@ -80,7 +80,9 @@ class Flusher:
             self._wake.set()
         return True
 
-    def add_metrics(self, run_id: str, rows: list[tuple[str, str, float | None, Any, float]]) -> None:
+    def add_metrics(
+        self, run_id: str, rows: list[tuple[str, str, float | None, Any, float]]
+    ) -> None:
         with self._lock:
             if self._admit(len(rows)):
                 self._batch(run_id).metrics.extend(rows)
@@ -269,6 +271,9 @@ class Flusher:
                 )
         self._stop.set()
         self._wake.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=5)
 
 
 _flushers: weakref.WeakKeyDictionary[RunStore, Flusher] = weakref.WeakKeyDictionary()

@@ -67,8 +67,10 @@ def to_metric_value(value: Any, name: str) -> float | str:
         return float(value)
     if isinstance(value, str):
         return str(value)
-    if isinstance(value, (list, tuple, set, dict)) or hasattr(value, "__array__") and not (
-        isinstance(value, numbers.Real)
+    if (
+        isinstance(value, (list, tuple, set, dict))
+        or hasattr(value, "__array__")
+        and not (isinstance(value, numbers.Real))
     ):
         raise InvalidValueError(
             f"run.log({name!r}, ...) takes one number or string, got {type(value).__name__}: "

@@ -88,6 +88,7 @@ class Run:
         self.id = record.id
         self._flusher = flusher_for(self._store)
         self._ended = record.status in st.TERMINAL
+        self._ended_as = record.status
         self._lock = threading.Lock()
         self._image_count = 0
         self._uploaded: set[str] | None = None
@@ -182,7 +183,7 @@ class Run:
     def _check_open(self) -> None:
         if self._ended:
             raise RunFinishedError(
-                f"run {self.id!r} has ended ({self._record.status}) and accepts no more data; "
+                f"run {self.id!r} has ended ({self._ended_as}) and accepts no more data; "
                 "start a new run with experiment.start_logging()"
             )
 
@@ -252,7 +253,10 @@ class Run:
         self._flusher.add_metrics(self.id, rows)
 
     def log_image(
-        self, name: str, path: str | os.PathLike[str] | None = None, plot: Any = None,
+        self,
+        name: str,
+        path: str | os.PathLike[str] | None = None,
+        plot: Any = None,
         description: str = "",
     ) -> None:
         """Log an image file (``path``) or a matplotlib figure (``plot``) into the gallery."""
@@ -355,7 +359,9 @@ class Run:
         self.flush()
         return [f.path for f in self._store.list_files(self.id)]
 
-    def download_file(self, name: str, output_file_path: str | os.PathLike[str] | None = None) -> Path:
+    def download_file(
+        self, name: str, output_file_path: str | os.PathLike[str] | None = None
+    ) -> Path:
         """Write the stored file ``name`` to ``output_file_path`` (default: its base name)."""
         self.flush()
         data = self._store.read_file(self.id, name)
@@ -417,7 +423,7 @@ class Run:
         if self._ended:
             logger.debug("run %s already ended; %s ignored", self.id, status)
             return
-        self._ended = True
+        self._ended, self._ended_as = True, status
         self._flusher.set_alive(self.id, False)
         self._flusher.update_run(
             self.id, status=status, ended=time.time(), error=error, only_if_status=_NOT_ENDED
@@ -493,9 +499,7 @@ class Run:
 
     def _metrics_of(self, run_id: str, name: str | None) -> dict[str, Any]:
         points = self._store.read_metrics(run_id, name=name)
-        images = [
-            f for f in self._store.list_files(run_id, kind="image") if name in (None, f.name)
-        ]
+        images = [f for f in self._store.list_files(run_id, kind="image") if name in (None, f.name)]
         return metrics_dict(points, images)
 
     def get_metrics_frame(self, name: str | None = None, recursive: bool = False) -> pd.DataFrame:
@@ -561,12 +565,14 @@ class Run:
         from html import escape
 
         r = self._record
+        cells = [r.experiment, r.id, r.run_type, r.current_status()]
+        link = escape(self.get_portal_url())
         return (
             "<table><tr><th>Experiment</th><th>Id</th><th>Type</th><th>Status</th>"
             "<th>Details page</th></tr><tr>"
-            f"<td>{escape(r.experiment)}</td><td>{escape(r.id)}</td><td>{escape(r.run_type)}"
-            f"</td><td>{escape(r.current_status())}</td><td><a href=\"{escape(self.get_portal_url())}\""
-            ' target="_blank" rel="noopener">Link to portal</a></td></tr></table>'
+            + "".join(f"<td>{escape(c)}</td>" for c in cells)
+            + f'<td><a href="{link}" target="_blank" rel="noopener">Link to portal</a></td>'
+            "</tr></table>"
         )
 
 

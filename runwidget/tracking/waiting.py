@@ -50,9 +50,7 @@ def wait_for_completion(
                 file.write(f"\n[run {run.id} is not responding: no heartbeat for a while]\n")
             time.sleep(poll_interval)
     except KeyboardInterrupt:
-        file.write(
-            f"\nStopped waiting. Run {run.id} goes on ({run.refresh().current_status()}).\n"
-        )
+        file.write(f"\nStopped waiting. Run {run.id} goes on ({run.refresh().current_status()}).\n")
         file.flush()
         return run.get_details()
     if show_output:

@@ -1,0 +1,117 @@
+"""Choosing and opening a store: URIs, bad files, schema versions."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from runwidget.errors import SchemaVersionError, StoreError, StoreUnavailableError
+from runwidget.store import SqlStore, default_store_uri, open_store, resolve_store_uri
+from runwidget.store import schema as schema_module
+
+
+def test_uri_precedence(monkeypatch, tmp_path):
+    monkeypatch.setenv("RUNWIDGET_STORE", f"sqlite:///{tmp_path}/env.db")
+    assert resolve_store_uri(f"sqlite:///{tmp_path}/arg.db").endswith("arg.db")
+    assert resolve_store_uri().endswith("env.db")
+    monkeypatch.delenv("RUNWIDGET_STORE")
+    assert resolve_store_uri() == default_store_uri()
+    assert default_store_uri() == f"sqlite:///{tmp_path}/.runwidget/runs.db"
+
+
+def test_default_store_is_created_on_first_use(monkeypatch, tmp_path):
+    monkeypatch.delenv("RUNWIDGET_STORE")
+    store = open_store()
+    assert (tmp_path / ".runwidget" / "runs.db").is_file()
+    assert open_store() is store
+
+
+@pytest.mark.parametrize("uri", ["mysql://x/y", "runs.db", "http://host/db"])
+def test_unknown_scheme_lists_valid_ones(uri):
+    with pytest.raises(
+        StoreError, match=r"accepted schemes: postgres://, postgresql://, sqlite://"
+    ):
+        open_store(uri)
+
+
+def test_uri_must_be_a_string():
+    with pytest.raises(StoreError, match="must be a string, got int"):
+        open_store(42)
+
+
+def test_not_a_database_file(tmp_path):
+    path = tmp_path / "notes.db"
+    path.write_text("these are my notes, not a database\n" * 100)
+    with pytest.raises(StoreError, match="is not a runwidget store"):
+        SqlStore(f"sqlite:///{path}")
+    assert path.read_text().startswith("these are my notes")  # left untouched
+
+
+def test_corrupt_database_file(tmp_path):
+    path = tmp_path / "runs.db"
+    SqlStore(f"sqlite:///{path}").close()
+    data = bytearray(path.read_bytes())
+    data[:100] = b"\x13" * 100  # destroy the header
+    path.write_bytes(bytes(data))
+    with pytest.raises(StoreError):
+        SqlStore(f"sqlite:///{path}")
+
+
+def test_directory_as_path(tmp_path):
+    with pytest.raises(StoreError, match="is a directory"):
+        SqlStore(f"sqlite:///{tmp_path}")
+
+
+def test_newer_schema_is_refused(tmp_path):
+    path = tmp_path / "runs.db"
+    SqlStore(f"sqlite:///{path}").close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE rw_meta SET value = '99' WHERE key = 'schema_version'")
+    with pytest.raises(SchemaVersionError, match="schema version 99.*reads versions up to 1"):
+        SqlStore(f"sqlite:///{path}")
+
+
+def test_older_schema_is_migrated(tmp_path, monkeypatch):
+    path = tmp_path / "runs.db"
+    SqlStore(f"sqlite:///{path}").close()
+
+    def add_column(conn):
+        conn.exec_driver_sql("ALTER TABLE rw_runs ADD COLUMN note TEXT")
+
+    monkeypatch.setattr(schema_module, "SCHEMA_VERSION", 2)
+    monkeypatch.setitem(schema_module.MIGRATIONS, 1, add_column)
+    SqlStore(f"sqlite:///{path}").close()
+    with sqlite3.connect(path) as conn:
+        version = conn.execute("SELECT value FROM rw_meta WHERE key='schema_version'").fetchone()
+        columns = [row[1] for row in conn.execute("PRAGMA table_info(rw_runs)")]
+    assert version == ("2",)
+    assert "note" in columns
+
+
+def test_unmigratable_schema(tmp_path, monkeypatch):
+    path = tmp_path / "runs.db"
+    SqlStore(f"sqlite:///{path}").close()
+    monkeypatch.setattr(schema_module, "SCHEMA_VERSION", 2)
+    with pytest.raises(StoreError, match="cannot migrate"):
+        SqlStore(f"sqlite:///{path}")
+
+
+def test_foreign_sqlite_database_is_left_alone(tmp_path):
+    path = tmp_path / "app.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE rw_runs (x INTEGER)")
+    with pytest.raises(StoreError, match="not a complete runwidget store"):
+        SqlStore(f"sqlite:///{path}")
+
+
+def test_postgres_down_is_unavailable():
+    # Port 9 on loopback: nothing listens there.
+    with pytest.raises(StoreUnavailableError, match="unreachable"):
+        SqlStore("postgresql://nobody:secret@127.0.0.1:9/none")
+
+
+def test_password_is_not_shown():
+    with pytest.raises(StoreUnavailableError) as info:
+        SqlStore("postgresql://nobody:secret@127.0.0.1:9/none")
+    assert "secret" not in str(info.value)
