@@ -9,6 +9,7 @@ import time
 import uuid
 from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,8 @@ from runwidget.store.records import (
 logger = logging.getLogger("runwidget")
 
 _RUN_COUNTER = "runs"
+# Rows per INSERT statement: 8 columns x 128 rows stays far below SQLite's variable limit.
+_ROWS_PER_INSERT = 128
 # Any constant: serialises schema creation between processes opening a new PostgreSQL store.
 _PG_SCHEMA_LOCK = 0x52554E57
 
@@ -418,24 +421,49 @@ class SqlStore(RunStore):
         return key
 
     # -- data ------------------------------------------------------------------------------
+    def _insert_many(self, conn: Connection, table: str, columns: str, rows: list[tuple]) -> None:
+        """Insert rows in statements of ``_ROWS_PER_INSERT`` rows each.
+
+        One statement per row would release and re-take the GIL per row inside the
+        driver; while the training loop holds the GIL, each re-take can wait a thread
+        switch interval. Multi-row statements make that cost per chunk instead.
+        """
+        width = len(rows[0])
+        one = "(" + ", ".join("?" * width) + ")"
+        full = len(rows) - len(rows) % _ROWS_PER_INSERT
+        if full:
+            sql = self._q(
+                f"{table}:{_ROWS_PER_INSERT}",
+                f"INSERT INTO {table} ({columns}) VALUES " + ", ".join([one] * _ROWS_PER_INSERT),
+            )
+            chunks = [
+                tuple(chain.from_iterable(rows[i : i + _ROWS_PER_INSERT]))
+                for i in range(0, full, _ROWS_PER_INSERT)
+            ]
+            conn.exec_driver_sql(sql, chunks)
+        if full < len(rows):
+            sql = self._q(f"{table}:1", f"INSERT INTO {table} ({columns}) VALUES {one}")
+            conn.exec_driver_sql(sql, rows[full:])
+
     def write(self, batches: Mapping[str, Batch]) -> None:
-        insert_metric = self._q(
-            "insert_metric",
-            "INSERT INTO rw_metrics (run_key, name, kind, step, value, text, data, time) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        insert_log = self._q(
-            "insert_log", "INSERT INTO rw_logs (run_key, stream, text, time) VALUES (?, ?, ?, ?)"
-        )
         try:
             with self._writing() as conn:
                 for run_id, batch in batches.items():
                     key = self._run_key(conn, run_id)
                     if batch.metrics:
-                        rows = [_encode_metric(key, m) for m in batch.metrics]
-                        conn.exec_driver_sql(insert_metric, rows)
+                        self._insert_many(
+                            conn,
+                            "rw_metrics",
+                            "run_key, name, kind, step, value, text, data, time",
+                            [_encode_metric(key, m) for m in batch.metrics],
+                        )
                     if batch.logs:
-                        conn.exec_driver_sql(insert_log, [(key, *line) for line in batch.logs])
+                        self._insert_many(
+                            conn,
+                            "rw_logs",
+                            "run_key, stream, text, time",
+                            [(key, *line) for line in batch.logs],
+                        )
                     for f in batch.files:
                         conn.execute(
                             s.files.insert().values(

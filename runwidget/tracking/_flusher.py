@@ -56,6 +56,8 @@ class Flusher:
         self._thread: threading.Thread | None = None
         self._failing_since: float | None = None
         self._last_beat = 0.0
+        # Below this many buffered items, add_metric skips the eager-write and bound checks.
+        self._fast_limit = min(EAGER_BATCH, MAX_BUFFERED) - 1
 
     # -- queueing (hot path) ---------------------------------------------------------------
     def _batch(self, run_id: str) -> Batch:
@@ -90,7 +92,7 @@ class Flusher:
 
     def add_metric(self, run_id: str, row: tuple[str, str, float | None, Any, float]) -> None:
         with self._lock:
-            if self._count < EAGER_BATCH - 1:
+            if self._count < self._fast_limit:
                 # The common case, kept short: run.log() is called in tight loops.
                 self._count += 1
                 batch = self._pending.get(run_id)
@@ -136,7 +138,7 @@ class Flusher:
     # -- writing ---------------------------------------------------------------------------
     def flush(self, timeout: float | None = None) -> bool:
         """Write everything queued so far. Retries until ``timeout`` seconds have passed
-        (forever with None). Returns whether the buffer is empty."""
+        (forever with None). Returns whether it was written."""
         deadline = None if timeout is None else time.monotonic() + timeout
         delay = 0.05
         while True:
@@ -148,7 +150,7 @@ class Flusher:
             delay = min(delay * 2, MAX_BACKOFF)
 
     def _write_once(self) -> bool:
-        """One attempt to write the buffer. Returns True when nothing is left."""
+        """One attempt to write what is buffered now. Returns whether it was written."""
         with self._write_lock:
             with self._lock:
                 batches, self._pending = self._pending, {}
@@ -168,7 +170,7 @@ class Flusher:
                 self._note_failure(e)
                 return False
             self._note_success()
-            return self.pending() == 0
+            return True
 
     def _write_batches(self, batches: dict[str, Batch]) -> None:
         try:
