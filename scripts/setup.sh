@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Set up a clone for development and tests on Debian: system packages, .venv, the JS build.
+# Safe to run again: every step is skipped when its result is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { echo "runwidget setup: $*"; }
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
+# The JS front end is built only once its esbuild entry exists.
+has_js_build() {
+  [ -f js/build.mjs ] &&
+    python3 -c 'import json, sys; sys.exit(not json.load(open("package.json")).get("scripts", {}).get("build"))'
+}
+
+# --- Debian packages: the test PostgreSQL server and the browser for UI tests.
+missing=()
+for pkg in postgresql chromium; do
+  installed "$pkg" || missing+=("$pkg")
+done
+# Debian's python3 cannot create a venv without python3-venv.
+if [ ! -x .venv/bin/python ] && ! python3 -c 'import ensurepip' 2>/dev/null; then
+  missing+=(python3-venv)
+fi
+if has_js_build && ! command -v npm >/dev/null; then
+  missing+=(npm)
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+  say "installing Debian packages ${missing[*]} ..."
+  # env: sudo drops DEBIAN_FRONTEND. Lock timeout: wait for a running apt (e.g.
+  # unattended-upgrades on a new machine) instead of failing.
+  apt_get=(as_root env DEBIAN_FRONTEND=noninteractive apt-get -q -o DPkg::Lock::Timeout=600)
+  "${apt_get[@]}" update
+  "${apt_get[@]}" install -y "${missing[@]}"
+fi
+
+# --- Python environment.
+if [ ! -x .venv/bin/python ]; then
+  say "creating .venv ..."
+  python3 -m venv .venv
+fi
+# Reinstall only when the declared dependencies or version changed: pip takes ~10 s even when
+# nothing is to be done, and scripts/test.sh runs this file every time.
+stamp=.venv/.runwidget-installed
+want=$(cat pyproject.toml package.json | sha256sum)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  say "installing runwidget and its dev dependencies into .venv ..."
+  .venv/bin/python -m pip install -q -e ".[dev]"
+  echo "$want" >"$stamp"
+fi
+
+# --- JS front end.
+if has_js_build; then
+  say "building the JS front end ..."
+  npm install --no-audit --no-fund --loglevel=error
+  npm run build
+else
+  say "no js/build.mjs yet: skipping the JS build"
+fi
+say "done"
