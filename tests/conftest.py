@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import shlex
@@ -29,6 +30,21 @@ class PostgresServer:
     user: str
     data_dir: Path
     socket_dir: Path
+    pg_ctl: list[str]
+    options: str
+
+    def start(self) -> None:
+        base = self.data_dir.parent
+        _run(
+            [*self.pg_ctl, "-l", str(base / "server.log"), "-o", self.options, "-w", "-t", "60",
+             "start"],
+            base,
+        )  # fmt: skip
+        self.connect().close()  # `pg_ctl -w` checked the unix socket; check TCP too.
+
+    def stop(self) -> None:
+        """Stop the server (its data stays), as an outage would."""
+        _run([*self.pg_ctl, "-m", "fast", "-w", "stop"], self.data_dir.parent)
 
     def uri(self, dbname: str) -> str:
         """SQLAlchemy URI of database `dbname` on this server."""
@@ -117,9 +133,9 @@ def _stop_if_killed(pg_ctl: list[str], base: Path) -> subprocess.Popen:
     )
 
 
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PostgresServer]:
-    """Start a private PostgreSQL server on 127.0.0.1 for the whole session, then remove it."""
+@contextlib.contextmanager
+def running_postgres() -> Iterator[PostgresServer]:
+    """Start a private PostgreSQL server on 127.0.0.1; stop it and remove its files after."""
     bin_dir = _pg_bin_dir()
     as_user = _as_server_user()
     # On tmpfs, CREATE DATABASE takes ~12 ms instead of 100-200 ms on a busy disk.
@@ -145,18 +161,21 @@ def postgres_server() -> Iterator[PostgresServer]:
              "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync"],
             cwd=base,
         )  # fmt: skip
-        _run(
-            [*pg_ctl, "-l", str(base / "server.log"), "-o", options, "-w", "-t", "60", "start"],
-            base,
-        )
-        server = PostgresServer("127.0.0.1", port, PG_USER, data_dir, socket_dir)
-        server.connect().close()  # `pg_ctl -w` checked the unix socket; check TCP too.
+        server = PostgresServer("127.0.0.1", port, PG_USER, data_dir, socket_dir, pg_ctl, options)
+        server.start()
         yield server
     finally:
         # Immediate mode: no need for a clean shutdown of data we are about to delete.
         subprocess.run([*pg_ctl, "-m", "immediate", "stop"], cwd=base, capture_output=True)
         shutil.rmtree(base, ignore_errors=True)
         watchdog.kill()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A private PostgreSQL server shared by the whole test session."""
+    with running_postgres() as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

@@ -80,3 +80,22 @@ def test_sigkill_loses_at_most_the_last_second(sqlite_uri):
     assert values == sorted(values)
     lost_seconds = killed_at - values[-1]
     assert lost_seconds <= 1.0, f"the last {lost_seconds:.2f} s of points were lost"
+
+
+def test_points_are_flushed_at_interpreter_exit(sqlite_uri):
+    code = textwrap.dedent(
+        """
+        import json, sys
+        from runwidget import Experiment, Workspace
+        run = Experiment(Workspace(sys.argv[1]), "exit").start_logging()
+        for i in range(10_000):
+            run.log("x", float(i))
+        print(json.dumps({"run": run.id}))
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, sqlite_uri], capture_output=True, text=True, check=True
+    )
+    store = SqlStore(sqlite_uri)
+    assert len(store.read_metrics(json.loads(out.stdout)["run"])) == 10_000
+    store.close()

@@ -301,7 +301,8 @@ def _close_all(timeout: float = EXIT_TIMEOUT) -> None:
 
 
 def _warn(message: str, warn: Callable[..., None] = warnings.warn) -> None:
-    logger.warning(message)
+    # The warning is what users see; the log record is for those who configured logging.
+    logger.debug(message)
     try:
         warn(message, RunwidgetWarning, stacklevel=3)
     except Warning:
