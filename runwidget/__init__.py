@@ -14,6 +14,7 @@ from runwidget.errors import (
     StoreError,
     StoreUnavailableError,
 )
+from runwidget.execution import ScriptRunConfig
 from runwidget.tracking import Experiment, Run, Workspace
 
 try:
@@ -32,6 +33,7 @@ __all__ = [
     "RunwidgetError",
     "RunwidgetWarning",
     "SchemaVersionError",
+    "ScriptRunConfig",
     "StoreError",
     "StoreUnavailableError",
     "Workspace",

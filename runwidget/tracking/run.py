@@ -461,7 +461,14 @@ class Run:
     # -- reading -------------------------------------------------------------------------
     def get_status(self) -> str:
         """The run's status; ``NotResponding`` when an alive run stopped beating."""
-        return self.refresh().current_status()
+        status = self.refresh().current_status()
+        if self._record.run_type == RunType.SCRIPT and status in (st.NOT_RESPONDING, st.QUEUED):
+            # On the run's own host a dead supervisor can be seen: the run is marked Failed.
+            from runwidget.execution.reaper import reap
+
+            if reap(self._store, self._record):
+                status = self.refresh().current_status()
+        return status
 
     def get_details(self) -> dict[str, Any]:
         """A dict like the reference SDK's: runId, status, startTimeUtc, endTimeUtc, ..."""

@@ -10,6 +10,9 @@ from runwidget import status as st
 if TYPE_CHECKING:
     from runwidget.tracking.run import Run
 
+# With show_output, a run still Queued after this many seconds gets a line saying so.
+QUEUED_NOTICE_AFTER = 2.0
+
 
 def wait_for_completion(
     run: Run,
@@ -36,21 +39,40 @@ def wait_for_completion(
         file.write(f"RunId: {run.id}\nWeb View: {run.get_portal_url()}\n\n")
         file.write("Streaming the output log\n========================\n\n")
         file.flush()
-    warned_not_responding = False
+    not_responding = False
+    said_queued = False
+    started = time.monotonic()
     try:
         while True:
-            record = run.refresh()
-            status = record.current_status()
+            # get_status, not the stored status: it reads NotResponding when the heartbeat
+            # stopped and, on the run's host, marks a run whose supervisor died Failed.
+            status = run.get_status()
             if show_output:
                 print_new_lines()
             if status in st.TERMINAL:
                 break
-            if status == st.NOT_RESPONDING and not warned_not_responding:
-                warned_not_responding = True
-                file.write(f"\n[run {run.id} is not responding: no heartbeat for a while]\n")
+            if status == st.NOT_RESPONDING and not not_responding:
+                not_responding = True
+                file.write(
+                    f"\n[run {run.id} is not responding: no heartbeat for "
+                    f"{_duration(time.time() - (run._record.heartbeat or time.time()))}; "
+                    "still waiting]\n"
+                )
+                file.flush()
+            elif status != st.NOT_RESPONDING and not_responding:
+                not_responding = False
+                file.write(f"\n[run {run.id} is responding again]\n")
+                file.flush()
+            queued_long = time.monotonic() - started > QUEUED_NOTICE_AFTER
+            if show_output and status == st.QUEUED and queued_long and not said_queued:
+                said_queued = True
+                file.write(f"[run {run.id} is Queued: waiting for a free local slot]\n")
+                file.flush()
             time.sleep(poll_interval)
     except KeyboardInterrupt:
-        file.write(f"\nStopped waiting. Run {run.id} goes on ({run.refresh().current_status()}).\n")
+        status = run.refresh().current_status()
+        hint = "" if status in st.TERMINAL else "; run.cancel() stops it"
+        file.write(f"\nStopped waiting. Run {run.id} goes on ({status}){hint}.\n")
         file.flush()
         return run.get_details()
     if show_output:

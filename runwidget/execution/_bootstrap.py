@@ -1,0 +1,102 @@
+"""Run a submitted script as ``python script.py ARGS`` would, inside a local run.
+
+Run by path, not as a module, with the standard library only::
+
+    python _bootstrap.py SCRIPT ARGS...
+
+What it adds to a plain ``python script.py``:
+
+* stdout and stderr flush at each line, so the run's output log follows the script live;
+* records of the standard ``logging`` module reach the output log: when the script sets up
+  no logging of its own, records of level INFO and above are written to stderr as
+  ``LEVEL:logger:message`` (Python alone would drop INFO and print bare WARNING messages);
+  when it does (``logging.basicConfig``, its own handlers), its set-up is used unchanged;
+* SIGTERM (sent on cancel) raises ``SystemExit`` so that ``finally`` blocks run and what the
+  script logged is written before it ends;
+* an uncaught exception prints a traceback without this file's frames and exits with 1.
+"""
+
+import sys
+
+# Run by path, this file's folder is sys.path[0]; the script's folder belongs there instead.
+_script_dir_index = 0
+del sys.path[0]
+
+import logging  # noqa: E402
+import os  # noqa: E402
+import runpy  # noqa: E402
+import signal  # noqa: E402
+import traceback  # noqa: E402
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is at the time of the record."""
+
+    def __init__(self, level: int) -> None:
+        super().__init__()
+        self.setLevel(level)
+
+    @property
+    def stream(self):  # type: ignore[override]
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
+
+
+def _set_up_logging() -> None:
+    handler = _StderrHandler(logging.INFO)
+    handler.setFormatter(logging.Formatter("%(levelname)s:%(name)s:%(message)s"))
+    # Used only while no handler is configured anywhere; basicConfig() still works as usual.
+    logging.lastResort = handler
+    root = logging.getLogger()
+    if not root.handlers and root.level == logging.WARNING:
+        root.setLevel(logging.INFO)
+    # runwidget's own chatter stays out of the script's log unless asked for.
+    own = logging.getLogger("runwidget")
+    if own.level == logging.NOTSET:
+        own.setLevel(logging.WARNING)
+
+
+def _on_sigterm(signum, frame):
+    raise SystemExit(128 + signum)
+
+
+def _print_exception(error: BaseException, script: str) -> None:
+    """Print the traceback from the script's first frame on, as ``python script.py`` would."""
+    tb = error.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename != script:
+        tb = tb.tb_next
+    traceback.print_exception(type(error), error, tb)
+    sys.stderr.flush()
+
+
+def main() -> None:
+    if len(sys.argv) < 2:
+        sys.stderr.write("usage: _bootstrap.py SCRIPT ARGS...\n")
+        raise SystemExit(2)
+    script = os.path.abspath(sys.argv[1])
+    sys.argv = [sys.argv[1], *sys.argv[2:]]
+    sys.path.insert(_script_dir_index, os.path.dirname(script))
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(line_buffering=True, write_through=False)
+    _set_up_logging()
+    if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        runpy.run_path(script, run_name="__main__")
+    except SystemExit:
+        raise
+    except KeyboardInterrupt as error:
+        _print_exception(error, script)
+        raise SystemExit(130) from None
+    except BaseException as error:
+        _print_exception(error, script)
+        raise SystemExit(1) from None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,357 @@
+"""``ScriptRunConfig``: what to run when a script is submitted, and the submission itself."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import numbers
+import os
+import subprocess
+import sys
+import time
+import zipfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.engine import make_url
+
+from runwidget import status as st
+from runwidget.errors import InvalidValueError, RunwidgetError, StoreError
+from runwidget.execution import _local
+from runwidget.execution._process import ProcessId, boot_id, host_name
+from runwidget.execution.slots import create_ticket
+from runwidget.store import RunType
+from runwidget.tracking.context import ENV_RUN_ID, ENV_STORE, ENV_VERDICT_FILE
+from runwidget.tracking.snapshot import take_snapshot
+
+if TYPE_CHECKING:
+    from runwidget.tracking.experiment import Experiment
+    from runwidget.tracking.run import Run
+
+LAUNCHER = Path(__file__).with_name("_launch.py")
+LAUNCH_TIMEOUT = 30.0
+# How long submit waits for the snapshot to reach the store before giving up.
+SNAPSHOT_WRITE_TIMEOUT = 60.0
+# Variables the supervisor sets for the script itself.
+_RESERVED_ENV = frozenset({ENV_RUN_ID, ENV_STORE, ENV_VERDICT_FILE, _local.ENV_SCRIPT_ENV})
+
+
+class ScriptRunConfig:
+    """A script to run locally when submitted with ``experiment.submit(config)``.
+
+    The script runs in its own process, with the Python interpreter of the submitting
+    process, in a copy of ``source_directory`` (its snapshot, also stored with the run),
+    as ``python <script> <arguments...>``. Inside it, ``Run.get_context()`` is the run.
+
+    Args:
+        source_directory: the folder to copy; ``.git``, ``__pycache__``,
+            ``.ipynb_checkpoints`` and the patterns of its ``.runwidgetignore`` are left out.
+        script: the script's path, relative to ``source_directory``.
+        arguments: command-line arguments: strings or numbers (``["--alpha", 0.1]``).
+        environment_variables: extra environment variables for the script (names to
+            strings or numbers).
+
+    Raises:
+        InvalidValueError: ``source_directory`` is not a directory, ``script`` is not a file
+            in it, an argument is not a string or a number, or an environment variable is
+            not a name and a string.
+    """
+
+    def __init__(
+        self,
+        source_directory: str | os.PathLike[str],
+        script: str | os.PathLike[str],
+        arguments: Sequence[str | int | float] | None = None,
+        environment_variables: Mapping[str, str | int | float] | None = None,
+    ) -> None:
+        self.source_directory = _check_directory(source_directory)
+        self.script = _check_script(self.source_directory, script)
+        self.arguments: list[str] = _check_arguments(arguments)
+        self.environment_variables: dict[str, str] = _check_environment(environment_variables)
+
+    def __repr__(self) -> str:
+        return (
+            f"ScriptRunConfig(source_directory={str(self.source_directory)!r}, "
+            f"script={self.script!r}, arguments={self.arguments!r})"
+        )
+
+    # -- submission ------------------------------------------------------------------------
+    def _submit(self, experiment: Experiment, tags: Mapping[str, Any] | None = None) -> Run:
+        """Create the run (Queued), store its snapshot and start its supervisor.
+
+        Called by ``experiment.submit``. Everything that can be checked is checked before
+        the run is created, so bad input never leaves a run behind.
+
+        Raises:
+            InvalidValueError: the configuration or the store cannot be used for local runs.
+            StoreUnavailableError: the store could not be reached.
+        """
+        from runwidget.tracking.run import Run
+
+        if os.name != "posix":
+            raise RunwidgetError(
+                "local execution of submitted scripts needs a POSIX system (Linux or macOS); "
+                f"this is {sys.platform!r}"
+            )
+        # Again at submission: the folder may have changed since the config was made.
+        _check_directory(self.source_directory)
+        _check_script(self.source_directory, self.script)
+        store_uri = _shareable_uri(experiment.workspace.store.uri)
+        limit = _local.max_local_runs()
+        _local.cancel_grace()
+        snapshot = take_snapshot(self.source_directory)
+        with zipfile.ZipFile(io.BytesIO(snapshot)) as archive:
+            if self.script not in archive.namelist():
+                raise InvalidValueError(
+                    f"script {self.script!r} is left out of the snapshot of "
+                    f"{str(self.source_directory)!r} by its .runwidgetignore; remove the "
+                    "pattern that matches it"
+                )
+        base = _local.ensure_exec_dir()
+
+        run = Run._create(
+            experiment,
+            run_type=RunType.SCRIPT,
+            status=st.QUEUED,
+            tags=tags,
+            properties={
+                "runwidget.script": self.script,
+                "runwidget.source_directory": str(self.source_directory),
+                "runwidget.host": host_name(),
+                "runwidget.boot_id": boot_id(),
+                "runwidget.max_local_runs": limit,
+            },
+            target="local",
+            arguments=list(self.arguments),
+        )
+        try:
+            run._store_snapshot(snapshot)
+            if not run.flush(SNAPSHOT_WRITE_TIMEOUT):
+                raise StoreError(
+                    f"the snapshot of run {run.id!r} could not be written to the run store "
+                    f"{experiment.workspace.uri} within {SNAPSHOT_WRITE_TIMEOUT:.0f} s"
+                )
+            ticket = create_ticket(base, run.id, run._record.created)
+            own_dir = _local.ensure_dir(_local.run_dir(run.id, base))
+            pid = _launch(
+                log_file=own_dir / "supervisor.log",
+                cwd=own_dir,
+                command=[
+                    sys.executable,
+                    "-m",
+                    "runwidget.execution.supervisor",
+                    run.id,
+                    "--ticket",
+                    str(ticket),
+                ],  # fmt: skip
+                env=self._supervisor_env(store_uri),
+            )
+        except BaseException as error:
+            _abandon(run, error)
+            raise
+        supervisor = ProcessId.of(pid)
+        # The supervisor records itself too; this covers one that dies before it can.
+        run._store.update_run(
+            run.id,
+            properties={
+                **supervisor.as_properties("supervisor"),
+                "runwidget.run_dir": str(own_dir),
+            },
+        )
+        return run
+
+    def _supervisor_env(self, store_uri: str) -> dict[str, str]:
+        env = dict(os.environ)
+        for name in (ENV_RUN_ID, ENV_VERDICT_FILE):
+            env.pop(name, None)  # a script submitting a script: the new run is its own
+        env[ENV_STORE] = store_uri
+        env[_local.ENV_SCRIPT_ENV] = json.dumps(self.environment_variables)
+        # The exec dir is made absolute here: the supervisor's working directory differs.
+        env[_local.ENV_EXEC_DIR] = str(_local.exec_dir())
+        if env.get("MPLBACKEND", "").startswith("module://matplotlib_inline"):
+            # The notebook's inline backend means nothing in a script.
+            env["MPLBACKEND"] = "Agg"
+        root = str(Path(__file__).resolve().parents[2])
+        if not _importable_without(root):
+            # runwidget was imported from a source tree on sys.path: let the children find it.
+            env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+        return env
+
+
+# -- launching ----------------------------------------------------------------------------
+def _launch(log_file: Path, cwd: Path, command: list[str], env: dict[str, str]) -> int:
+    """Start ``command`` detached (see ``_launch.py``); return its pid."""
+    try:
+        done = subprocess.run(
+            [sys.executable, "-I", "-S", str(LAUNCHER), str(log_file), str(cwd), *command],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=LAUNCH_TIMEOUT,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise RunwidgetError(f"could not start the run's supervisor: {e}") from e
+    output = done.stdout.decode(errors="replace").strip()
+    if done.returncode != 0 or not output.isdigit():
+        detail = (done.stderr.decode(errors="replace").strip() or output)[-2000:]
+        raise RunwidgetError(
+            f"could not start the run's supervisor (exit code {done.returncode}): {detail}"
+        )
+    return int(output)
+
+
+def _abandon(run: Run, error: BaseException) -> None:
+    """Mark a run Failed whose supervisor could not be started (best effort)."""
+    with contextlib.suppress(RunwidgetError):
+        run._store.update_run(
+            run.id,
+            status=st.FAILED,
+            ended=time.time(),
+            error={"message": f"the run could not be started: {error}", "traceback": None},
+            only_if_status=[st.QUEUED],
+        )
+
+
+def _importable_without(root: str) -> bool:
+    """Whether ``root`` (the folder holding the runwidget package) is on the default path."""
+    import site
+
+    defaults = set(site.getsitepackages()) | {site.getusersitepackages()}
+    if root in defaults:
+        return True
+    # An editable install puts the folder on sys.path through a .pth file in site-packages.
+    for folder in defaults:
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            continue
+        for name in names:
+            if name.endswith(".pth") and "runwidget" in name:
+                return True
+    return False
+
+
+def _shareable_uri(uri: str) -> str:
+    """The store URI as another process, in another folder, must see it.
+
+    Raises:
+        InvalidValueError: an in-memory store, which no other process can reach.
+    """
+    url = make_url(uri)
+    if url.get_backend_name() != "sqlite":
+        return url.render_as_string(hide_password=False)
+    database = url.database or ""
+    if database in ("", ":memory:") or database.startswith("file::memory:"):
+        raise InvalidValueError(
+            f"run store {uri!r} lives in this process's memory, so a submitted script cannot "
+            "write to it; use a file store (sqlite:///path/runs.db) or PostgreSQL"
+        )
+    return url.set(database=str(Path(database).resolve())).render_as_string(hide_password=False)
+
+
+# -- checks -------------------------------------------------------------------------------
+def _check_directory(value: Any) -> Path:
+    if not isinstance(value, (str, os.PathLike)):
+        raise InvalidValueError(
+            f"source_directory must be a path (str or Path), got {type(value).__name__}: "
+            f"{value!r:.80}"
+        )
+    path = Path(value).expanduser()
+    if not path.exists():
+        raise InvalidValueError(
+            f"source_directory {str(value)!r} does not exist (looked in {str(path.resolve())!r})"
+        )
+    if not path.is_dir():
+        raise InvalidValueError(
+            f"source_directory {str(value)!r} is not a directory; pass the folder that holds "
+            "the script"
+        )
+    return path.resolve()
+
+
+def _check_script(directory: Path, value: Any) -> str:
+    if not isinstance(value, (str, os.PathLike)) or not str(value).strip():
+        raise InvalidValueError(
+            f"script must be a file name relative to source_directory, such as 'train.py'; "
+            f"got {type(value).__name__}: {value!r:.80}"
+        )
+    path = Path(value)
+    full = (directory / path).resolve()
+    try:
+        relative = full.relative_to(directory)
+    except ValueError:
+        raise InvalidValueError(
+            f"script {str(value)!r} is outside source_directory {str(directory)!r}; give its "
+            "path relative to that folder"
+        ) from None
+    if not full.exists():
+        raise InvalidValueError(
+            f"script {str(value)!r} not found in source_directory {str(directory)!r}"
+        )
+    if not full.is_file():
+        raise InvalidValueError(
+            f"script {str(value)!r} in {str(directory)!r} is not a file; name a Python script"
+        )
+    return relative.as_posix()
+
+
+def _check_arguments(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        hint = f" (split it: {str(value).split()!r})" if isinstance(value, str) else ""
+        raise InvalidValueError(
+            f"arguments must be a list of strings and numbers, got {type(value).__name__}: "
+            f"{value!r:.80}{hint}"
+        )
+    out = []
+    for index, item in enumerate(value):
+        if isinstance(item, str):
+            out.append(item)
+        elif isinstance(item, os.PathLike):
+            out.append(os.fspath(item))
+        elif isinstance(item, numbers.Real) and not isinstance(item, bool):
+            out.append(str(item))
+        else:
+            raise InvalidValueError(
+                f"arguments[{index}] must be a string or a number, got "
+                f"{type(item).__name__}: {item!r:.80}"
+            )
+    return out
+
+
+def _check_environment(value: Any) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise InvalidValueError(
+            f"environment_variables must be a dict of name to value, got "
+            f"{type(value).__name__}: {value!r:.80}"
+        )
+    out = {}
+    for name, item in value.items():
+        if not isinstance(name, str) or not name or "=" in name or "\0" in name:
+            raise InvalidValueError(
+                f"environment variable name {name!r} must be a non-empty string without '=' or NUL"
+            )
+        if name in _RESERVED_ENV:
+            raise InvalidValueError(
+                f"environment variable {name!r} is set by runwidget for the script; choose "
+                "another name"
+            )
+        if isinstance(item, str):
+            text = item
+        elif isinstance(item, numbers.Real) and not isinstance(item, bool):
+            text = str(item)
+        else:
+            raise InvalidValueError(
+                f"environment variable {name!r} must be a string or a number, got "
+                f"{type(item).__name__}: {item!r:.80}"
+            )
+        if "\0" in text:
+            raise InvalidValueError(f"environment variable {name!r} must not contain NUL")
+        out[name] = text
+    return out

@@ -1,0 +1,147 @@
+"""Ending local runs whose supervisor died without a verdict.
+
+A supervisor beats its run's heartbeat. When it is killed (SIGKILL, out of memory) or the
+machine restarts, the beats stop and every reader, anywhere, shows the run as NotResponding
+once the heartbeat is older than ``HEARTBEAT_TIMEOUT``. Only a process on the run's own host
+can tell that the supervisor is really gone (its pid and start time are in the run's
+properties); such a process marks the run **Failed** and stops the orphaned script, if any.
+That is done, compare-and-set so only one of them wins, by:
+
+* every supervisor, when it starts and every ``SWEEP_INTERVAL`` seconds while it runs, for
+  all runs of its store on its host;
+* ``run.get_status()`` and ``run.wait_for_completion()`` in any process on that host;
+* ``run.cancel()``, which marks such a run Canceled instead.
+
+A Queued run is not expected to beat; it is marked Failed as soon as its waiting supervisor
+is gone (or, when no supervisor was ever recorded, ``NEVER_STARTED_AFTER`` seconds after it
+was created).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import time
+from pathlib import Path
+
+from runwidget import status as st
+from runwidget.errors import StoreError
+from runwidget.execution._local import run_dir
+from runwidget.execution._process import ProcessId, host_name
+from runwidget.store import RunRecord, RunStore, RunType
+
+logger = logging.getLogger("runwidget")
+
+ACTIVE = (st.QUEUED, st.STARTING, st.RUNNING, st.FINALIZING)
+NEVER_STARTED_AFTER = 120.0
+SWEEP_INTERVAL = 30.0
+_LOG_TAIL_LINES = 30
+
+
+def supervisor_gone(record: RunRecord, now: float | None = None) -> bool | None:
+    """Whether the run's supervisor is known to be gone without a verdict.
+
+    Returns:
+        True or False when this host can tell; None when the run is not a local script run
+        of this host that should still be supervised.
+    """
+    if record.run_type != RunType.SCRIPT or record.status not in ACTIVE:
+        return None
+    if record.properties.get("runwidget.host") != host_name():
+        return None
+    now = time.time() if now is None else now
+    supervisor = ProcessId.from_properties(record.properties, "supervisor")
+    if record.status == st.QUEUED:
+        if supervisor is None:
+            return now - record.created > NEVER_STARTED_AFTER
+        return not supervisor.alive()
+    # An alive run must also have stopped beating: a live supervisor may be restarting
+    # its store connection, and a beating one is not gone whatever its pid says.
+    if record.current_status(now) != st.NOT_RESPONDING:
+        return False
+    return supervisor is None or not supervisor.alive()
+
+
+def end_orphan(
+    store: RunStore, record: RunRecord, status: str, error: dict[str, str] | None
+) -> bool:
+    """Stop what is left of a run whose supervisor is gone and record its end.
+
+    Returns:
+        Whether this call ended the run (False when another process did first).
+    """
+    script = ProcessId.from_properties(record.properties, "script")
+    if script is not None and script.local:
+        script.signal_group(signal.SIGKILL)
+    return store.update_run(
+        record.id,
+        status=status,
+        ended=time.time(),
+        error=error,
+        only_if_status=[record.status],
+    )
+
+
+def reap(store: RunStore, record: RunRecord) -> bool:
+    """Mark the run Failed if its supervisor is gone (see the module docstring).
+
+    Returns:
+        Whether the run was marked Failed by this call.
+    """
+    if not supervisor_gone(record):
+        return False
+    supervisor = ProcessId.from_properties(record.properties, "supervisor")
+    if supervisor is None:
+        message = (
+            f"run {record.id!r} was never started: no supervisor was recorded for it on "
+            f"{host_name()!r} (the submitting process stopped while submitting it)"
+        )
+    else:
+        when = "before the script started" if record.status == st.QUEUED else "without a verdict"
+        message = (
+            f"the supervisor of this run (pid {supervisor.pid} on {supervisor.host!r}) stopped "
+            f"{when}: it was killed, or the machine restarted"
+        )
+        workdir = _run_folder(record) / "work"
+        if workdir.is_dir():
+            message += f"; the script's working folder is left in {str(workdir)!r}"
+    ended = end_orphan(
+        store, record, st.FAILED, {"message": message, "traceback": _supervisor_log_tail(record)}
+    )
+    if ended:
+        logger.warning("runwidget: run %s marked Failed: %s", record.id, message)
+    return ended
+
+
+def reap_host(store: RunStore) -> int:
+    """Reap every local script run of this host in ``store``. Returns how many were marked."""
+    marked = 0
+    try:
+        candidates = store.list_runs(status=ACTIVE)
+    except StoreError as e:
+        logger.debug("cannot list runs to reap: %s", e)
+        return 0
+    for record in candidates:
+        try:
+            marked += reap(store, record)
+        except StoreError as e:
+            logger.debug("cannot reap run %s: %s", record.id, e)
+    return marked
+
+
+def _run_folder(record: RunRecord) -> Path:
+    recorded = record.properties.get("runwidget.run_dir")
+    return Path(recorded) if isinstance(recorded, str) else run_dir(record.id)
+
+
+def _supervisor_log_tail(record: RunRecord) -> str | None:
+    """The end of the supervisor's own log when it says what went wrong, else None."""
+    path = _run_folder(record) / "supervisor.log"
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    if not any(word in text for word in (" ERROR ", " CRITICAL ", "Traceback")):
+        return None
+    lines = [line for line in text.splitlines() if line.strip()]
+    return f"last lines of {path}:\n" + "\n".join(lines[-_LOG_TAIL_LINES:])

@@ -1,0 +1,444 @@
+"""The supervisor of one local script run: ``python -m runwidget.execution.supervisor RUN_ID``.
+
+Started detached by ``experiment.submit`` (see ``config.py``), with the store's URI in
+``RUNWIDGET_STORE``. It:
+
+1. waits for a free local slot, oldest submission first (``slots.py``); the run is Queued;
+2. takes the slot, marks the run **Starting**, starts beating its heartbeat and unpacks the
+   run's stored snapshot into a fresh working directory;
+3. runs the script there with the submitting interpreter (through ``_bootstrap.py``) in a
+   process group of its own, marks the run **Running**, and writes every line of the
+   script's stdout and stderr into the store (``capture.py``) within about half a second;
+4. when the script has exited, marks the run **Finalizing**, writes the last lines and the
+   files of ``./outputs``, then ends it: **Completed** (exit code 0), **Failed** (with the
+   exit code, or the signal, and the traceback's last lines as the run's error) or
+   **Canceled**.
+
+A cancel arrives as SIGTERM (from ``run.cancel()`` on this host) or as the run property
+``runwidget.cancel_requested`` (from any host; checked every second). The supervisor then
+sends SIGTERM to the script's process group and SIGKILL after ``RUNWIDGET_CANCEL_GRACE``
+seconds. If the supervisor itself dies, its heartbeat stops: see ``reaper.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from runwidget import status as st
+from runwidget.errors import StoreError
+from runwidget.execution import _local, reaper
+from runwidget.execution._process import ProcessId, boot_id, host_name, signal_name
+from runwidget.execution.capture import LogRow, OutputPump
+from runwidget.execution.slots import Slot, Ticket, ticket_path
+from runwidget.store import RunStore, open_store
+from runwidget.tracking._flusher import Flusher, flusher_for
+from runwidget.tracking.context import ENV_RUN_ID, ENV_STORE, ENV_VERDICT_FILE
+from runwidget.tracking.snapshot import SNAPSHOT_PATH
+
+logger = logging.getLogger("runwidget.supervisor")
+
+BOOTSTRAP = Path(__file__).with_name("_bootstrap.py")
+
+# How often lines are written to the store: a poller sees a line at most about this late.
+LOG_FLUSH_INTERVAL = 0.25
+# Past this many unwritten lines the supervisor writes them itself before reading more, so
+# a script printing faster than the store writes is slowed down rather than losing lines.
+HIGH_WATER = 50_000
+STORE_POLL_INTERVAL = 1.0
+# After the script exits, how long its leftover children may keep its pipes open.
+LINGER = 2.0
+# How long to keep retrying the store for the final status and the last lines.
+FINAL_WRITE_TIMEOUT = 600.0
+MAX_TRACEBACK_LINES = 100
+
+
+class Supervisor:
+    def __init__(self, run_id: str, store: RunStore, ticket: Path | None = None) -> None:
+        self.run_id = run_id
+        self.store = store
+        self.base = _local.exec_dir()
+        self.dir = _local.run_dir(run_id, self.base)
+        self.workdir = self.dir / "work"
+        self.ticket = ticket
+        self.flusher: Flusher = flusher_for(store)
+        self.flusher.interval = LOG_FLUSH_INTERVAL
+        self.grace = _local.cancel_grace()
+        self.stop_reason: str | None = None  # why the script is being stopped
+        self.stop_at: float | None = None
+        self.script_exited_at: float | None = None
+        self.process: subprocess.Popen[bytes] | None = None
+        self.slot: Slot | None = None
+        self._keep_dir = False  # set when outputs could not be stored: they stay on disk
+        self._last_store_poll = 0.0
+        self._last_sweep = 0.0
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
+
+    # -- signals -------------------------------------------------------------------------
+    def _install_signals(self) -> None:
+        signal.set_wakeup_fd(self._wake_w, warn_on_full_buffer=False)
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(sig, self._on_signal)
+
+    def _on_signal(self, signum: int, _frame: Any) -> None:
+        self._request_stop(f"canceled ({signal_name(signum)} to the supervisor)")
+
+    def _request_stop(self, reason: str) -> None:
+        if self.stop_reason is None:
+            self.stop_reason = reason
+            self.stop_at = time.time()
+            logger.info("stopping run %s: %s", self.run_id, reason)
+
+    def _poll_store(self, force: bool = False) -> None:
+        """Notice a cancel asked through the store (from any host)."""
+        now = time.monotonic()
+        if not force and now - self._last_store_poll < STORE_POLL_INTERVAL:
+            return
+        self._last_store_poll = now
+        try:
+            record = self.store.get_run(self.run_id)
+        except StoreError as e:
+            logger.debug("cannot read run %s: %s", self.run_id, e)
+            return
+        if record.status in st.TERMINAL:
+            self._request_stop(f"ended in the store ({record.status})")
+        elif "runwidget.cancel_requested" in record.properties:
+            self._request_stop("canceled (requested through the store)")
+        if now - self._last_sweep > reaper.SWEEP_INTERVAL:
+            self._last_sweep = now
+            reaper.reap_host(self.store)
+
+    # -- the run -------------------------------------------------------------------------
+    def run(self) -> int:
+        self._install_signals()
+        try:
+            return self._run()
+        except BaseException as error:  # the run must not stay Running when we break
+            logger.exception("supervisor of run %s failed", self.run_id)
+            self._kill_script()
+            self._set_final(
+                st.FAILED,
+                {
+                    "message": f"the run's supervisor failed: {type(error).__name__}: {error}",
+                    "traceback": _format_exception(error),
+                },
+            )
+            return 1
+        finally:
+            self.flusher.set_alive(self.run_id, False)
+            if self.slot is not None:
+                self.slot.release()
+            self.flusher.close(timeout=30)
+
+    def _run(self) -> int:
+        me = ProcessId.of(os.getpid())
+        self._update(
+            properties={
+                **me.as_properties("supervisor"),
+                "runwidget.host": host_name(),
+                "runwidget.boot_id": boot_id(),
+                "runwidget.run_dir": str(self.dir),
+                "runwidget.cancel_grace": self.grace,
+            }
+        )
+        reaper.reap_host(self.store)
+        self._last_sweep = time.monotonic()
+
+        if not self._wait_in_queue():
+            return 0
+        if not self._update(status=st.STARTING, started=time.time(), only_if_status=[st.QUEUED]):
+            logger.info("run %s left the queue by another hand; not started", self.run_id)
+            return 0
+        self.flusher.set_alive(self.run_id, True)
+        self._unpack_snapshot()
+        self._poll_store(force=True)
+        if self.stop_reason is not None:
+            self._set_final(st.CANCELED, None)
+            return 0
+        returncode, pump = self._run_script()
+        self._finalize(returncode, pump)
+        return 0
+
+    def _wait_in_queue(self) -> bool:
+        record = self.store.get_run(self.run_id)
+        if record.status != st.QUEUED:
+            logger.info("run %s is %s, not Queued; nothing to do", self.run_id, record.status)
+            return False
+        limit = _local.max_local_runs()
+        path = self.ticket or ticket_path(self.base, self.run_id, record.created)
+        ticket = Ticket(path)
+
+        def should_stop() -> bool:
+            self._poll_store()
+            return self.stop_reason is not None
+
+        self.slot = ticket.wait_for_slot(self.base, limit, should_stop)
+        if self.slot is None:
+            self._update(status=st.CANCELED, ended=time.time(), only_if_status=[st.QUEUED])
+            return False
+        logger.info("run %s took local slot %d of %d", self.run_id, self.slot.number, limit)
+        return True
+
+    def _unpack_snapshot(self) -> None:
+        if self.workdir.exists():
+            shutil.rmtree(self.workdir)
+        _local.ensure_dir(self.workdir)
+        data = self.store.read_file(self.run_id, SNAPSHOT_PATH)
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            for info in archive.infolist():
+                target = Path(archive.extract(info, self.workdir))
+                mode = (info.external_attr >> 16) & 0o777
+                if mode and not info.is_dir():
+                    target.chmod(mode | 0o600)
+
+    def _script_env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        extra = env.pop(_local.ENV_SCRIPT_ENV, None)
+        if extra:
+            env.update(json.loads(extra))
+        env[ENV_RUN_ID] = self.run_id
+        env[ENV_STORE] = self.store.uri
+        env[ENV_VERDICT_FILE] = str(self.dir / "verdict.json")
+        # Children of the script (multiprocessing workers...) flush their output at once
+        # too; the script itself is made line-buffered by the bootstrap.
+        env["PYTHONUNBUFFERED"] = "1"
+        return env
+
+    def _run_script(self) -> tuple[int, OutputPump]:
+        record = self.store.get_run(self.run_id)
+        script = str(record.properties["runwidget.script"])
+        command = [sys.executable, str(BOOTSTRAP), script, *map(str, record.arguments)]
+        self.process = subprocess.Popen(
+            command,
+            cwd=self.workdir,
+            env=self._script_env(),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+            close_fds=True,
+            bufsize=0,
+        )
+        process = self.process
+        assert process.stdout is not None and process.stderr is not None
+        self._update(
+            status=st.RUNNING,
+            properties=ProcessId.of(process.pid).as_properties("script"),
+            only_if_status=[st.STARTING],
+        )
+
+        flusher, run_id = self.flusher, self.run_id
+
+        def sink(rows: list[LogRow]) -> None:
+            flusher.add_logs(run_id, rows)
+            if flusher.pending() > HIGH_WATER:
+                flusher.flush(timeout=10)
+
+        pump = OutputPump(
+            {process.stdout.fileno(): "stdout", process.stderr.fileno(): "stderr"},
+            sink,
+            wake_fd=self._wake_r,
+        )
+        term_sent = kill_at = linger_until = None
+        while True:
+            pump.poll(0.25)
+            self._poll_store()
+            now = time.time()
+            returncode = process.poll()
+            if returncode is not None and self.script_exited_at is None:
+                self.script_exited_at = now
+            if self.stop_reason is not None and term_sent is None and returncode is None:
+                term_sent = now
+                kill_at = now + self.grace
+                self._signal_script(signal.SIGTERM)
+            if kill_at is not None and now >= kill_at and returncode is None:
+                logger.info("run %s: script still alive after %.1f s; SIGKILL", run_id, self.grace)
+                self._signal_script(signal.SIGKILL)
+                kill_at = None
+            if returncode is not None:
+                if not pump.open:
+                    break
+                # The script is gone but something it started still holds its output.
+                if linger_until is None:
+                    linger_until = now + LINGER
+                elif now >= linger_until:
+                    self._signal_script(signal.SIGKILL)
+                    break
+        pump.close()
+        process.stdout.close()
+        process.stderr.close()
+        # Whatever the script left behind in its process group goes with it.
+        self._signal_script(signal.SIGTERM)
+        return returncode, pump
+
+    def _signal_script(self, sig: int) -> None:
+        if self.process is None:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, sig)
+
+    def _kill_script(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self._signal_script(signal.SIGKILL)
+
+    def _finalize(self, returncode: int, pump: OutputPump) -> None:
+        self._update(status=st.FINALIZING, only_if_status=[st.RUNNING, st.STARTING])
+        self._upload_outputs()
+        canceled = (
+            self.stop_reason is not None
+            and self.stop_at is not None
+            and (self.script_exited_at is None or self.stop_at <= self.script_exited_at)
+        )
+        verdict = self._read_verdict()
+        record = self.store.get_run(self.run_id)
+        script = str(record.properties.get("runwidget.script", "the script"))
+        if canceled:
+            self._set_final(st.CANCELED, None)
+        elif verdict.get("status") == st.FAILED:
+            error = verdict.get("error") or {"message": "failed (run.fail() in the script)"}
+            self._set_final(st.FAILED, error)
+        elif returncode != 0:
+            self._set_final(st.FAILED, describe_failure(script, returncode, list(pump.stderr_tail)))
+        elif verdict.get("status") == st.CANCELED:
+            self._set_final(st.CANCELED, None)
+        else:
+            self._set_final(st.COMPLETED, None)
+
+    def _read_verdict(self) -> dict[str, Any]:
+        try:
+            verdict = json.loads((self.dir / "verdict.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return verdict if isinstance(verdict, dict) else {}
+
+    def _upload_outputs(self) -> None:
+        """Store the files the script wrote under ``./outputs``, as the reference SDK did."""
+        outputs = self.workdir / "outputs"
+        if not outputs.is_dir():
+            return
+        from runwidget.errors import InvalidValueError
+        from runwidget.tracking.run import Run
+        from runwidget.tracking.workspace import Workspace
+
+        run = Run.get(Workspace(self.store), self.run_id)
+        skipped = []
+        for file in sorted(p for p in outputs.rglob("*") if p.is_file()):
+            name = file.relative_to(self.workdir).as_posix()
+            try:
+                run.upload_file(name, file)
+            except (InvalidValueError, OSError) as e:
+                skipped.append(f"{name}: {e}")
+        if skipped:
+            text = "; ".join(skipped)
+            self.flusher.add_logs(
+                self.run_id,
+                [("stderr", f"[runwidget] not stored with the run: {text}", time.time())],
+            )
+            self._keep_dir = True
+
+    # -- store writes --------------------------------------------------------------------
+    def _update(self, **changes: Any) -> bool:
+        """``store.update_run`` retried while the store is unreachable."""
+        return _retry(lambda: self.store.update_run(self.run_id, **changes))
+
+    def _set_final(self, status: str, error: dict[str, Any] | None) -> None:
+        self.flusher.set_alive(self.run_id, False)
+        if not self.flusher.flush(FINAL_WRITE_TIMEOUT):
+            logger.error("run %s: %d log lines could not be written", self.run_id,
+                         self.flusher.pending())  # fmt: skip
+        non_terminal = [s for s in st.ALL if s not in st.TERMINAL]
+        self._update(status=status, ended=time.time(), error=error, only_if_status=non_terminal)
+        logger.info("run %s ended %s", self.run_id, status)
+
+    def cleanup(self) -> None:
+        if _local.keep_workdir() or self._keep_dir:
+            return
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def describe_failure(script: str, returncode: int, stderr_tail: list[str]) -> dict[str, Any]:
+    """The run's error for a script that exited with ``returncode``: message and traceback."""
+    if returncode < 0:
+        reason = f"{script} was killed by {signal_name(-returncode)}"
+        if returncode == -signal.SIGKILL:
+            reason += " (out of memory?)"
+    else:
+        reason = f"{script} exited with code {returncode}"
+    lines = list(stderr_tail)
+    while lines and not lines[-1].strip():
+        lines.pop()
+    start = None
+    for index in range(len(lines) - 1, -1, -1):
+        if lines[index].startswith("Traceback (most recent call last):"):
+            start = index
+            break
+    if start is not None:
+        block = lines[start:]
+        if len(block) > MAX_TRACEBACK_LINES:
+            block = [block[0], "  ...", *block[-(MAX_TRACEBACK_LINES - 2) :]]
+        traceback_text: str | None = "\n".join(block)
+    else:
+        traceback_text = "\n".join(lines[-20:]) or None
+    last = next((line.strip() for line in reversed(lines) if line.strip()), "")
+    message = f"{last} ({reason})" if last else reason
+    return {"message": message, "traceback": traceback_text}
+
+
+def _retry(action: Any, timeout: float = FINAL_WRITE_TIMEOUT) -> Any:
+    deadline = time.monotonic() + timeout
+    delay = 0.1
+    while True:
+        try:
+            return action()
+        except StoreError as e:
+            if time.monotonic() + delay > deadline:
+                raise
+            logger.warning("run store unreachable (%s); retrying in %.1f s", e, delay)
+            time.sleep(delay)
+            delay = min(delay * 2, 10.0)
+
+
+def _format_exception(error: BaseException) -> str:
+    import traceback
+
+    return "".join(traceback.format_exception(type(error), error, error.__traceback__))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m runwidget.execution.supervisor",
+        description="Run one submitted script run (started by experiment.submit).",
+    )
+    parser.add_argument("run_id")
+    parser.add_argument("--ticket", type=Path, default=None, help="its queue ticket")
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s",
+    )
+    uri = os.environ.get(ENV_STORE)
+    if not uri:
+        parser.error(f"{ENV_STORE} must name the run's store")
+    supervisor = Supervisor(args.run_id, open_store(uri), args.ticket)
+    code = supervisor.run()
+    supervisor.cleanup()
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
