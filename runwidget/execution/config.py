@@ -12,6 +12,7 @@ import sys
 import time
 import zipfile
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +24,7 @@ from runwidget.execution import _local
 from runwidget.execution._process import ProcessId, boot_id, host_name
 from runwidget.execution.slots import create_ticket
 from runwidget.store import RunType
+from runwidget.store.sql import new_run_id
 from runwidget.tracking.context import ENV_RUN_ID, ENV_STORE, ENV_VERDICT_FILE
 from runwidget.tracking.snapshot import take_snapshot
 
@@ -36,6 +38,17 @@ LAUNCH_TIMEOUT = 30.0
 SNAPSHOT_WRITE_TIMEOUT = 60.0
 # Variables the supervisor sets for the script itself.
 _RESERVED_ENV = frozenset({ENV_RUN_ID, ENV_STORE, ENV_VERDICT_FILE, _local.ENV_SCRIPT_ENV})
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A created run and the command that starts its supervisor."""
+
+    run: Run
+    command: list[str]
+    env: dict[str, str]
+    log_file: Path
+    cwd: Path
 
 
 class ScriptRunConfig:
@@ -79,7 +92,7 @@ class ScriptRunConfig:
 
     # -- submission ------------------------------------------------------------------------
     def _submit(self, experiment: Experiment, tags: Mapping[str, Any] | None = None) -> Run:
-        """Create the run (Queued), store its snapshot and start its supervisor.
+        """Create the run (Queued), store its snapshot and start its supervisor, detached.
 
         Called by ``experiment.submit``. Everything that can be checked is checked before
         the run is created, so bad input never leaves a run behind.
@@ -87,6 +100,23 @@ class ScriptRunConfig:
         Raises:
             InvalidValueError: the configuration or the store cannot be used for local runs.
             StoreUnavailableError: the store could not be reached.
+        """
+        prepared = self._prepare(experiment, tags)
+        run = prepared.run
+        try:
+            pid = _launch(prepared.log_file, prepared.cwd, prepared.command, prepared.env)
+        except BaseException as error:
+            _abandon(run, error)
+            raise
+        # The supervisor records itself too; this covers one that dies before it can.
+        run._store.update_run(run.id, properties=ProcessId.of(pid).as_properties("supervisor"))
+        return run
+
+    def _prepare(self, experiment: Experiment, tags: Mapping[str, Any] | None) -> _Prepared:
+        """Check everything, then create the Queued run with its snapshot and queue ticket.
+
+        Returns:
+            The run and how to start its supervisor (``_submit`` starts it detached).
         """
         from runwidget.tracking.run import Run
 
@@ -110,9 +140,12 @@ class ScriptRunConfig:
                     "pattern that matches it"
                 )
         base = _local.ensure_exec_dir()
+        run_id = new_run_id(experiment.name)
+        own_dir = _local.run_dir(run_id, base)
 
         run = Run._create(
             experiment,
+            run_id=run_id,
             run_type=RunType.SCRIPT,
             status=st.QUEUED,
             tags=tags,
@@ -122,6 +155,7 @@ class ScriptRunConfig:
                 "runwidget.host": host_name(),
                 "runwidget.boot_id": boot_id(),
                 "runwidget.max_local_runs": limit,
+                "runwidget.run_dir": str(own_dir),
             },
             target="local",
             arguments=list(self.arguments),
@@ -134,33 +168,15 @@ class ScriptRunConfig:
                     f"{experiment.workspace.uri} within {SNAPSHOT_WRITE_TIMEOUT:.0f} s"
                 )
             ticket = create_ticket(base, run.id, run._record.created)
-            own_dir = _local.ensure_dir(_local.run_dir(run.id, base))
-            pid = _launch(
-                log_file=own_dir / "supervisor.log",
-                cwd=own_dir,
-                command=[
-                    sys.executable,
-                    "-m",
-                    "runwidget.execution.supervisor",
-                    run.id,
-                    "--ticket",
-                    str(ticket),
-                ],  # fmt: skip
-                env=self._supervisor_env(store_uri),
-            )
+            _local.ensure_dir(own_dir)
         except BaseException as error:
             _abandon(run, error)
             raise
-        supervisor = ProcessId.of(pid)
-        # The supervisor records itself too; this covers one that dies before it can.
-        run._store.update_run(
-            run.id,
-            properties={
-                **supervisor.as_properties("supervisor"),
-                "runwidget.run_dir": str(own_dir),
-            },
+        command = [sys.executable, "-m", "runwidget.execution.supervisor", run.id,
+                   "--ticket", str(ticket)]  # fmt: skip
+        return _Prepared(
+            run, command, self._supervisor_env(store_uri), own_dir / "supervisor.log", own_dir
         )
-        return run
 
     def _supervisor_env(self, store_uri: str) -> dict[str, str]:
         env = dict(os.environ)

@@ -151,7 +151,6 @@ class Supervisor:
                 **me.as_properties("supervisor"),
                 "runwidget.host": host_name(),
                 "runwidget.boot_id": boot_id(),
-                "runwidget.run_dir": str(self.dir),
                 "runwidget.cancel_grace": self.grace,
             }
         )
