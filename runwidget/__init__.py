@@ -16,6 +16,7 @@ from runwidget.errors import (
 )
 from runwidget.execution import ScriptRunConfig
 from runwidget.tracking import Experiment, Run, Workspace
+from runwidget.widgets import RunDetails
 
 try:
     __version__ = version("runwidget")
@@ -27,6 +28,7 @@ __all__ = [
     "ExperimentNotFoundError",
     "InvalidValueError",
     "Run",
+    "RunDetails",
     "RunFailedError",
     "RunFinishedError",
     "RunNotFoundError",

@@ -1,0 +1,122 @@
+// The output log. Only new lines are added; stdout and stderr look different; at most
+// `maxLines` are kept (the full log is one click away). "Follow" keeps the newest line in
+// view, but never while the reader has scrolled up: scrolling up turns it off, scrolling
+// back to the bottom turns it on again.
+import { h, replace } from "./dom.js";
+import { formatClock } from "./format.js";
+
+const AT_BOTTOM_SLACK = 8; // pixels
+
+/**
+ * @param {object} [options]
+ * @param {number} [options.maxLines]
+ * @param {() => void} [options.onFullLog] open the whole log (absent: no button)
+ */
+export function createLogView({ maxLines = 1000, onFullLog } = {}) {
+  const box = h("div", { className: "rw-log-lines", attrs: { tabindex: 0, role: "log", "aria-label": "Output log" } });
+  const follow = h("input", { type: "checkbox", checked: true, className: "rw-follow" });
+  const earlier = h("div", { className: "rw-log-earlier" });
+  const count = h("span", { className: "rw-log-count" });
+  const full = h("button", { type: "button", className: "rw-full-log", text: "Open full log", on: { click: () => onFullLog && onFullLog() } });
+  full.hidden = !onFullLog;
+  const empty = h("div", { className: "rw-empty", text: "No output yet." });
+  const el = h(
+    "div",
+    { className: "rw-log" },
+    h("div", { className: "rw-log-bar" }, h("label", { className: "rw-follow-label" }, follow, " Follow"), count, h("span", { className: "rw-spacer" }), full),
+    earlier,
+    box,
+    empty,
+  );
+  let total = 0;
+  let programmatic = false;
+
+  function atBottom() {
+    return box.scrollHeight - box.scrollTop - box.clientHeight <= AT_BOTTOM_SLACK;
+  }
+
+  box.addEventListener("scroll", () => {
+    if (programmatic) {
+      programmatic = false;
+      return;
+    }
+    follow.checked = atBottom();
+  });
+  follow.addEventListener("change", () => {
+    if (follow.checked) scrollToEnd();
+  });
+
+  function scrollToEnd() {
+    programmatic = true;
+    box.scrollTop = box.scrollHeight;
+  }
+
+  function lineEl(line) {
+    const stream = line.stream === "stderr" ? "stderr" : line.stream === "stdout" ? "stdout" : "other";
+    return h(
+      "div",
+      { className: `rw-line rw-${stream}`, dataset: { seq: line.seq }, title: `${line.stream} ${formatClock(line.time)}` },
+      h("span", { className: "rw-line-time", text: formatClock(line.time) }),
+      stream === "stderr" ? h("span", { className: "rw-line-stream", text: "err" }) : null,
+      h("span", { className: "rw-line-text", text: line.text }),
+    );
+  }
+
+  function status() {
+    const kept = box.childElementCount;
+    const dropped = total - kept;
+    earlier.hidden = dropped <= 0;
+    earlier.textContent = dropped > 0 ? `${dropped} earlier line${dropped === 1 ? "" : "s"} not shown here.` : "";
+    count.textContent = total ? `${total} line${total === 1 ? "" : "s"}` : "";
+    empty.hidden = total > 0;
+    box.hidden = total === 0;
+  }
+
+  /** Replace every line (a snapshot). */
+  function setLines(lines, newTotal) {
+    const wasFollowing = follow.checked;
+    replace(box, (lines || []).slice(-maxLines).map(lineEl));
+    total = newTotal ?? (lines || []).length;
+    status();
+    if (wasFollowing) scrollToEnd();
+  }
+
+  /** Add new lines at the end (a delta). */
+  function append(lines, newTotal) {
+    if (!lines || lines.length === 0) return;
+    const following = follow.checked && atBottom();
+    const before = box.scrollHeight;
+    const fragment = document.createDocumentFragment();
+    for (const line of lines.slice(-maxLines)) fragment.appendChild(lineEl(line));
+    box.appendChild(fragment);
+    // Drop the oldest lines past the bound; keep what the reader looks at where it was.
+    let removedHeight = 0;
+    while (box.childElementCount > maxLines) {
+      const first = box.firstElementChild;
+      removedHeight += first.offsetHeight || 0;
+      box.removeChild(first);
+    }
+    total = newTotal ?? total + lines.length;
+    status();
+    if (following) scrollToEnd();
+    else if (removedHeight && box.scrollTop > 0) {
+      programmatic = true;
+      box.scrollTop = Math.max(0, box.scrollTop - removedHeight);
+    }
+    return before;
+  }
+
+  return {
+    el,
+    setLines,
+    append,
+    get following() {
+      return follow.checked;
+    },
+    set following(value) {
+      follow.checked = value;
+      if (value) scrollToEnd();
+    },
+    box,
+  };
+}

@@ -1,0 +1,212 @@
+// The run page: every component of a run's details laid out in one element. It knows
+// nothing of anywidget: a host (the notebook widget, a sidebar, a portal page) gives it the
+// view-model state and callbacks, and mounts charts into the slots it offers.
+import { h, replace } from "./components/dom.js";
+import { createHeader } from "./components/header.js";
+import { createProperties } from "./components/properties.js";
+import { createErrorBanner, createNotices } from "./components/notices.js";
+import { createChildrenTable } from "./components/children.js";
+import { createHeatStrip, createIterationsTable } from "./components/iterations.js";
+import { createParallelCoordinates } from "./components/parcoords.js";
+import { createLogView } from "./components/logview.js";
+import { createGallery } from "./components/gallery.js";
+
+export const ITERATION_CHART_PREFIX = "it:";
+
+function section(title, ...children) {
+  const heading = h("h3", { className: "rw-section-title", text: title });
+  const el = h("section", { className: "rw-section" }, heading, ...children);
+  el.hidden = true;
+  return { el, heading };
+}
+
+/**
+ * @param {object} [options]
+ * @param {(row: object) => void} [options.onOpenChild] a child run was clicked
+ * @param {(index: number) => void} [options.onBack] a trail entry was clicked
+ * @param {() => void} [options.onFullLog] "Open full log" was clicked
+ * @param {{mount: (chartId: string, slot: HTMLElement, spec: object) => boolean}} [options.chartHost]
+ *   draws the chart `chartId` into `slot`; returns false when it cannot yet (asked again later)
+ * @param {number} [options.maxLines] log lines kept
+ * @param {() => number} [options.now] seconds since the epoch
+ */
+export function createRunPage({ onOpenChild, onBack, onFullLog, chartHost, maxLines = 1000, now = () => Date.now() / 1000 } = {}) {
+  let skew = 0;
+  const kernelNow = () => now() + skew;
+  const header = createHeader({ onBack, now });
+  const error = createErrorBanner();
+  const notices = createNotices();
+  const transient = h("div", { className: "rw-notices" });
+  const properties = createProperties();
+  const propsSection = section("Properties", properties.el);
+
+  const strip = createHeatStrip({ onOpen: onOpenChild });
+  const metricSelect = h("select", { className: "rw-metric-select", attrs: { "aria-label": "Metric" } });
+  const iterationSlots = h("div", { className: "rw-iteration-charts" });
+  const parcoords = createParallelCoordinates();
+  const iterTable = createIterationsTable({ onOpen: onOpenChild, now: kernelNow });
+  const best = h("div", { className: "rw-best" });
+  const iterSection = section(
+    "Iterations",
+    best,
+    strip.el,
+    h("div", { className: "rw-chart-bar" }, h("label", {}, "Metric ", metricSelect)),
+    iterationSlots,
+    parcoords.el,
+    iterTable.el,
+  );
+
+  const chartGrid = h("div", { className: "rw-charts" });
+  const chartSection = section("Metrics", chartGrid);
+  const gallery = createGallery();
+  const gallerySection = section("Images", gallery.el);
+  const children = createChildrenTable({ onOpen: onOpenChild, now: kernelNow });
+  const childSection = section("Child runs", children.el);
+  const log = createLogView({ maxLines, onFullLog });
+  const logSection = section("Output", log.el);
+
+  const el = h(
+    "div",
+    { className: "rw-page" },
+    header.el,
+    error.el,
+    notices.el,
+    transient,
+    propsSection.el,
+    iterSection.el,
+    chartSection.el,
+    gallerySection.el,
+    childSection.el,
+    logSection.el,
+  );
+
+  let runId = null;
+  const slots = new Map(); // chart id -> {el, mounted}
+  let selectedMetric = null;
+
+  function slotFor(chartId, parent, spec) {
+    let slot = slots.get(chartId);
+    if (!slot) {
+      slot = { el: h("div", { className: "rw-chart", dataset: { chart: chartId } }), mounted: false };
+      slots.set(chartId, slot);
+    }
+    if (slot.el.parentNode !== parent) parent.appendChild(slot.el);
+    if (!slot.mounted && chartHost) slot.mounted = chartHost.mount(chartId, slot.el, spec) !== false;
+    return slot;
+  }
+
+  function reset() {
+    slots.clear();
+    replace(chartGrid);
+    replace(iterationSlots);
+    selectedMetric = null;
+  }
+
+  function renderCharts(state) {
+    chartSection.el.hidden = state.charts.length === 0;
+    for (const spec of state.charts) {
+      const slot = slotFor(spec.id, chartGrid, spec);
+      const skipped = spec.series.reduce((n, s) => n + (s.skipped || 0), 0);
+      slot.el.title = skipped ? `${skipped} values (NaN or infinite) not drawn` : "";
+      if (!chartHost) {
+        // Without a chart host, say what would be drawn.
+        const points = spec.series.reduce((n, s) => n + (s.count || 0), 0);
+        replace(slot.el, h("div", { className: "rw-chart-placeholder", text: `${spec.title}: ${points} points` }));
+      }
+    }
+  }
+
+  function renderIterations(state) {
+    const meta = state.iterations;
+    iterSection.el.hidden = !meta;
+    if (!meta) return;
+    const rows = state.children.rows;
+    iterSection.heading.textContent = meta.kind === "sweep" ? "Sweep trials" : "AutoML iterations";
+    replace(
+      best,
+      meta.best
+        ? [
+            `Best ${meta.primary_metric} (${meta.goal}): `,
+            h("strong", { text: String(Number(meta.best.value.toPrecision(6))) }),
+            ` at iteration ${meta.best.iteration}`,
+          ]
+        : meta.primary_metric
+          ? `Primary metric: ${meta.primary_metric} (${meta.goal})`
+          : "",
+    );
+    strip.update(rows, meta);
+    iterTable.update(rows, meta);
+    const metrics = meta.metrics || [];
+    if (!metrics.includes(selectedMetric)) selectedMetric = metrics[0] ?? null;
+    const options = metrics.join("\u0000");
+    if (metricSelect.dataset.options !== options) {
+      metricSelect.dataset.options = options;
+      replace(metricSelect, metrics.map((m) => h("option", { value: m, text: m })));
+    }
+    metricSelect.value = selectedMetric ?? "";
+    metricSelect.parentNode.parentNode.hidden = metrics.length < 2;
+    for (const metric of metrics) {
+      const slot = slotFor(ITERATION_CHART_PREFIX + metric, iterationSlots, { id: ITERATION_CHART_PREFIX + metric, title: metric });
+      slot.el.hidden = metric !== selectedMetric;
+    }
+    if (meta.kind === "sweep") parcoords.update(rows, meta);
+    else parcoords.update([], null);
+  }
+
+  metricSelect.addEventListener("change", () => {
+    selectedMetric = metricSelect.value;
+    for (const [id, slot] of slots) {
+      if (id.startsWith(ITERATION_CHART_PREFIX)) slot.el.hidden = id !== ITERATION_CHART_PREFIX + selectedMetric;
+    }
+  });
+
+  /**
+   * Draw `state`. `change` says what happened: {kind: "snapshot"} or {kind: "delta", delta}.
+   */
+  function update(state, change = { kind: "snapshot" }, { trail = [], polling = null } = {}) {
+    if (!state || !state.header) return;
+    if (typeof state.time === "number") skew = state.time - now();
+    if (state.header.run_id !== runId) {
+      runId = state.header.run_id;
+      reset();
+      change = { kind: "snapshot" };
+    }
+    el.dataset.runId = state.header.run_id;
+    el.dataset.version = state.version;
+    header.update(state.header, { time: state.time, trail, polling });
+    error.update(state.error);
+    notices.update(state.notices);
+    properties.update(state.properties);
+    propsSection.el.hidden = !state.properties || state.properties.length === 0;
+    renderIterations(state);
+    renderCharts(state);
+    gallery.update(state.images);
+    gallerySection.el.hidden = state.images.length === 0;
+    const rows = state.children.rows;
+    childSection.el.hidden = rows.length === 0 || !!state.iterations;
+    if (!childSection.el.hidden) children.update(state.children);
+    if (change.kind === "delta" && change.delta.log) log.append(change.delta.log.append, change.delta.log.total);
+    else if (change.kind === "snapshot") log.setLines(state.log.lines, state.log.total);
+    logSection.el.hidden = state.log.total === 0 && !!state.terminal;
+  }
+
+  /** Refresh the chart slots (the host has new charts to mount). */
+  function remount(state) {
+    if (!state || !state.header) return;
+    renderIterations(state);
+    renderCharts(state);
+  }
+
+  /** A short message that goes away by itself. */
+  function flash(text, level = "warning") {
+    const note = h("div", { className: `rw-notice rw-notice-${level}`, text });
+    transient.appendChild(note);
+    setTimeout(() => note.remove(), 8000);
+  }
+
+  function destroy() {
+    header.destroy();
+  }
+
+  return { el, update, remount, flash, destroy, log, slots };
+}

@@ -1,0 +1,180 @@
+// The notebook widget (anywidget): keeps the view-model state of a RunDetails model, applies
+// the deltas the kernel sends, and draws it with the run page. Charts are the kernel's bqplot
+// figures, embedded in the page; series points from deltas go straight into their lines.
+import { createRunPage } from "./page.js";
+import { applyDelta, spliceSeries } from "./state.js";
+import { iterationSeries } from "./components/iterations.js";
+import "./widget.css";
+
+const STORES = new WeakMap();
+
+function clone(value) {
+  return value === undefined ? undefined : JSON.parse(JSON.stringify(value));
+}
+
+/** One store per model: every view of the widget draws the same state. */
+function storeFor(model) {
+  let store = STORES.get(model);
+  if (store) return store;
+  const listeners = new Set();
+  let chain = Promise.resolve(); // series updates, in order
+  store = {
+    state: clone(model.get("_snapshot")),
+    subscribe(fn) {
+      listeners.add(fn);
+      return () => listeners.delete(fn);
+    },
+    emit(change) {
+      for (const fn of listeners) fn(store.state, change);
+    },
+    onSnapshot() {
+      store.state = clone(model.get("_snapshot"));
+      store.emit({ kind: "snapshot" });
+      store.syncIterations();
+    },
+    onDelta(delta) {
+      const state = store.state;
+      if (!state || delta.version <= state.version) return; // already have it
+      if (delta.base !== state.version) {
+        model.send({ type: "resync" }); // a delta was missed: ask for the whole view
+        return;
+      }
+      const tails = [];
+      applyDelta(state, delta, { onSeries: (tail) => tails.push(tail) });
+      for (const tail of tails) store.queueSeries(tail);
+      store.emit({ kind: "delta", delta });
+      if (delta.children || delta.iterations) store.syncIterations();
+    },
+    queueSeries(tail) {
+      chain = chain.then(async () => {
+        const ids = model.get("_charts")?.[tail.chart]?.series?.[tail.series];
+        if (!ids) return;
+        const line = await model.widget_manager.get_model(ids);
+        line.set({ x: spliceSeries(line.get("x"), tail.start, tail.x), y: spliceSeries(line.get("y"), tail.start, tail.y) });
+      }).catch((e) => console.warn("runwidget: could not update a chart", e));
+    },
+    syncIterations() {
+      const state = store.state;
+      const meta = state && state.iterations;
+      if (!meta) return;
+      for (const metric of meta.metrics || []) {
+        const ids = model.get("_charts")?.[`it:${metric}`]?.series;
+        if (!ids) continue;
+        const data = iterationSeries(state.children.rows, metric, meta);
+        chain = chain.then(async () => {
+          const points = await model.widget_manager.get_model(ids.points);
+          const best = await model.widget_manager.get_model(ids.best);
+          points.set({ x: Float64Array.from(data.x), y: Float64Array.from(data.y) });
+          best.set({ x: Float64Array.from(data.best_x), y: Float64Array.from(data.best_y) });
+        }).catch((e) => console.warn("runwidget: could not update the iterations chart", e));
+      }
+    },
+    onMessage(msg, buffers) {
+      if (!msg || typeof msg !== "object") return;
+      if (msg.type === "delta") store.onDelta(msg.delta);
+      else if (msg.type === "full_log") store.emit({ kind: "full_log", msg, buffers });
+      else if (msg.type === "error") store.emit({ kind: "error", text: msg.text });
+    },
+  };
+  STORES.set(model, store);
+  return store;
+}
+
+async function mountFigure(model, chartId, slot, views) {
+  const ids = model.get("_charts")?.[chartId];
+  if (!ids) return false;
+  const figure = await model.widget_manager.get_model(ids.figure);
+  const view = await model.widget_manager.create_view(figure);
+  slot.appendChild(view.el);
+  view.trigger("displayed");
+  views.push(view);
+  return true;
+}
+
+function openFullLog(model) {
+  // Opened now, inside the click, so that no popup blocker stops it; filled when the log comes.
+  const tab = window.open("", "_blank");
+  if (tab) {
+    tab.document.title = "Output log";
+    tab.document.body.textContent = "Loading the full log… (it comes when the kernel is free)";
+  }
+  model.send({ type: "full_log" });
+  return tab;
+}
+
+function showFullLog(tab, msg, buffers) {
+  const data = buffers && buffers[0];
+  const bytes = data ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : new Uint8Array();
+  const url = URL.createObjectURL(new Blob([bytes], { type: "text/plain;charset=utf-8" }));
+  if (tab && !tab.closed) tab.location.href = url;
+  else {
+    const a = document.createElement("a");
+    a.href = url;
+    a.download = `${msg.run_id || "run"}.log`;
+    a.click();
+  }
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}
+
+export default {
+  initialize({ model }) {
+    const store = storeFor(model);
+    const onMsg = (msg, buffers) => store.onMessage(msg, buffers);
+    const onSnapshot = () => store.onSnapshot();
+    model.on("msg:custom", onMsg);
+    model.on("change:_snapshot", onSnapshot);
+    return () => {
+      model.off("msg:custom", onMsg);
+      model.off("change:_snapshot", onSnapshot);
+    };
+  },
+
+  render({ model, el }) {
+    const store = storeFor(model);
+    const views = [];
+    let logTab = null;
+    const page = createRunPage({
+      maxLines: store.state?.log?.limit ?? 1000,
+      onOpenChild: (row) => model.send({ type: "open", run_id: row.id }),
+      onBack: (index) => model.send({ type: "back", levels: (model.get("_trail") || []).length - index }),
+      onFullLog: () => {
+        logTab = openFullLog(model);
+      },
+      chartHost: {
+        mount(chartId, slot) {
+          if (!model.get("_charts")?.[chartId]) return false;
+          mountFigure(model, chartId, slot, views).catch((e) => console.warn("runwidget: could not draw a chart", e));
+          return true;
+        },
+      },
+    });
+    el.classList.add("runwidget");
+    el.appendChild(page.el);
+    const context = () => ({ trail: model.get("_trail") || [], polling: model.get("polling") });
+    const unsubscribe = store.subscribe((state, change) => {
+      if (change.kind === "full_log") {
+        showFullLog(logTab, change.msg, change.buffers);
+        logTab = null;
+      } else if (change.kind === "error") page.flash(change.text);
+      else page.update(state, change, context());
+    });
+    const onContext = () => page.update(store.state, { kind: "context" }, context());
+    const onCharts = () => {
+      page.remount(store.state);
+      store.syncIterations();
+    };
+    model.on("change:polling", onContext);
+    model.on("change:_trail", onContext);
+    model.on("change:_charts", onCharts);
+    page.update(store.state, { kind: "snapshot" }, context());
+    store.syncIterations();
+    return () => {
+      unsubscribe();
+      model.off("change:polling", onContext);
+      model.off("change:_trail", onContext);
+      model.off("change:_charts", onCharts);
+      page.destroy();
+      for (const view of views) view.remove();
+    };
+  },
+};

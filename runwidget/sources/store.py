@@ -1,0 +1,77 @@
+"""``StoreSource``: a run in runwidget's own run store."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from runwidget.errors import RunNotFoundError
+from runwidget.sources.base import RunSource
+from runwidget.store import FileInfo, LogLine, MetricPoint, RunRecord, RunStore
+from runwidget.tracking import _portal
+
+
+class StoreSource(RunSource):
+    """Reads one run of a ``RunStore`` through the store's cursors.
+
+    Args:
+        store: the run store.
+        run_id: the run to read.
+        portal_url: how to build a run's portal address (default: runwidget's portal).
+
+    Raises:
+        RunNotFoundError: no run ``run_id`` in the store.
+    """
+
+    def __init__(
+        self,
+        store: RunStore,
+        run_id: str,
+        *,
+        portal_url: Callable[[str], str] | None = _portal.run_url,
+    ) -> None:
+        self._store = store
+        self._run_id = run_id
+        self._portal_url = portal_url
+        self._record = store.get_run(run_id)
+
+    @property
+    def run_id(self) -> str:
+        return self._run_id
+
+    @property
+    def store(self) -> RunStore:
+        return self._store
+
+    def record(self) -> RunRecord:
+        self._record = self._store.get_run(self._run_id)
+        return self._record
+
+    def children(self, since: int = 0) -> list[RunRecord]:
+        return self._store.list_runs(parent_id=self._run_id, since=since)
+
+    def metrics(self, since: int = 0, limit: int | None = None) -> list[MetricPoint]:
+        return self._store.read_metrics(self._run_id, since=since, limit=limit)
+
+    def child_metrics(self, run_id: str, since: int = 0) -> list[MetricPoint]:
+        return self._store.read_metrics(run_id, since=since)
+
+    def logs(self, since: int = 0, limit: int | None = None) -> list[LogLine]:
+        return self._store.read_logs(self._run_id, since=since, limit=limit)
+
+    def images(self, since: int = 0) -> list[FileInfo]:
+        return self._store.list_files(self._run_id, kind="image", since=since)
+
+    def image_bytes(self, image: FileInfo) -> bytes:
+        return self._store.read_file(self._run_id, image.path)
+
+    def child(self, run_id: str) -> StoreSource:
+        child = StoreSource(self._store, run_id, portal_url=self._portal_url)
+        if child._record.parent_id != self._run_id:
+            raise RunNotFoundError(f"run {self._run_id!r} has no child run {run_id!r}")
+        return child
+
+    def portal_url(self) -> str | None:
+        return None if self._portal_url is None else self._portal_url(self._run_id)
+
+    def __repr__(self) -> str:
+        return f"StoreSource({self._store.uri!r}, {self._run_id!r})"

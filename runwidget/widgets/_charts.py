@@ -1,0 +1,220 @@
+"""bqplot figures for the charts of a view: one figure per chart spec, one line per series.
+
+Python creates the figures and lines; the series points of each poll travel in the view
+delta and the browser puts them into the lines itself (no point is sent twice). Python
+sets the lines' points only when a whole snapshot is pushed (first display, the final
+state, a resync), so that the widget state saved with a notebook holds them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from runwidget.view.children import goal_of
+
+if TYPE_CHECKING:
+    from bqplot import Figure, Lines, Scatter
+
+COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2"]
+_MARGIN = {"top": 36, "bottom": 44, "left": 64, "right": 16}
+ITERATION_PREFIX = "it:"
+
+
+def _figure(title: str, x_label: str, y_label: str, marks: list[Any], scales: dict) -> Figure:
+    # bqplot is imported when a first chart is drawn: ``import runwidget`` stays fast.
+    from bqplot import Axis, Figure
+    from ipywidgets import Layout
+
+    axes = [
+        Axis(scale=scales["x"], label=x_label, num_ticks=5, tick_format=".4~g"),
+        Axis(
+            scale=scales["y"],
+            orientation="vertical",
+            label=y_label,
+            num_ticks=5,
+            tick_format=".4~g",
+            label_offset="48px",
+        ),
+    ]
+    return Figure(
+        marks=marks,
+        axes=axes,
+        title=title,
+        fig_margin=dict(_MARGIN),
+        animation_duration=0,
+        legend_location="top-right",
+        layout=Layout(width="100%", height="240px", min_width="200px"),
+        title_style={"font-size": "13px"},
+    )
+
+
+def _array(values: Any) -> np.ndarray:
+    return np.asarray(values, dtype=float)
+
+
+class ChartFigures:
+    """The bqplot widgets of one view's charts (metric charts and iteration charts)."""
+
+    def __init__(self) -> None:
+        self.figures: dict[str, Figure] = {}
+        self.lines: dict[str, dict[str, Lines]] = {}
+        self._iteration_marks: dict[str, tuple[Scatter, Lines]] = {}
+
+    # -- metric charts ---------------------------------------------------------------------
+    def ensure(self, spec: dict[str, Any]) -> bool:
+        """Create the figure and lines of a chart spec; True when a widget was created."""
+        from bqplot import LinearScale, Lines
+
+        created = False
+        figure = self.figures.get(spec["id"])
+        if figure is None:
+            scales = {"x": LinearScale(), "y": LinearScale()}
+            figure = self.figures[spec["id"]] = _figure(
+                spec["title"], spec["x_label"], spec["y_label"], [], scales
+            )
+            self.lines[spec["id"]] = {}
+            created = True
+        else:
+            figure.axes[0].label = spec["x_label"]
+        lines = self.lines[spec["id"]]
+        scales = {"x": figure.axes[0].scale, "y": figure.axes[1].scale}
+        several = len(spec["series"]) > 1
+        for series in spec["series"]:
+            if series["id"] in lines:
+                continue
+            colour = COLOURS[len(lines) % len(COLOURS)]
+            lines[series["id"]] = Lines(
+                x=np.empty(0),
+                y=np.empty(0),
+                scales=scales,
+                colors=[colour],
+                labels=[series["label"]],
+                display_legend=several,
+                stroke_width=1.5,
+            )
+            created = True
+        if several:
+            for line in lines.values():
+                line.display_legend = True
+        marks = list(lines.values())
+        if figure.marks != marks:
+            figure.marks = marks
+        return created
+
+    def set_data(self, charts: list[dict[str, Any]], force: bool = False) -> None:
+        """Put a snapshot's series points into the lines (sent to the browser)."""
+        for spec in charts:
+            self.ensure(spec)
+            for series in spec["series"]:
+                line = self.lines[spec["id"]][series["id"]]
+                with line.hold_sync():
+                    line.x = _array(series["x"])
+                    line.y = _array(series["y"])
+                if force:
+                    line.send_state(["x", "y"])
+
+    # -- iteration charts ------------------------------------------------------------------
+    def ensure_iterations(self, meta: dict[str, Any] | None) -> bool:
+        from bqplot import LinearScale, Lines, Scatter
+
+        created = False
+        for metric in (meta or {}).get("metrics", []):
+            chart_id = ITERATION_PREFIX + metric
+            if chart_id in self.figures:
+                continue
+            scales = {"x": LinearScale(), "y": LinearScale()}
+            points = Scatter(
+                x=np.empty(0),
+                y=np.empty(0),
+                scales=scales,
+                colors=[COLOURS[0]],
+                default_size=24,
+                labels=[metric],
+                display_legend=True,
+            )
+            best = Lines(
+                x=np.empty(0),
+                y=np.empty(0),
+                scales=scales,
+                colors=[COLOURS[2]],
+                interpolation="step-after",
+                labels=["best so far"],
+                display_legend=True,
+                stroke_width=2,
+            )
+            self._iteration_marks[chart_id] = (points, best)
+            self.figures[chart_id] = _figure(metric, "iteration", metric, [points, best], scales)
+            created = True
+        return created
+
+    def set_iteration_data(self, meta: dict[str, Any] | None, rows: list[dict[str, Any]]) -> None:
+        if not meta:
+            return
+        self.ensure_iterations(meta)
+        for metric in meta["metrics"]:
+            series = iteration_series(rows, metric, meta)
+            points, best = self._iteration_marks[ITERATION_PREFIX + metric]
+            with points.hold_sync():
+                points.x, points.y = _array(series["x"]), _array(series["y"])
+            with best.hold_sync():
+                best.x, best.y = _array(series["best_x"]), _array(series["best_y"])
+
+    # -- the browser's map -----------------------------------------------------------------
+    def model_map(self) -> dict[str, Any]:
+        """``{chart id: {"figure": model id, "series": {series id: model id}}}``."""
+        out: dict[str, Any] = {}
+        for chart_id, figure in self.figures.items():
+            if chart_id in self._iteration_marks:
+                points, best = self._iteration_marks[chart_id]
+                series = {"points": points.model_id, "best": best.model_id}
+            else:
+                series = {sid: line.model_id for sid, line in self.lines[chart_id].items()}
+            out[chart_id] = {"figure": figure.model_id, "series": series}
+        return out
+
+    def close(self) -> None:
+        """Close every widget (figures, marks, scales, axes)."""
+        for figure in self.figures.values():
+            for axis in figure.axes:
+                axis.scale.close()
+                axis.close()
+            for mark in figure.marks:
+                mark.close()
+            figure.scale_x.close()
+            figure.scale_y.close()
+            if figure.interaction is not None:
+                figure.interaction.close()
+            figure.close()
+        self.figures.clear()
+        self.lines.clear()
+        self._iteration_marks.clear()
+
+
+def iteration_series(
+    rows: list[dict[str, Any]], metric: str, meta: dict[str, Any]
+) -> dict[str, list[float]]:
+    """Points of ``metric`` per iteration and its stepped best-so-far line (the same
+    computation as ``iterationSeries`` in js/components/iterations.js)."""
+    goal = goal_of(metric, meta.get("primary_metric"), meta.get("goal"))
+    ordered = sorted(rows, key=lambda r: (r.get("iteration", 0), r["number"]))
+    x: list[float] = []
+    y: list[float] = []
+    best_x: list[float] = []
+    best_y: list[float] = []
+    best: float | None = None
+    for row in ordered:
+        value = row["metrics"].get(metric)
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            continue
+        x.append(float(row["iteration"]))
+        y.append(float(value))
+        if row["status"] != "Failed" and (
+            best is None or (value > best if goal == "maximize" else value < best)
+        ):
+            best = float(value)
+        if best is not None:
+            best_x.append(float(row["iteration"]))
+            best_y.append(best)
+    return {"x": x, "y": y, "best_x": best_x, "best_y": best_y}

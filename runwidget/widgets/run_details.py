@@ -1,0 +1,381 @@
+"""``RunDetails``: the live notebook widget of a run."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+import weakref
+from pathlib import Path
+from typing import Any
+
+import anywidget
+import traitlets
+
+from runwidget.errors import InvalidValueError
+from runwidget.sources import source_for
+from runwidget.view import RunView, summary_html
+from runwidget.widgets._charts import ChartFigures
+from runwidget.widgets._poller import Poller
+
+logger = logging.getLogger("runwidget")
+
+STATIC = Path(__file__).resolve().parent.parent / "static"
+MIN_INTERVAL = 0.2
+MAX_BACKOFF = 120.0
+# Deltas between two full snapshots: a page reloaded mid-run is at most this many polls behind.
+SNAPSHOT_EVERY = 30
+# How soon after seeing everything ended the one last refresh comes.
+LAST_REFRESH_DELAY = 1.0
+
+_VIEW_MIME = "application/vnd.jupyter.widget-view+json"
+
+
+class RunDetails(anywidget.AnyWidget):
+    """Live details of a run in a notebook: status, properties, charts, child runs,
+    iterations, images and output log, refreshed in the background.
+
+    ``RunDetails(run).show()`` displays it. A daemon thread polls every ``interval``
+    seconds for what is new, and stops after one last refresh once the run and its children
+    have ended, when the widget is closed, or on ``stop()``. Clicking a child run opens it
+    in the same widget, with a way back.
+
+    Args:
+        run: a runwidget ``Run`` or a ``runwidget.sources.RunSource``.
+        interval: seconds between polls (default 10).
+        max_points: the most points drawn per chart line (each bucket's min and max kept).
+        max_log_lines: the most output lines kept in the browser.
+
+    Raises:
+        InvalidValueError: ``run`` is of a kind RunDetails cannot show, or an argument is
+            out of range.
+        RunNotFoundError: the run does not exist.
+    """
+
+    _esm = STATIC / "widget.js"
+    _css = STATIC / "widget.css"
+
+    #: Seconds between two polls while the run is live.
+    interval = traitlets.Float(10.0).tag(sync=True)
+    #: Whether the widget is polling (read-only; ``stop()`` ends it).
+    polling = traitlets.Bool(False, read_only=True).tag(sync=True)
+    # The view model snapshot without series points (those live in the bqplot lines).
+    _snapshot = traitlets.Dict().tag(sync=True)
+    # {chart id: {"figure": model id, "series": {series id: model id}}}
+    _charts = traitlets.Dict().tag(sync=True)
+    # The runs opened above this one (drill-down), outermost first: [{run_id, name}].
+    _trail = traitlets.List().tag(sync=True)
+
+    def __init__(
+        self,
+        run: Any,
+        *,
+        interval: float = 10.0,
+        max_points: int = 2000,
+        max_log_lines: int = 1000,
+        **kwargs: Any,
+    ) -> None:
+        for name, value, low in (
+            ("max_points", max_points, 8),
+            ("max_log_lines", max_log_lines, 1),
+        ):
+            if not isinstance(value, int) or isinstance(value, bool) or value < low:
+                raise InvalidValueError(f"{name} must be an integer >= {low}, got {value!r}")
+        source = source_for(run)
+        record = getattr(run, "_record", None)
+        self._options = {"max_points": max_points, "max_log_lines": max_log_lines}
+        self._lock = threading.RLock()
+        self._view = RunView(source, record=record, **self._options)
+        self._figures = ChartFigures()
+        self._stack: list[tuple[RunView, ChartFigures]] = []
+        self._poller: Poller | None = None
+        self._display_ids: list[str] = []
+        self._since_snapshot = 0
+        self._last_refresh_due = False
+        self._failures = 0
+        self._closed = False
+        self.bytes_sent = 0  # what deltas and snapshots put on the wire (for the benchmark)
+        super().__init__(interval=interval, **kwargs)
+        self.on_msg(self._on_frontend_msg)
+        self._view.refresh()
+        self._push_snapshot()
+        self._start_polling(delay=self.interval)
+
+    @traitlets.validate("interval")
+    def _check_interval(self, proposal: dict[str, Any]) -> float:
+        value = proposal["value"]
+        if not value >= MIN_INTERVAL:
+            raise traitlets.TraitError(
+                f"interval must be at least {MIN_INTERVAL} seconds, got {value!r}"
+            )
+        return float(value)
+
+    @traitlets.observe("interval")
+    def _interval_changed(self, change: dict[str, Any]) -> None:
+        poller = getattr(self, "_poller", None)
+        if poller is not None:
+            poller.interval = change["new"]
+            poller.wake()
+
+    # -- public API ------------------------------------------------------------------------
+    def show(self) -> RunDetails:
+        """Display the widget in the notebook (with a static summary for saved notebooks)."""
+        from IPython.display import display
+
+        display(self)
+        return self
+
+    def stop(self) -> None:
+        """Stop polling now (waiting for a poll in progress). The widget keeps showing
+        what it has."""
+        with self._lock:
+            poller = self._stop_polling()
+        _join(poller)
+
+    def get_widget_data(self) -> dict[str, Any]:
+        """The view model of the run shown now: plain JSON (see ``runwidget.view``)."""
+        with self._lock:
+            return self._view.snapshot()
+
+    @property
+    def run_id(self) -> str:
+        """The id of the run shown now (a child's after a drill-down)."""
+        return self._view.source.run_id
+
+    def close(self) -> None:
+        """Stop polling and close the widget and its charts."""
+        with self._lock:
+            self._closed = True
+            poller = self._stop_polling()
+            self._figures.close()
+            for view, figures in self._stack:
+                figures.close()
+                view.source.close()
+            self._stack.clear()
+        _join(poller)
+        super().close()
+
+    @traitlets.observe("comm")
+    def _watch_comm(self, change: dict[str, Any]) -> None:
+        comm = change["new"]
+        if comm is not None and hasattr(comm, "on_close"):
+            # The front end closed the widget (or the kernel's comms are being torn down).
+            comm.on_close(lambda _msg: self._closed_by_frontend())
+
+    def _closed_by_frontend(self) -> None:
+        with self._lock:
+            self._closed = True
+            poller = self._stop_polling()
+        _join(poller)
+
+    # -- display ---------------------------------------------------------------------------
+    def _ipython_display_(self) -> None:
+        from IPython.display import publish_display_data
+
+        display_id = uuid.uuid4().hex
+        self._display_ids.append(display_id)
+        publish_display_data(self._mimebundle(), transient={"display_id": display_id})
+
+    def _mimebundle(self) -> dict[str, Any]:
+        bundle = super()._repr_mimebundle_() or {}
+        data = dict(bundle[0] if isinstance(bundle, tuple) else bundle)
+        data["text/html"] = summary_html(self._view.snapshot(with_series=True))
+        data["text/plain"] = f"RunDetails({self.run_id!r})"
+        return data
+
+    def _update_displays(self) -> None:
+        if not self._display_ids:
+            return
+        from IPython.display import publish_display_data
+
+        try:
+            data = self._mimebundle()
+            for display_id in self._display_ids:
+                publish_display_data(data, transient={"display_id": display_id}, update=True)
+        except Exception:  # no kernel (a script) or a closed one: the widget still works
+            logger.debug("runwidget: could not update the displayed summary", exc_info=True)
+
+    # -- polling ---------------------------------------------------------------------------
+    def _start_polling(self, delay: float) -> None:
+        if self._closed or self._view.terminal and self._last_refresh_done():
+            self.set_trait("polling", False)
+            return
+        self._last_refresh_due = self._view.terminal
+        me = weakref.ref(self)
+        view = self._view
+
+        def tick() -> float | None:
+            widget = me()
+            return None if widget is None else widget._tick(view)
+
+        self._poller = Poller(tick, self.interval, name=f"runwidget-poll-{self.run_id}")
+        self._poller.start(delay=LAST_REFRESH_DELAY if self._last_refresh_due else delay)
+        self.set_trait("polling", True)
+
+    def _last_refresh_done(self) -> bool:
+        return getattr(self._view, "_runwidget_final", False)
+
+    def _stop_polling(self) -> Poller | None:
+        """Tell the poller to stop; the caller joins it after releasing the lock (a poll in
+        progress waits for the lock, sees it was replaced, and ends)."""
+        poller, self._poller = self._poller, None
+        if poller is not None:
+            poller.stop(timeout=0)
+        if self.comm is not None:
+            self.set_trait("polling", False)
+        return poller
+
+    def _tick(self, view: RunView) -> float | None:
+        with self._lock:
+            if view is not self._view or self._closed or self._poller is None:
+                return None  # stopped, closed, or a drill-down replaced this view
+            delta = view.refresh()
+            if delta is not None:
+                self._publish(delta)
+            if not view.reachable:
+                self._failures += 1
+                return min(self.interval * 2**self._failures, MAX_BACKOFF)
+            self._failures = 0
+            if view.terminal:
+                if self._last_refresh_due:
+                    view._runwidget_final = True  # type: ignore[attr-defined]
+                    self._push_snapshot()
+                    self._update_displays()
+                    self._poller = None
+                    self.set_trait("polling", False)
+                    return None
+                self._last_refresh_due = True
+                return LAST_REFRESH_DELAY
+            self._last_refresh_due = False
+            return self.interval
+
+    def _publish(self, delta: dict[str, Any]) -> None:
+        """Send a delta: new charts become bqplot widgets; the rest goes as one message."""
+        created = False
+        charts = delta.get("charts")
+        if charts:
+            for spec in charts["specs"]:
+                created |= self._figures.ensure(spec)
+        if "iterations" in delta:
+            created |= self._figures.ensure_iterations(delta["iterations"])
+        if created:
+            self._charts = self._figures.model_map()
+        self._since_snapshot += 1
+        if self._since_snapshot >= SNAPSHOT_EVERY:
+            self._push_snapshot()
+            return
+        self._send_msg({"type": "delta", "delta": delta})
+
+    def _send_msg(self, content: dict[str, Any]) -> None:
+        if self.comm is None:
+            return
+        self.bytes_sent += _size(content)
+        self.send(content)
+
+    def _push_snapshot(self, force: bool = False) -> None:
+        """Put the whole view into the widget state (and the series into the lines)."""
+        full = self._view.snapshot(with_series=True)
+        self._figures.set_data(full["charts"], force=force)
+        self._figures.set_iteration_data(full["iterations"], full["children"]["rows"])
+        self._charts = self._figures.model_map()
+        state = dict(full)
+        state["charts"] = [
+            {
+                **c,
+                "series": [
+                    {k: v for k, v in s.items() if k not in ("x", "y")} for s in c["series"]
+                ],
+            }
+            for c in full["charts"]
+        ]
+        self.bytes_sent += _size(state) + sum(
+            16 * len(s["x"]) for c in full["charts"] for s in c["series"]
+        )
+        self._snapshot = state
+        self._since_snapshot = 0
+
+    # -- messages from the browser ------------------------------------------------------
+    def _on_frontend_msg(self, _widget: Any, content: Any, buffers: list[bytes]) -> None:
+        if not isinstance(content, dict):
+            return
+        kind = content.get("type")
+        try:
+            if kind == "open" and isinstance(content.get("run_id"), str):
+                self.open_child(content["run_id"])
+            elif kind == "back":
+                levels = content.get("levels", 1)
+                for _ in range(levels if isinstance(levels, int) and 0 < levels < 100 else 1):
+                    self.back()
+            elif kind == "resync":
+                with self._lock:
+                    self._push_snapshot(force=True)
+            elif kind == "full_log":
+                self._send_full_log()
+        except Exception as e:  # the browser asked; tell it instead of raising in the kernel
+            logger.warning("runwidget: %s failed: %s", kind, e)
+            self._send_msg({"type": "error", "text": f"{kind} failed: {e}"})
+
+    def open_child(self, run_id: str) -> None:
+        """Show the child run ``run_id`` in this widget (``back()`` returns).
+
+        Raises:
+            RunNotFoundError: the run shown has no child ``run_id``.
+        """
+        with self._lock:
+            source = self._view.source.child(run_id)
+            poller = self._stop_polling()
+            self._stack.append((self._view, self._figures))
+            parent = self._view.snapshot(with_series=False)["header"]
+            self._trail = [
+                *self._trail,
+                {"run_id": parent["run_id"], "name": parent["display_name"]},
+            ]
+            self._view = RunView(source, **self._options)
+            self._figures = ChartFigures()
+            self._view.refresh()
+            self._push_snapshot()
+            self._start_polling(delay=self.interval)
+        _join(poller)
+
+    def back(self) -> None:
+        """Return to the run shown before the last ``open_child`` (no-op at the top)."""
+        with self._lock:
+            if not self._stack:
+                return
+            poller = self._stop_polling()
+            self._figures.close()
+            self._view.source.close()
+            self._view, self._figures = self._stack.pop()
+            self._trail = self._trail[:-1]
+            self._view.refresh()
+            self._push_snapshot(force=True)
+            self._start_polling(delay=self.interval)
+        _join(poller)
+
+    def _send_full_log(self) -> None:
+        source = self._view.source
+        parts: list[str] = []
+        cursor = 0
+        while True:
+            lines = source.logs(cursor, limit=100_000)
+            parts.extend(f"{line.text}\n" for line in lines)
+            if len(lines) < 100_000:
+                break
+            cursor = lines[-1].seq
+        data = "".join(parts).encode("utf-8")
+        self.bytes_sent += len(data)
+        self.send({"type": "full_log", "run_id": source.run_id}, buffers=[data])
+
+    def __repr__(self) -> str:
+        return f"RunDetails({self.run_id!r}, polling={self.polling})"
+
+
+def _join(poller: Poller | None) -> None:
+    if poller is not None and not poller.stop(timeout=30):
+        logger.warning("runwidget: a poll is still running after 30 s")
+
+
+def _size(content: Any) -> int:
+    import json
+
+    return len(json.dumps(content, default=str))
