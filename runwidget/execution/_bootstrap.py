@@ -7,23 +7,25 @@ Run by path, not as a module, with the standard library only::
 What it adds to a plain ``python script.py``:
 
 * stdout and stderr flush at each line, so the run's output log follows the script live;
-* records of the standard ``logging`` module reach the output log: when the script sets up
-  no logging of its own, records of level INFO and above are written to stderr as
+* records of the standard ``logging`` module reach the output log: while the script sets
+  up no handler of its own, records of level INFO and above are written to stderr as
   ``LEVEL:logger:message`` (Python alone would drop INFO and print bare WARNING messages);
-  when it does (``logging.basicConfig``, its own handlers), its set-up is used unchanged;
+  once it does (``logging.basicConfig``, its own handlers), its handlers are used. The
+  root logger's level starts at INFO instead of WARNING;
 * SIGTERM (sent on cancel) raises ``SystemExit`` so that ``finally`` blocks run and what the
   script logged is written before it ends;
 * an uncaught exception prints a traceback without this file's frames and exits with 1.
 """
 
+import os
 import sys
 
-# Run by path, this file's folder is sys.path[0]; the script's folder belongs there instead.
-_script_dir_index = 0
-del sys.path[0]
+# Run by path, this file's folder is sys.path[0] (unless PYTHONSAFEPATH is set); the
+# script's folder belongs there instead.
+if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__)):
+    del sys.path[0]
 
 import logging  # noqa: E402
-import os  # noqa: E402
 import runpy  # noqa: E402
 import signal  # noqa: E402
 import traceback  # noqa: E402
@@ -78,10 +80,12 @@ def main() -> None:
         raise SystemExit(2)
     script = os.path.abspath(sys.argv[1])
     sys.argv = [sys.argv[1], *sys.argv[2:]]
-    sys.path.insert(_script_dir_index, os.path.dirname(script))
+    if not getattr(sys.flags, "safe_path", False):
+        sys.path.insert(0, os.path.dirname(script))
     for stream in (sys.stdout, sys.stderr):
         reconfigure = getattr(stream, "reconfigure", None)
         if reconfigure is not None:
+            # One write per line: the supervisor reads each line as soon as it is printed.
             reconfigure(line_buffering=True, write_through=False)
     _set_up_logging()
     if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:

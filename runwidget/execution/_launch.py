@@ -10,12 +10,13 @@ process group, does not reach it) and, once this launcher has exited, is no chil
 caller (so the caller never holds a zombie of it, and it outlives the caller).
 """
 
+import os
 import sys
 
-# Run by path, this file's folder is sys.path[0]; nothing must be imported from there.
-del sys.path[0]
+# Run by path, this file's folder may be sys.path[0]; nothing must be imported from there.
+if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__)):
+    del sys.path[0]
 
-import os  # noqa: E402
 import subprocess  # noqa: E402
 
 

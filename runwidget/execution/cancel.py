@@ -23,7 +23,7 @@ EXTRA_WAIT = 5.0
 def request_cancel(run: Run, *, wait: bool = True) -> str:
     """Cancel a submitted script run and, with ``wait``, wait until it has ended.
 
-    * Queued: the run is marked Canceled at once; its waiting supervisor leaves the queue.
+    * Queued: the run is marked Canceled at once and leaves the queue; its supervisor exits.
     * Starting, Running: the run is marked as to cancel and, on this host, its supervisor
       gets SIGTERM at once (from another host it notices within a second); it sends SIGTERM
       to the script, SIGKILL after the grace period (``RUNWIDGET_CANCEL_GRACE``, 10 s by
@@ -39,10 +39,9 @@ def request_cancel(run: Run, *, wait: bool = True) -> str:
     run_id = run.id
     now = time.time()
     if store.update_run(run_id, status=st.CANCELED, ended=now, only_if_status=[st.QUEUED]):
-        record = store.get_run(run_id)
-        supervisor = ProcessId.from_properties(record.properties, "supervisor")
-        if supervisor is not None and supervisor.local:
-            supervisor.signal(signal.SIGTERM)  # leave the queue now, not at its next look
+        # Its place in the queue is given up now; the supervisor (waiting, starting, or
+        # dead) sees the run Canceled within a second and leaves.
+        reaper.remove_queue_ticket(store.get_run(run_id))
         return st.CANCELED
     record = store.get_run(run_id)
     if record.status in st.TERMINAL:

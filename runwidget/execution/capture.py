@@ -4,7 +4,8 @@ The script writes into two pipes; ``OutputPump`` reads both with ``select`` in l
 and hands whole lines to a sink in the order they were read. A line's time is the time its
 chunk was read. Within one stream the order is exact; between stdout and stderr it is the
 order in which the supervisor saw the data, which for lines written a moment apart is the
-order they were written (two pipes carry no common clock).
+order they were written (two pipes carry no common clock; data found waiting on both at once
+is taken stdout first, as in the usual "output, then a traceback").
 
 Lines are what a terminal would show: a trailing ``\\r`` of a Windows line end is dropped,
 and a line rewritten with ``\\r`` (a progress bar) keeps only its last state. A line longer
@@ -106,7 +107,8 @@ class OutputPump:
     """Reads several pipes until they end, handing their lines to ``sink``.
 
     Args:
-        streams: file descriptor → stream name (``"stdout"``, ``"stderr"``).
+        streams: file descriptor → stream name (``"stdout"``, ``"stderr"``); streams that
+            both have data waiting are read in this order.
         sink: called with each batch of lines, in reading order.
         wake_fd: an extra readable fd that ends a wait early (a signal wake-up pipe); its
             bytes are drained and ignored.
@@ -121,12 +123,14 @@ class OutputPump:
         self._sink = sink
         self._selector = selectors.DefaultSelector()
         self._splitters: dict[int, LineSplitter] = {}
-        for fd, stream in streams.items():
+        self._rank = {fd: index for index, fd in enumerate(streams)}
+        for fd, stream in streams.items():  # stdout first: see poll()
             enlarge_pipe(fd)
             self._splitters[fd] = LineSplitter(stream)
             self._selector.register(fd, selectors.EVENT_READ)
         self._wake_fd = wake_fd
         if wake_fd is not None:
+            self._rank[wake_fd] = -1
             self._selector.register(wake_fd, selectors.EVENT_READ)
         self.stderr_tail: deque[str] = deque(maxlen=ERROR_TAIL_LINES)
         self.lines = 0
@@ -141,8 +145,11 @@ class OutputPump:
         if not self._splitters:
             time.sleep(timeout)
             return
-        for key, _ in self._selector.select(timeout):
-            fd = key.fd
+        # Registration order: stdout first. When both streams have data waiting, the usual
+        # story is output, then a traceback, and that is the order kept.
+        ready = [key.fd for key, _ in self._selector.select(timeout)]
+        ready.sort(key=self._rank.__getitem__)
+        for fd in ready:
             if fd == self._wake_fd:
                 with contextlib.suppress(BlockingIOError, InterruptedError):
                     os.read(fd, 4096)

@@ -22,7 +22,7 @@ from runwidget import status as st
 from runwidget.errors import InvalidValueError, RunwidgetError, StoreError
 from runwidget.execution import _local
 from runwidget.execution._process import ProcessId, boot_id, host_name
-from runwidget.execution.slots import create_ticket
+from runwidget.execution.slots import create_ticket, remove_ticket
 from runwidget.store import RunType
 from runwidget.store.sql import new_run_id
 from runwidget.tracking.context import ENV_RUN_ID, ENV_STORE, ENV_VERDICT_FILE
@@ -106,6 +106,7 @@ class ScriptRunConfig:
         try:
             pid = _launch(prepared.log_file, prepared.cwd, prepared.command, prepared.env)
         except BaseException as error:
+            remove_ticket(_local.exec_dir(), run.id)
             _abandon(run, error)
             raise
         # The supervisor records itself too; this covers one that dies before it can.
@@ -170,6 +171,7 @@ class ScriptRunConfig:
             ticket = create_ticket(base, run.id, run._record.created)
             _local.ensure_dir(own_dir)
         except BaseException as error:
+            remove_ticket(base, run.id)
             _abandon(run, error)
             raise
         command = [sys.executable, "-m", "runwidget.execution.supervisor", run.id,

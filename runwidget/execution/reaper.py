@@ -28,6 +28,7 @@ from runwidget import status as st
 from runwidget.errors import StoreError
 from runwidget.execution._local import run_dir
 from runwidget.execution._process import ProcessId, host_name
+from runwidget.execution.slots import remove_ticket
 from runwidget.store import RunRecord, RunStore, RunType
 
 logger = logging.getLogger("runwidget")
@@ -73,6 +74,8 @@ def end_orphan(
     script = ProcessId.from_properties(record.properties, "script")
     if script is not None and script.local:
         script.signal_group(signal.SIGKILL)
+    if record.status == st.QUEUED:
+        remove_queue_ticket(record)
     return store.update_run(
         record.id,
         status=status,
@@ -129,7 +132,14 @@ def reap_host(store: RunStore) -> int:
     return marked
 
 
+def remove_queue_ticket(record: RunRecord) -> None:
+    """Take a queued run of this host out of the local queue."""
+    if record.properties.get("runwidget.host") == host_name():
+        remove_ticket(_run_folder(record).parent.parent, record.id)
+
+
 def _run_folder(record: RunRecord) -> Path:
+    """``<exec dir>/runs/<run id>`` of the run's supervisor."""
     recorded = record.properties.get("runwidget.run_dir")
     return Path(recorded) if isinstance(recorded, str) else run_dir(record.id)
 

@@ -37,6 +37,12 @@ def create_ticket(base: Path, run_id: str, submitted: float) -> Path:
     return path
 
 
+def remove_ticket(base: Path, run_id: str) -> None:
+    """Take a run out of the queue whatever state its supervisor is in (cancel, failure)."""
+    for path in (base / "queue").glob(f"*-{run_id}.ticket"):
+        path.unlink(missing_ok=True)
+
+
 def _try_lock(path: Path, create: bool) -> int | None:
     """An fd holding an exclusive lock on ``path``, or None if another process holds it."""
     import fcntl  # POSIX only; submit refuses other systems before coming here

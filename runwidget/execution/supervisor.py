@@ -174,11 +174,12 @@ class Supervisor:
 
     def _wait_in_queue(self) -> bool:
         record = self.store.get_run(self.run_id)
+        path = self.ticket or ticket_path(self.base, self.run_id, record.created)
         if record.status != st.QUEUED:
             logger.info("run %s is %s, not Queued; nothing to do", self.run_id, record.status)
+            path.unlink(missing_ok=True)
             return False
         limit = _local.max_local_runs()
-        path = self.ticket or ticket_path(self.base, self.run_id, record.created)
         ticket = Ticket(path)
 
         def should_stop() -> bool:
@@ -213,8 +214,10 @@ class Supervisor:
         env[ENV_STORE] = self.store.uri
         env[ENV_VERDICT_FILE] = str(self.dir / "verdict.json")
         # Children of the script (multiprocessing workers...) flush their output at once
-        # too; the script itself is made line-buffered by the bootstrap.
+        # too; the script itself is made line-buffered by the bootstrap. Output is read as
+        # UTF-8 whatever the locale.
         env["PYTHONUNBUFFERED"] = "1"
+        env.setdefault("PYTHONIOENCODING", "utf-8")
         return env
 
     def _run_script(self) -> tuple[int, OutputPump]:
