@@ -29,17 +29,13 @@ export function createLogView({ maxLines = 1000, onFullLog } = {}) {
     empty,
   );
   let total = 0;
-  let programmatic = false;
 
   function atBottom() {
     return box.scrollHeight - box.scrollTop - box.clientHeight <= AT_BOTTOM_SLACK;
   }
 
+  // Whoever scrolled (the reader, or this view keeping up), following means being at the end.
   box.addEventListener("scroll", () => {
-    if (programmatic) {
-      programmatic = false;
-      return;
-    }
     follow.checked = atBottom();
   });
   follow.addEventListener("change", () => {
@@ -47,7 +43,6 @@ export function createLogView({ maxLines = 1000, onFullLog } = {}) {
   });
 
   function scrollToEnd() {
-    programmatic = true;
     box.scrollTop = box.scrollHeight;
   }
 
@@ -100,7 +95,6 @@ export function createLogView({ maxLines = 1000, onFullLog } = {}) {
     status();
     if (following) scrollToEnd();
     else if (removedHeight && box.scrollTop > 0) {
-      programmatic = true;
       box.scrollTop = Math.max(0, box.scrollTop - removedHeight);
     }
     return before;

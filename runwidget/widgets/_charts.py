@@ -31,7 +31,7 @@ def _figure(title: str, x_label: str, y_label: str, marks: list[Any], scales: di
         Axis(scale=scales["x"], label=x_label, num_ticks=5, tick_format=".4~g"),
         Axis(
             scale=scales["y"],
-            orientation="vertical",
+            side="left",
             label=y_label,
             num_ticks=5,
             tick_format=".4~g",

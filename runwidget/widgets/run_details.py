@@ -144,6 +144,9 @@ class RunDetails(anywidget.AnyWidget):
 
     def close(self) -> None:
         """Stop polling and close the widget and its charts."""
+        if "_figures" not in self.__dict__:  # the constructor refused its arguments
+            super().close()
+            return
         with self._lock:
             self._closed = True
             poller = self._stop_polling()

@@ -1,0 +1,209 @@
+"""RunDetails: its polling thread starts, stops and never outlives the widget."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import traitlets
+
+from runwidget import Experiment, RunDetails, Workspace
+from runwidget.errors import InvalidValueError, RunNotFoundError
+from runwidget.tracking import Run
+
+XSS = "<img src=x onerror=alert(1)>"
+
+
+def _pollers() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("runwidget-poll-")]
+
+
+def _wait(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.02)
+
+
+class Sent(list):
+    def of(self, kind: str) -> list[dict[str, Any]]:
+        return [m for m, _ in self if m.get("type") == kind]
+
+
+@pytest.fixture
+def experiment(sqlite_uri: str) -> Experiment:
+    return Experiment(Workspace(sqlite_uri), "widget-tests")
+
+
+@pytest.fixture
+def widgets() -> Iterator[list[RunDetails]]:
+    """Widgets made by a test, closed after it; no polling thread may be left."""
+    made: list[RunDetails] = []
+    yield made
+    for widget in made:
+        widget.close()
+    assert _pollers() == []
+
+
+def _widget(made: list[RunDetails], run: Run, **kwargs: Any) -> tuple[RunDetails, Sent]:
+    widget = RunDetails(run, **{"interval": 0.2, **kwargs})
+    sent = Sent()
+    widget.send = lambda content, buffers=None: sent.append((content, buffers))  # type: ignore[method-assign]
+    made.append(widget)
+    return widget, sent
+
+
+def test_polls_while_running_and_stops_after_one_last_refresh(
+    experiment: Experiment, widgets: list[RunDetails]
+) -> None:
+    run = experiment.start_logging(display_name="live")
+    run.log("loss", 1.0)
+    run.flush()
+    widget, sent = _widget(widgets, run)
+    assert widget.polling and len(_pollers()) == 1
+    assert widget._snapshot["header"]["status"] == "Running"
+    for i in range(5):
+        run.log("loss", 1.0 / (i + 2))
+    run.flush()
+    _wait(lambda: sent.of("delta"))
+    delta = sent.of("delta")[0]["delta"]
+    assert delta["charts"]["data"][0]["y"][-1] == pytest.approx(1 / 6)
+    run.complete()
+    _wait(lambda: not widget.polling)
+    _wait(lambda: _pollers() == [])
+    assert widget._snapshot["header"]["status"] == "Completed"
+    assert widget._snapshot["terminal"] is True
+    # The final snapshot holds the series points for the saved notebook.
+    chart = widget._figures.lines["m:loss"]["value"]
+    assert list(chart.y) == pytest.approx([1.0, 1 / 2, 1 / 3, 1 / 4, 1 / 5, 1 / 6])
+
+
+def test_an_ended_run_is_read_once_more_then_not_polled(
+    experiment: Experiment, widgets: list[RunDetails]
+) -> None:
+    run = experiment.start_logging()
+    run.complete()
+    widget, sent = _widget(widgets, run)
+    _wait(lambda: not widget.polling and _pollers() == [])
+    assert widget._snapshot["header"]["status"] == "Completed"
+
+
+def test_stop_and_close_leave_no_thread(experiment: Experiment, widgets: list[RunDetails]) -> None:
+    run = experiment.start_logging()
+    a, _ = _widget(widgets, run)
+    b, _ = _widget(widgets, run)
+    assert len(_pollers()) == 2
+    a.stop()
+    assert not a.polling and len(_pollers()) == 1
+    b.close()
+    assert _pollers() == []
+    run.log("x", 1)
+    run.log("x", 2)
+    run.flush()
+    time.sleep(0.5)
+    assert _pollers() == []
+
+
+def test_closing_from_the_front_end_stops_polling(
+    experiment: Experiment, widgets: list[RunDetails]
+) -> None:
+    run = experiment.start_logging()
+    widget, _ = _widget(widgets, run)
+    widget.comm.handle_close({"content": {"data": {}}})
+    _wait(lambda: _pollers() == [])
+
+
+def test_idle_polls_send_nothing(experiment: Experiment, widgets: list[RunDetails]) -> None:
+    run = experiment.start_logging()
+    run.log("loss", 1.0)
+    run.log("loss", 2.0)
+    run.flush()
+    widget, sent = _widget(widgets, run, interval=0.2)
+    before = widget.bytes_sent
+    time.sleep(1.0)
+    assert sent == [] and widget.bytes_sent == before
+
+
+def test_drill_down_and_back_keep_one_thread(
+    experiment: Experiment, widgets: list[RunDetails]
+) -> None:
+    parent = experiment.start_logging(display_name="parent")
+    child = parent.child_run("child")
+    child.log("acc", 0.1)
+    child.log("acc", 0.2)
+    parent.flush()
+    widget, sent = _widget(widgets, parent)
+    assert [r["name"] for r in widget._snapshot["children"]["rows"]] == ["child"]
+    widget._handle_custom_msg({"type": "open", "run_id": child.id}, [])
+    assert widget.run_id == child.id and len(_pollers()) == 1
+    assert widget._trail == [{"run_id": parent.id, "name": "parent"}]
+    assert widget._snapshot["header"]["display_name"] == "child"
+    assert "m:acc" in widget._charts
+    assert widget.get_widget_data()["charts"][0]["series"][0]["y"] == [0.1, 0.2]
+    widget._handle_custom_msg({"type": "back", "levels": 1}, [])
+    assert widget.run_id == parent.id and widget._trail == [] and len(_pollers()) == 1
+    with pytest.raises(RunNotFoundError, match="has no child run"):
+        widget.open_child(parent.id)
+    # A bad request from the browser is answered, not raised in the kernel.
+    widget._handle_custom_msg({"type": "open", "run_id": "nope"}, [])
+    assert "open failed: run 'nope' not found" in sent.of("error")[-1]["text"]
+
+
+def test_full_log_and_resync_on_request(experiment: Experiment, widgets: list[RunDetails]) -> None:
+    from runwidget.store import Batch
+
+    run = experiment.start_logging()
+    run._store.write({run.id: Batch(logs=[("stdout", f"line {i}", 0.0) for i in range(3000)])})
+    widget, sent = _widget(widgets, run, max_log_lines=100)
+    assert len(widget._snapshot["log"]["lines"]) == 100
+    widget._handle_custom_msg({"type": "full_log"}, [])
+    [(message, buffers)] = [(m, b) for m, b in sent if m["type"] == "full_log"]
+    text = buffers[0].decode()
+    assert text.startswith("line 0\n") and text.endswith("line 2999\n")
+    version = widget._snapshot["version"]
+    widget._snapshot = {}
+    widget._handle_custom_msg({"type": "resync"}, [])
+    assert widget._snapshot["version"] == version
+
+
+def test_output_carries_an_escaped_html_summary(
+    experiment: Experiment, widgets: list[RunDetails]
+) -> None:
+    run = experiment.start_logging(display_name=XSS)
+    run.log("accuracy", 0.93)
+    run.flush()
+    widget, _ = _widget(widgets, run)
+    bundle = widget._mimebundle()
+    assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == widget.model_id
+    html = bundle["text/html"]
+    assert XSS not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
+    assert "accuracy" in html and "0.93" in html and "(Running)" in html
+
+
+def test_bad_arguments_are_refused(experiment: Experiment, widgets: list[RunDetails]) -> None:
+    run = experiment.start_logging()
+    with pytest.raises(InvalidValueError, match="cannot show a builtins.str"):
+        RunDetails("run-id")
+    with pytest.raises(InvalidValueError, match="max_points must be an integer >= 8"):
+        RunDetails(run, max_points=2)
+    widget, _ = _widget(widgets, run)
+    with pytest.raises(traitlets.TraitError, match="interval must be at least 0.2 seconds"):
+        widget.interval = 0
+    widget.interval = 5
+    assert widget._poller is not None and widget._poller.interval == 5
+
+
+def test_get_widget_data_is_the_view_model(
+    experiment: Experiment, widgets: list[RunDetails]
+) -> None:
+    run = experiment.start_logging()
+    run.log_row("curve", x=1, y=2)
+    run.flush()
+    widget, _ = _widget(widgets, run)
+    data = widget.get_widget_data()
+    assert data["header"]["run_id"] == run.id
+    assert data["charts"][0]["kind"] == "xy" and data["charts"][0]["series"][0]["y"] == [2]

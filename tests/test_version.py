@@ -1,0 +1,15 @@
+"""One version number: package.json's, which the Python package reads at build time."""
+
+import json
+from importlib.metadata import version
+from pathlib import Path
+
+import runwidget
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_python_and_js_versions_agree() -> None:
+    js = json.loads((ROOT / "package.json").read_text())["version"]
+    assert version("runwidget") == js
+    assert runwidget.__version__ == js
