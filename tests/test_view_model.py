@@ -165,10 +165,16 @@ def test_deltas_carry_only_what_changed(experiment: Experiment, store: RunStore)
     assert delta is not None and delta["base"] == s["version"]
     assert set(delta) == {"version", "base", "time", "charts", "log"}
     assert delta["log"] == {
-        "append": [{"seq": delta["log"]["append"][0]["seq"], "stream": "stderr",
-                    "text": "warning: slow", "time": delta["log"]["append"][0]["time"]}],
+        "append": [
+            {
+                "seq": delta["log"]["append"][0]["seq"],
+                "stream": "stderr",
+                "text": "warning: slow",
+                "time": delta["log"]["append"][0]["time"],
+            }
+        ],
         "total": 51,
-    }  # fmt: skip
+    }
     [tail] = delta["charts"]["data"]
     assert tail["start"] == 100 and tail["y"] == [100.0] and tail["count"] == 101
     assert delta["charts"]["specs"] == []
@@ -191,8 +197,14 @@ def test_log_keeps_the_last_lines_and_counts_all(experiment: Experiment, store: 
 
 # -- run types -----------------------------------------------------------------------------
 def test_script_run_log_failure_and_header(store: RunStore) -> None:
-    record = store.create_run("scripts", run_type="script", status="Running", started=time.time(),
-                              display_name=XSS, arguments=["--epochs", 3])  # fmt: skip
+    record = store.create_run(
+        "scripts",
+        run_type="script",
+        status="Running",
+        started=time.time(),
+        display_name=XSS,
+        arguments=["--epochs", 3],
+    )
     now = time.time()
     store.write({record.id: Batch(logs=[("stdout", "epoch 1", now), ("stderr", "Traceback", now)])})
     view = RunView(StoreSource(store, record.id))
@@ -206,8 +218,12 @@ def test_script_run_log_failure_and_header(store: RunStore) -> None:
         ("stderr", "Traceback"),
     ]
     assert not view.terminal
-    store.update_run(record.id, status="Failed", ended=time.time(),
-                     error={"message": "ValueError: bad", "traceback": "Traceback ..."})  # fmt: skip
+    store.update_run(
+        record.id,
+        status="Failed",
+        ended=time.time(),
+        error={"message": "ValueError: bad", "traceback": "Traceback ..."},
+    )
     s = _refresh(view, s)
     assert s["error"] == {"message": "ValueError: bad", "traceback": "Traceback ..."}
     assert s["header"]["status_kind"] == "failed" and s["terminal"] and view.terminal
@@ -243,23 +259,43 @@ def test_children_rows_metrics_and_terminal(experiment: Experiment) -> None:
 
 
 def _iteration_run(store: RunStore, kind: str, goal: str, values: list[float | None]) -> str:
-    parent = store.create_run(kind, run_type=kind, status="Running", started=time.time(),
-                              properties={"primary_metric": "AUC", "goal": goal})  # fmt: skip
+    parent = store.create_run(
+        kind,
+        run_type=kind,
+        status="Running",
+        started=time.time(),
+        properties={"primary_metric": "AUC", "goal": goal},
+    )
     for i, value in enumerate(values):
         props: dict[str, Any] = {"iteration": i}
         if kind == "automl":
             props |= {"preprocessor": "StandardScaler", "algorithm": ["LightGBM", "SVM"][i % 2]}
         else:
             props |= {"learning_rate": 0.1 * (i + 1), "booster": ["gbtree", "dart"][i % 2]}
-        child = store.create_run(kind, parent_id=parent.id, run_type="child", status="Running",
-                                 started=time.time(), properties=props)  # fmt: skip
+        child = store.create_run(
+            kind,
+            parent_id=parent.id,
+            run_type="child",
+            status="Running",
+            started=time.time(),
+            properties=props,
+        )
         if value is not None:
-            store.write({child.id: Batch(metrics=[("AUC", "scalar", None, value, time.time()),
-                                                  ("loss", "scalar", None, 1 - value, time.time())])})  # fmt: skip
+            store.write(
+                {
+                    child.id: Batch(
+                        metrics=[
+                            ("AUC", "scalar", None, value, time.time()),
+                            ("loss", "scalar", None, 1 - value, time.time()),
+                        ]
+                    )
+                }
+            )
             store.update_run(child.id, status="Completed", ended=time.time())
         else:
-            store.update_run(child.id, status="Failed", ended=time.time(),
-                             error={"message": "diverged"})  # fmt: skip
+            store.update_run(
+                child.id, status="Failed", ended=time.time(), error={"message": "diverged"}
+            )
     return parent.id
 
 
@@ -302,8 +338,14 @@ def test_a_new_better_iteration_updates_later_rows_in_the_delta(store: RunStore)
     view = RunView(StoreSource(store, run_id))
     s = _refresh(view)
     [_, late] = sorted(s["children"]["rows"], key=lambda r: r["iteration"])
-    child = store.create_run("automl", parent_id=run_id, run_type="child", status="Running",
-                             started=time.time(), properties={"iteration": 2})  # fmt: skip
+    child = store.create_run(
+        "automl",
+        parent_id=run_id,
+        run_type="child",
+        status="Running",
+        started=time.time(),
+        properties={"iteration": 2},
+    )
     s = _refresh(view, s)
     assert len(s["children"]["rows"]) == 3
     store.write({child.id: Batch(metrics=[("AUC", "scalar", None, 0.99, time.time())])})
