@@ -1,0 +1,124 @@
+"""The Jupyter server extension: the REST API and the portal under ``{base_url}/runwidget/``.
+
+Enabled on install by ``jupyter-config/jupyter_server_config.d/runwidget.json``. Every
+handler authenticates and authorizes through Jupyter's own identity provider and
+authorizer; POSTs need Jupyter's XSRF token as every Jupyter POST does.
+
+Configuration (``jupyter_server_config.py`` or the command line)::
+
+    c.RunwidgetServer.store = "postgresql://user@host/runs"
+    c.RunwidgetServer.share_store_with_kernels = True
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from jupyter_server.base.handlers import APIHandler, JupyterHandler
+from tornado import web
+from tornado.httputil import url_concat
+from tornado.ioloop import IOLoop
+from traitlets import Bool, Unicode
+from traitlets.config import Configurable
+
+from runwidget.server.app import portal_settings, routes, url_join
+from runwidget.store import ENV_VAR, open_store
+from runwidget.tracking import _portal
+
+# Authorization resource name, for custom Jupyter authorizers.
+AUTH_RESOURCE = "runwidget"
+
+
+class RunwidgetServer(Configurable):
+    """Configuration of runwidget's Jupyter server extension."""
+
+    store = Unicode(
+        None,
+        allow_none=True,
+        config=True,
+        help="URI of the run store to serve. Default: $RUNWIDGET_STORE, else "
+        "<root_dir>/.runwidget/runs.db.",
+    )
+    share_store_with_kernels = Bool(
+        True,
+        config=True,
+        help="Set RUNWIDGET_STORE for kernels started by this server (when it is not set "
+        "already), so that runs logged from any notebook folder show in the sidebar.",
+    )
+
+
+class _Authorized:
+    """Checks Jupyter's authorizer after Jupyter's authentication."""
+
+    auth_resource = AUTH_RESOURCE
+
+    def _authorize(self) -> None:
+        user = self.current_user  # type: ignore[attr-defined]
+        if user is None:
+            # Jupyter answers this itself unless it allows unauthenticated access; runwidget
+            # never does.
+            raise web.HTTPError(403, "runwidget needs an authenticated user")
+        action = "read" if self.request.method in ("GET", "HEAD") else "write"  # type: ignore[attr-defined]
+        if not self.authorizer.is_authorized(self, user, action, AUTH_RESOURCE):  # type: ignore[attr-defined]
+            raise web.HTTPError(403, f"not allowed to {action} runwidget runs")
+
+
+class JupyterApiBase(_Authorized, APIHandler):
+    """Base of the API handlers in Jupyter: JSON errors, 403 without authentication."""
+
+    async def prepare(self) -> None:  # type: ignore[override]
+        await super().prepare()
+        self._authorize()
+
+
+class JupyterPageBase(_Authorized, JupyterHandler):
+    """Base of the portal pages in Jupyter: redirects to Jupyter's login page."""
+
+    portal_mode = "jupyter"
+
+    async def prepare(self) -> None:  # type: ignore[override]
+        await super().prepare()
+        if self._finished:
+            return  # redirected to the login page
+        if self.current_user is None and self.request.method in ("GET", "HEAD"):
+            self.redirect(url_concat(self.get_login_url(), {"next": self.request.uri}))
+            return
+        self._authorize()
+
+
+def _store_uri(serverapp: Any, config: RunwidgetServer) -> str:
+    if config.store:
+        return config.store
+    if os.environ.get(ENV_VAR):
+        return os.environ[ENV_VAR]
+    root = Path(serverapp.root_dir).expanduser().resolve()
+    return f"sqlite:///{root / '.runwidget' / 'runs.db'}"
+
+
+def load(serverapp: Any) -> None:
+    """Add runwidget's handlers to a Jupyter server."""
+    config = RunwidgetServer(parent=serverapp)
+    uri = _store_uri(serverapp, config)
+    store = open_store(uri)
+    base_url = serverapp.base_url
+    web_app = serverapp.web_app
+    portal_path = url_join(base_url, "runwidget")
+
+    def run_page(run_id: str) -> str:
+        return _portal.run_path(portal_path, run_id)
+
+    web_app.settings.update(portal_settings(store, base_url=base_url, portal_url=run_page))
+    web_app.add_handlers(
+        ".*$", routes(base_url, api_base=JupyterApiBase, page_base=JupyterPageBase)
+    )
+    if config.share_store_with_kernels and not os.environ.get(ENV_VAR):
+        os.environ[ENV_VAR] = uri
+
+    def announce() -> None:
+        # The port is bound after extensions load; kernels start after the loop does.
+        _portal.set_jupyter_server(url_join(serverapp.connection_url, "runwidget"), uri)
+
+    IOLoop.current().add_callback(announce)
+    serverapp.log.info("runwidget: serving runs of %s at %s", store, portal_path)

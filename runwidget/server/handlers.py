@@ -1,0 +1,243 @@
+"""The REST API's request handlers, written once for both web servers.
+
+Each handler here is a mixin that only reads arguments, calls ``RunService`` in a worker
+thread and writes the answer. ``routes`` joins them with a base class that authenticates:
+Jupyter's ``APIHandler`` in the server extension (``runwidget.server.extension``), the
+token-checking base of the standalone portal (``runwidget.server.standalone``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import mimetypes
+from collections.abc import Callable
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+from tornado import web
+
+from runwidget.errors import InvalidValueError, RunNotFoundError, StoreError, StoreUnavailableError
+from runwidget.server.service import RunService
+
+T = TypeVar("T")
+
+# Images a browser may show inline from our origin; everything else is downloaded, and
+# nothing is sniffed: a stored HTML or SVG file must never run as a page of this server.
+INLINE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
+RUN_ID = r"(?P<run_id>[^/]+)"
+
+
+class ServiceMixin:
+    """Shared by every runwidget handler: the service and error mapping."""
+
+    settings: dict[str, Any]
+
+    @property
+    def service(self) -> RunService:
+        return self.settings["runwidget_service"]
+
+    async def blocking(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """``fn(*args, **kwargs)`` in the service's worker threads, errors as HTTP errors."""
+        loop = asyncio.get_running_loop()
+        call = functools.partial(fn, *args, **kwargs)
+        try:
+            return await loop.run_in_executor(self.service_executor, call)
+        except (RunNotFoundError, FileNotFoundError) as e:
+            raise web.HTTPError(404, _message(e)) from e
+        except InvalidValueError as e:
+            raise web.HTTPError(400, _message(e)) from e
+        except StoreUnavailableError as e:
+            raise web.HTTPError(503, f"the run store cannot be reached: {e}") from e
+        except StoreError as e:
+            raise web.HTTPError(500, f"run store error: {e}") from e
+
+    @property
+    def service_executor(self) -> Any:
+        return self.settings["runwidget_executor"]
+
+
+def _message(e: BaseException) -> str:
+    # KeyError-like exceptions quote their message; runwidget's are plain.
+    return e.args[0] if e.args and isinstance(e.args[0], str) else str(e)
+
+
+class ApiMixin(ServiceMixin):
+    """JSON answers."""
+
+    def finish_raw(self, data: bytes | str = b"") -> None:
+        """Finish with the content type already set (Jupyter's API finish forces JSON)."""
+        activity = getattr(self, "update_api_activity", None)
+        if activity is not None:
+            activity()
+        web.RequestHandler.finish(self, data)  # type: ignore[arg-type]
+
+    def finish_json(self, data: Any) -> None:
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        self.set_header("Cache-Control", "no-store")
+        # allow_nan=False: the service never sends NaN; fail loudly if it ever did.
+        self.finish(json.dumps(data, allow_nan=False, separators=(",", ":")))
+
+    def int_argument(self, name: str, default: int | None = None) -> int | None:
+        raw = self.get_argument(name, None)
+        if raw is None or raw == "":
+            return default
+        try:
+            return int(raw)
+        except ValueError:
+            raise web.HTTPError(400, f"{name} must be an integer, got {raw!r}") from None
+
+
+class StatusHandler(ApiMixin):
+    async def get(self) -> None:
+        self.finish_json(await self.blocking(self.service.status))
+
+
+class ExperimentsHandler(ApiMixin):
+    async def get(self) -> None:
+        self.finish_json(await self.blocking(self.service.experiments))
+
+
+class RunsHandler(ApiMixin):
+    """``GET runs?experiment=&parent=none|ID&status=active|ended|A,B&q=&offset=&limit=
+    &since=&stats=primary|*|a,b``."""
+
+    async def get(self) -> None:
+        answer = await self.blocking(
+            self.service.runs,
+            experiment=self.get_argument("experiment", None),
+            parent=self.get_argument("parent", None),
+            status=self.get_argument("status", None),
+            search=self.get_argument("q", None),
+            since=self.int_argument("since"),
+            offset=self.int_argument("offset", 0),
+            limit=self.int_argument("limit"),
+            stats=self.get_argument("stats", None),
+        )
+        self.finish_json(answer)
+
+
+class RunHandler(ApiMixin):
+    async def get(self, run_id: str) -> None:
+        self.finish_json(await self.blocking(self.service.run, run_id))
+
+
+class ViewHandler(ApiMixin):
+    """``GET runs/ID/view?epoch=&version=``: the view model, or its deltas since then."""
+
+    async def get(self, run_id: str) -> None:
+        epoch = self.get_argument("epoch", None)
+        version = self.int_argument("version")
+        self.finish_json(await self.blocking(self.service.view, run_id, epoch, version))
+
+
+class LogsHandler(ApiMixin):
+    """``GET runs/ID/logs?since=&limit=``: output lines after a cursor."""
+
+    async def get(self, run_id: str) -> None:
+        since = self.int_argument("since", 0) or 0
+        limit = self.int_argument("limit")
+        self.finish_json(await self.blocking(self.service.logs, run_id, since, limit))
+
+
+class LogDownloadHandler(ApiMixin):
+    """``GET runs/ID/log.txt``: the whole output log, streamed."""
+
+    async def get(self, run_id: str) -> None:
+        pages = await self.blocking(self.service.log_text, run_id)
+        self.set_header("Content-Type", "text/plain; charset=UTF-8")
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.set_header("Content-Disposition", _attachment(f"{run_id}.log"))
+        while True:
+            text = await self.blocking(next, pages, None)
+            if text is None:
+                break
+            self.write(text)
+            await self.flush()
+        self.finish_raw()
+
+
+class FilesHandler(ApiMixin):
+    """``GET runs/ID/files?kind=``: the run's stored files (without their bytes)."""
+
+    async def get(self, run_id: str) -> None:
+        kind = self.get_argument("kind", None)
+        self.finish_json(await self.blocking(self.service.files, run_id, kind))
+
+
+class FileHandler(ApiMixin):
+    """``GET runs/ID/files/PATH[?download=1]``: one stored file."""
+
+    async def get(self, run_id: str, path: str) -> None:
+        data, content_type = await self.blocking(self.service.file, run_id, path)
+        _send_file(self, data, content_type, path, self.get_argument("download", None) == "1")
+
+
+class SnapshotHandler(ApiMixin):
+    """``GET runs/ID/snapshot.zip``: the source folder's snapshot."""
+
+    async def get(self, run_id: str) -> None:
+        from runwidget.tracking.snapshot import SNAPSHOT_PATH
+
+        data, _ = await self.blocking(self.service.file, run_id, SNAPSHOT_PATH)
+        _send_file(self, data, "application/zip", f"{run_id}-snapshot.zip", True)
+
+
+class CancelHandler(ApiMixin):
+    """``POST runs/ID/cancel``: cancel a run (XSRF-protected like every Jupyter POST)."""
+
+    async def post(self, run_id: str) -> None:
+        self.finish_json(await self.blocking(self.service.cancel, run_id))
+
+
+class CompareHandler(ApiMixin):
+    """``GET compare?runs=A,B,C&metrics=m1,m2``: series of several runs to overlay."""
+
+    async def get(self) -> None:
+        runs = self.get_arguments("runs")
+        ids = [r for item in runs for r in item.split(",") if r]
+        names = [m for item in self.get_arguments("metrics") for m in item.split(",") if m]
+        self.finish_json(await self.blocking(self.service.compare, ids, names or None))
+
+
+def _attachment(name: str) -> str:
+    ascii_name = "".join(c if c.isascii() and c.isprintable() and c not in '"\\' else "_"
+                         for c in name.rsplit("/", 1)[-1]) or "file"  # fmt: skip
+    return (
+        f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name.rsplit('/', 1)[-1])}"
+    )
+
+
+def _send_file(
+    handler: ApiMixin, data: bytes, content_type: str, name: str, download: bool
+) -> None:
+    content_type = (content_type or "").split(";", 1)[0].strip().lower()
+    if not content_type or content_type == "application/octet-stream":
+        content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    inline = content_type in INLINE_TYPES and not download
+    if not inline and content_type.startswith("text/"):
+        content_type = "text/plain"  # never text/html from a user's file
+    handler.set_header("Content-Type", content_type)
+    handler.set_header("X-Content-Type-Options", "nosniff")
+    handler.set_header("Content-Security-Policy", "default-src 'none'; sandbox")
+    handler.set_header("Cache-Control", "private, max-age=60")
+    if not inline:
+        handler.set_header("Content-Disposition", _attachment(name))
+    handler.finish_raw(data)
+
+
+API_ROUTES: list[tuple[str, type]] = [
+    (r"status", StatusHandler),
+    (r"experiments", ExperimentsHandler),
+    (r"runs", RunsHandler),
+    (rf"runs/{RUN_ID}", RunHandler),
+    (rf"runs/{RUN_ID}/view", ViewHandler),
+    (rf"runs/{RUN_ID}/logs", LogsHandler),
+    (rf"runs/{RUN_ID}/log\.txt", LogDownloadHandler),
+    (rf"runs/{RUN_ID}/files", FilesHandler),
+    (rf"runs/{RUN_ID}/files/(?P<path>.+)", FileHandler),
+    (rf"runs/{RUN_ID}/snapshot\.zip", SnapshotHandler),
+    (rf"runs/{RUN_ID}/cancel", CancelHandler),
+    (r"compare", CompareHandler),
+]

@@ -1,0 +1,338 @@
+"""``RunService``: what the REST API answers, as plain JSON, independent of the web server.
+
+The handlers of the Jupyter server extension and of the standalone portal both call it.
+Every method does blocking store I/O: call it from a worker thread.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Collection, Iterator
+from typing import Any
+from urllib.parse import quote
+
+from runwidget import status as st
+from runwidget.errors import InvalidValueError
+from runwidget.server.index import ACTIVE, RunIndex, RunQuery
+from runwidget.server.stats import MetricStats, primary_metric
+from runwidget.server.views import ViewCache
+from runwidget.store import LogLine, RunRecord, RunStore, RunType
+from runwidget.view import status_kind
+
+MAX_PAGE = 1000
+# Runs whose metric statistics one request may ask for.
+MAX_STATS_RUNS = 500
+MAX_COMPARE_RUNS = 12
+LOG_PAGE = 5000
+STATUS_ALIASES = {"active": ACTIVE, "ended": tuple(st.TERMINAL)}
+
+
+def run_json(record: RunRecord, now: float, children: int = 0) -> dict[str, Any]:
+    """A run as a list row."""
+    status = record.current_status(now)
+    return {
+        "id": record.id,
+        "experiment": record.experiment,
+        "parent_id": record.parent_id,
+        "number": record.number,
+        "name": record.display_name,
+        "type": record.run_type,
+        "status": status,
+        "status_kind": status_kind(status),
+        "created": record.created,
+        "started": record.started,
+        "ended": record.ended,
+        "tags": record.tags,
+        "children": children,
+        "seq": record.seq,
+    }
+
+
+def parse_statuses(text: str | None) -> frozenset[str] | None:
+    """``"active"``, ``"ended"`` or a comma-separated list of statuses.
+
+    Raises:
+        InvalidValueError: a name that is neither a status nor an alias.
+    """
+    if not text:
+        return None
+    found: set[str] = set()
+    known = {*st.ALL, st.NOT_RESPONDING}
+    for part in (p.strip() for p in text.split(",")):
+        if part in STATUS_ALIASES:
+            found.update(STATUS_ALIASES[part])
+        elif part in known:
+            found.add(part)
+        elif part:
+            raise InvalidValueError(
+                f"unknown status {part!r}; accepted: active, ended, " + ", ".join(sorted(known))
+            )
+    return frozenset(found) if found else None
+
+
+def _limit(value: int | None, default: int, top: int, name: str = "limit") -> int:
+    if value is None:
+        return default
+    if not 1 <= value <= top:
+        raise InvalidValueError(f"{name} must be between 1 and {top}, got {value}")
+    return value
+
+
+class RunService:
+    """The REST API's answers for one run store.
+
+    Args:
+        store: the run store served.
+        api_url: the absolute path of the API (``/runwidget/api``), for links in answers.
+        portal_url: the URL of a run's portal page.
+    """
+
+    def __init__(
+        self,
+        store: RunStore,
+        *,
+        api_url: str,
+        portal_url: Callable[[str], str] | None = None,
+    ) -> None:
+        self.store = store
+        self.api_url = api_url.rstrip("/")
+        self.portal_url = portal_url
+        self.index = RunIndex(store)
+        self.stats = MetricStats(store)
+        self.views = ViewCache(store, image_url=self.file_url, portal_url=portal_url)
+
+    def file_url(self, run_id: str, path: str) -> str:
+        return f"{self.api_url}/runs/{quote(run_id, safe='')}/files/{quote(path, safe='/')}"
+
+    def _record(self, run_id: str) -> RunRecord:
+        self.index.sync()
+        record = self.index.get(run_id)
+        if record is None:
+            record = self.store.get_run(run_id)  # raises RunNotFoundError
+        return record
+
+    # -- lists -----------------------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        import runwidget
+
+        cursor = self.index.sync()
+        return {
+            "version": runwidget.__version__,
+            "store": _redact(self.store.uri),
+            "runs": len(self.index),
+            "cursor": cursor,
+            "time": time.time(),
+        }
+
+    def experiments(self) -> dict[str, Any]:
+        cursor = self.index.sync()
+        return {"experiments": self.index.experiments(), "cursor": cursor, "time": time.time()}
+
+    def runs(
+        self,
+        *,
+        experiment: str | None = None,
+        parent: str | None = None,
+        status: str | None = None,
+        search: str | None = None,
+        since: int | None = None,
+        offset: int = 0,
+        limit: int | None = None,
+        stats: str | None = None,
+    ) -> dict[str, Any]:
+        """A page of runs, newest first; with ``since``, the runs changed after that cursor.
+
+        Args:
+            parent: ``"none"`` for top-level runs, a run id for its children, else all.
+            status: see ``parse_statuses``.
+            stats: ``"primary"`` adds each run's primary metric; ``"*"`` or a
+                comma-separated list of names adds last / min / max of those metrics.
+
+        Raises:
+            InvalidValueError: a bad status, offset, limit or stats request.
+        """
+        limit = _limit(limit, 100, MAX_PAGE)
+        if offset < 0:
+            raise InvalidValueError(f"offset must be at least 0, got {offset}")
+        query = RunQuery(
+            experiment=experiment or None,
+            parent=None if parent is None else ("" if parent in ("", "none") else parent),
+            statuses=parse_statuses(status),
+            search=(search or "").strip() or None,
+        )
+        self.index.sync()
+        if since is not None:
+            page = self.index.changed(query, since, limit=limit)
+        else:
+            page = self.index.page(query, offset=offset, limit=limit)
+        now = time.time()
+        rows = [run_json(r, now, self.index.child_count(r.id)) for r in page.records]
+        if stats:
+            if len(rows) > MAX_STATS_RUNS:
+                raise InvalidValueError(
+                    f"stats are given for at most {MAX_STATS_RUNS} runs at once; "
+                    f"ask for limit={MAX_STATS_RUNS} or less"
+                )
+            self._add_stats(page.records, rows, stats)
+        return {
+            "runs": rows,
+            "total": page.total,
+            "offset": page.offset,
+            "cursor": page.cursor,
+            "time": now,
+        }
+
+    def _add_stats(self, records: list[RunRecord], rows: list[dict], which: str) -> None:
+        names = None if which in ("*", "primary") else [n for n in which.split(",") if n]
+        for record, row in zip(records, rows, strict=True):
+            stats = self.stats.of(record)
+            if which == "primary":
+                row["primary_metric"] = primary_metric(record, stats)
+            else:
+                row["metrics"] = stats if names is None else {
+                    n: stats[n] for n in names if n in stats
+                }  # fmt: skip
+
+    def run(self, run_id: str) -> dict[str, Any]:
+        """One run with its record's every field and its metric statistics."""
+        record = self._record(run_id)
+        row = run_json(record, time.time(), self.index.child_count(run_id))
+        row.update(
+            properties=record.properties,
+            error=record.error,
+            target=record.target,
+            arguments=record.arguments,
+            heartbeat=record.heartbeat,
+            metrics=self.stats.of(record),
+            portal_url=None if self.portal_url is None else self.portal_url(run_id),
+        )
+        return row
+
+    # -- one run's view and data ----------------------------------------------------------
+    def view(self, run_id: str, epoch: str | None, version: int | None) -> dict[str, Any]:
+        self._record(run_id)
+        return self.views.view(run_id, epoch, version)
+
+    def logs(self, run_id: str, since: int = 0, limit: int | None = None) -> dict[str, Any]:
+        limit = _limit(limit, 1000, LOG_PAGE)
+        self._record(run_id)
+        lines = self.store.read_logs(run_id, since=since, limit=limit)
+        return {
+            "lines": [_line(x) for x in lines],
+            "cursor": lines[-1].seq if lines else since,
+            "more": len(lines) == limit,
+        }
+
+    def log_text(self, run_id: str) -> Iterator[str]:
+        """The whole output log as text, a page at a time."""
+        self._record(run_id)
+        cursor = 0
+        while True:
+            lines = self.store.read_logs(run_id, since=cursor, limit=LOG_PAGE)
+            if not lines:
+                return
+            yield "".join(x.text if x.text.endswith("\n") else x.text + "\n" for x in lines)
+            cursor = lines[-1].seq
+
+    def files(self, run_id: str, kind: str | None = None) -> dict[str, Any]:
+        self._record(run_id)
+        files = self.store.list_files(run_id, kind=kind or None)
+        return {
+            "files": [
+                {
+                    "path": f.path,
+                    "kind": f.kind,
+                    "size": f.size,
+                    "content_type": f.content_type,
+                    "time": f.time,
+                    "name": f.name,
+                    "step": f.step,
+                    "url": self.file_url(run_id, f.path),
+                }
+                for f in files
+            ]
+        }
+
+    def file(self, run_id: str, path: str) -> tuple[bytes, str]:
+        """A stored file's bytes and content type.
+
+        Raises:
+            FileNotFoundError: the run has no such file.
+        """
+        self._record(run_id)
+        info = next((f for f in self.store.list_files(run_id) if f.path == path), None)
+        if info is None:
+            raise FileNotFoundError(f"run {run_id!r} has no file {path!r}")
+        return self.store.read_file(run_id, path), info.content_type
+
+    def cancel(self, run_id: str) -> dict[str, Any]:
+        """Cancel a run that has not ended: a submitted script is stopped (without waiting
+        for it); any other run is marked Canceled."""
+        record = self.store.get_run(run_id)
+        if record.status in st.TERMINAL:
+            return {"id": run_id, "status": record.status, "changed": False}
+        if record.run_type == RunType.SCRIPT:
+            from runwidget.execution.cancel import request_cancel
+            from runwidget.tracking import Experiment, Run, Workspace
+
+            experiment = Experiment(Workspace(self.store), record.experiment)
+            status = request_cancel(Run(experiment, run_id, _record=record), wait=False)
+        else:
+            alive = [s for s in st.ALL if s not in st.TERMINAL]
+            self.store.update_run(
+                run_id, status=st.CANCELED, ended=time.time(), only_if_status=alive
+            )
+            status = self.store.get_run(run_id).status
+        self.index.sync(force=True)
+        return {"id": run_id, "status": status, "changed": True}
+
+    def compare(self, run_ids: Collection[str], metrics: Collection[str] | None) -> dict:
+        """Series of several runs to overlay: one chart per metric, one line per run (and
+        column, for rows and tables).
+
+        Raises:
+            InvalidValueError: no run, or more than ``MAX_COMPARE_RUNS``.
+        """
+        ids = list(dict.fromkeys(r for r in run_ids if r))
+        if not ids or len(ids) > MAX_COMPARE_RUNS:
+            raise InvalidValueError(
+                f"compare takes 1 to {MAX_COMPARE_RUNS} run ids, got {len(ids)}"
+            )
+        runs, charts = [], {}
+        now = time.time()
+        for run_id in ids:
+            record = self._record(run_id)
+            runs.append(run_json(record, now, self.index.child_count(run_id)))
+            snapshot = self.views.view(run_id)["snapshot"]
+            for chart in snapshot["charts"]:
+                if metrics and chart["name"] not in metrics:
+                    continue
+                target = charts.setdefault(
+                    chart["name"],
+                    {"name": chart["name"], "x_label": chart["x_label"], "series": []},
+                )
+                single = len(chart["series"]) == 1
+                for s in chart["series"]:
+                    target["series"].append({
+                        "run": run_id,
+                        "column": None if single else s["label"],
+                        "x": s["x"],
+                        "y": s["y"],
+                        "count": s["count"],
+                    })  # fmt: skip
+        order = list(metrics) if metrics else sorted(charts)
+        return {"runs": runs, "charts": [charts[n] for n in order if n in charts]}
+
+
+def _line(line: LogLine) -> dict[str, Any]:
+    return {"seq": line.seq, "stream": line.stream, "text": line.text, "time": line.time}
+
+
+def _redact(uri: str) -> str:
+    """A store URI without its password."""
+    if "://" not in uri or "@" not in uri.split("://", 1)[1].split("/", 1)[0]:
+        return uri
+    scheme, rest = uri.split("://", 1)
+    credentials, host = rest.split("@", 1)
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}://{user}@{host}"
