@@ -433,6 +433,29 @@ def test_killed_supervisor_reads_not_responding_then_failed(tmp_path: Path, monk
     wait_until(lambda: gone(script), 5, "the orphaned script to be stopped")
 
 
+def test_the_next_supervisor_fails_a_run_whose_supervisor_died(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(st, "HEARTBEAT_TIMEOUT", 1.5)
+    monkeypatch.setenv("RUNWIDGET_HEARTBEAT_TIMEOUT", "1.5")
+    src = tmp_path / "src"
+    write(src, "ticks.py", "import time\nprint('up', flush=True)\ntime.sleep(60)\n")
+    write(src, "quick.py", "print('quick')\n")
+    experiment = Experiment(name="orphans")
+    orphan = experiment.submit(ScriptRunConfig(src, "ticks.py"))
+    wait_until(lambda: "up" in texts(orphan), what="the script to print")
+    supervisor = ProcessId.from_properties(orphan.get_details()["properties"], "supervisor")
+    os.kill(supervisor.pid, signal.SIGKILL)
+    store = orphan._store
+    wait_until(lambda: store.get_run(orphan.id).current_status() == st.NOT_RESPONDING, 10)
+
+    # Nobody in this process reads the orphan's status through Run: the next supervisor
+    # on this host is the one that ends it.
+    later = experiment.submit(ScriptRunConfig(src, "quick.py"))
+    assert wait_ended(later) == st.COMPLETED
+    record = store.get_run(orphan.id)
+    assert record.status == st.FAILED
+    assert "stopped without a verdict" in record.error["message"]
+
+
 def test_run_goes_on_when_the_submitting_process_is_killed(tmp_path: Path) -> None:
     write(tmp_path / "src", "short.py", "import time\ntime.sleep(1)\nprint('finished')\n")
     submitter = subprocess.Popen(
