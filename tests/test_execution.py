@@ -56,7 +56,7 @@ def _local_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[lis
             continue
         for who in ("script", "supervisor"):
             process = ProcessId.from_properties(properties, who)
-            if process is not None and process.alive():
+            if process is not None and process.local and process.alive():
                 os.kill(process.pid, signal.SIGKILL)
 
 
@@ -310,8 +310,13 @@ def test_cancel_ends_canceled_within_the_grace_period(tmp_path: Path) -> None:
     wait_until(lambda: "started" in texts(run), what="the script to start")
     script = ProcessId.from_properties(run.get_details()["properties"], "script")
 
+    # From another process than the one that submitted it, as from another notebook.
     start = time.monotonic()
-    run.cancel()
+    subprocess.run(
+        [sys.executable, "-c", "import sys\nfrom runwidget import Run, Workspace\n"
+         "Run.get(Workspace(), sys.argv[1]).cancel()", run.id],
+        check=True,
+    )  # fmt: skip
     elapsed = time.monotonic() - start
 
     assert run.get_status() == st.CANCELED
@@ -341,6 +346,28 @@ def test_cancel_kills_a_script_that_ignores_sigterm(tmp_path: Path, monkeypatch)
     assert run.get_status() == st.CANCELED
     assert 1 <= elapsed < 5
     assert gone(script)
+
+
+def test_cancel_reaches_a_supervisor_on_another_host_through_the_store(tmp_path: Path) -> None:
+    write(tmp_path / "src", "loop.py", "import time\nprint('up', flush=True)\ntime.sleep(60)\n")
+    run = Experiment(name="cancel").submit(ScriptRunConfig(tmp_path / "src", "loop.py"))
+    wait_until(lambda: "up" in texts(run), what="the script to start")
+    # As seen from this process, the run now lives on a machine it cannot signal.
+    run._store.update_run(run.id, properties={"runwidget.host": "another-machine"})
+
+    start = time.monotonic()
+    run.cancel()
+
+    assert run.get_status() == st.CANCELED
+    assert time.monotonic() - start < 5  # noticed at the supervisor's next look (1 s)
+    assert "runwidget.cancel_requested" in run.get_details()["properties"]
+
+
+def test_the_default_limit_is_the_number_of_cores(monkeypatch) -> None:
+    from runwidget.execution._local import max_local_runs
+
+    monkeypatch.delenv("RUNWIDGET_MAX_LOCAL_RUNS")
+    assert max_local_runs() == os.cpu_count()
 
 
 # -- the local queue --------------------------------------------------------------------------
