@@ -54,6 +54,13 @@ if has_js_build; then
   say "building the JS front end ..."
   npm install --no-audit --no-fund --loglevel=error
   npm run build
+  # The editable install copied the JupyterLab extension; link it instead, so that a rebuild
+  # is what JupyterLab loads.
+  labext=.venv/share/jupyter/labextensions/runwidget
+  if [ -d runwidget/labextension ] && [ ! -L "$labext" ]; then
+    rm -rf "$labext"
+    ln -s "$PWD/runwidget/labextension" "$labext"
+  fi
 else
   say "no js/build.mjs yet: skipping the JS build"
 fi

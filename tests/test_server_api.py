@@ -173,7 +173,9 @@ async def test_run_details_logs_files_snapshot(jp_fetch, runs, api_store) -> Non
     assert [x["text"] for x in rest["lines"]] == ["line 5", "line 6"]
     assert rest["more"] is False
 
-    response = await jp_fetch("runwidget", "api", "runs", run_id, "log.txt")
+    response = await jp_fetch(
+        "runwidget", "api", "runs", run_id, "log.txt", params={"download": "1"}
+    )
     assert response.body.decode() == "".join(f"line {i}\n" for i in range(7))
     assert "attachment" in response.headers["Content-Disposition"]
 

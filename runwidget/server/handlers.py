@@ -142,13 +142,14 @@ class LogsHandler(ApiMixin):
 
 
 class LogDownloadHandler(ApiMixin):
-    """``GET runs/ID/log.txt``: the whole output log, streamed."""
+    """``GET runs/ID/log.txt[?download=1]``: the whole output log as text, streamed."""
 
     async def get(self, run_id: str) -> None:
         pages = await self.blocking(self.service.log_text, run_id)
         self.set_header("Content-Type", "text/plain; charset=UTF-8")
         self.set_header("X-Content-Type-Options", "nosniff")
-        self.set_header("Content-Disposition", _attachment(f"{run_id}.log"))
+        if self.get_argument("download", None) == "1":
+            self.set_header("Content-Disposition", _attachment(f"{run_id}.log"))
         while True:
             text = await self.blocking(next, pages, None)
             if text is None:

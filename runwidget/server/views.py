@@ -41,8 +41,8 @@ class ViewCache:
 
     Args:
         store: the run store.
-        image_url: the URL of a stored file of a run, ``(run_id, path) -> url``; images are
-            linked, not inlined.
+        image_url: the URL of a stored file of a run, ``(run_id, path) -> url``, for images
+            too large to inline.
         portal_url: the URL of a run's portal page.
         max_views: the most views kept (the least recently used go first).
         max_idle: seconds after which an unused view is dropped.
@@ -79,7 +79,7 @@ class ViewCache:
                 return entry
         # Built outside the lock: it reads the store.
         source = StoreSource(self.store, run_id, portal_url=self.portal_url)
-        view = RunView(source, inline_images=False)
+        view = RunView(source)
         entry = _Entry(view, secrets.token_hex(6))
         with self._lock:
             entry = self._entries.setdefault(run_id, entry)

@@ -1,0 +1,71 @@
+// The REST API client shared by the portal pages and the JupyterLab extension. Requests go
+// with the browser's login cookie (and a token header when the host has one); POSTs carry
+// the _xsrf cookie back as X-XSRFToken, as Jupyter asks of every POST.
+
+function cookie(name) {
+  const match = document.cookie.match(new RegExp(`(?:^|;\\s*)${name}=([^;]*)`));
+  return match ? decodeURIComponent(match[1]) : null;
+}
+
+export class ApiError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.status = status;
+  }
+}
+
+/**
+ * @param {object} options
+ * @param {string} options.base the API's absolute path, e.g. "/runwidget/api"
+ * @param {string} [options.token] a Jupyter token to send as a header
+ */
+export function createApi({ base, token = "" }) {
+  const root = base.replace(/\/$/, "");
+
+  function url(path, params = {}) {
+    const query = new URLSearchParams();
+    for (const [key, value] of Object.entries(params)) {
+      if (value !== undefined && value !== null && value !== "") query.set(key, String(value));
+    }
+    const text = query.toString();
+    return `${root}/${path}${text ? `?${text}` : ""}`;
+  }
+
+  async function request(method, path, params) {
+    const headers = { Accept: "application/json" };
+    if (token) headers.Authorization = `token ${token}`;
+    if (method !== "GET") {
+      const xsrf = cookie("_xsrf");
+      if (xsrf) headers["X-XSRFToken"] = xsrf;
+    }
+    const response = await fetch(url(path, params), { method, headers, credentials: "same-origin", cache: "no-store" });
+    let body = null;
+    try {
+      body = await response.json();
+    } catch {
+      body = null;
+    }
+    if (!response.ok) {
+      throw new ApiError(response.status, (body && body.message) || `${response.status} ${response.statusText}`);
+    }
+    return body;
+  }
+
+  const run = (id) => `runs/${encodeURIComponent(id)}`;
+  return {
+    url,
+    runPath: run,
+    get: (path, params) => request("GET", path, params),
+    post: (path, params) => request("POST", path, params),
+    experiments: () => request("GET", "experiments"),
+    runs: (params) => request("GET", "runs", params),
+    run: (id) => request("GET", run(id)),
+    view: (id, epoch, version) => request("GET", `${run(id)}/view`, { epoch, version }),
+    cancel: (id) => request("POST", `${run(id)}/cancel`),
+    files: (id) => request("GET", `${run(id)}/files`),
+    compare: (ids, metrics) => request("GET", "compare", { runs: ids.join(","), metrics: (metrics || []).join(",") }),
+    logUrl: (id, download = false) => url(`${run(id)}/log.txt`, download ? { download: 1 } : {}),
+    snapshotUrl: (id) => url(`${run(id)}/snapshot.zip`),
+    fileUrl: (id, path) => `${root}/${run(id)}/files/${path.split("/").map(encodeURIComponent).join("/")}?download=1`,
+  };
+}

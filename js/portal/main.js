@@ -1,0 +1,343 @@
+// The portal: experiments, an experiment's runs (metric columns, sort, compare), active runs,
+// a run's page and the compare page. Every user-written string goes in as text.
+import { h, replace } from "../components/dom.js";
+import { formatDuration, formatTime, formatValue, runDuration } from "../components/format.js";
+import { createTable } from "../components/table.js";
+import { statusBadge } from "../components/children.js";
+import { createApi } from "./api.js";
+import { createRunView } from "./runview.js";
+import { createLineChart, PALETTE } from "./chart.js";
+import "../widget.css";
+import "./portal.css";
+
+const REFRESH_MS = 10000;
+const STATS = ["last", "min", "max"];
+
+const config = JSON.parse(document.getElementById("runwidget-config").textContent);
+const api = createApi({ base: config.api });
+const base = config.base;
+const link = {
+  home: () => `${base}/`,
+  active: () => `${base}/active`,
+  experiment: (name) => `${base}/experiments/${encodeURIComponent(name)}`,
+  run: (id) => `${base}/runs/${encodeURIComponent(id)}`,
+  compare: (ids, experiment) => `${base}/compare?runs=${ids.map(encodeURIComponent).join(",")}${experiment ? `&experiment=${encodeURIComponent(experiment)}` : ""}`,
+};
+
+function a(href, text, className = "") {
+  return h("a", { href, text, className });
+}
+
+function nav(current) {
+  const item = (key, href, text) => h("a", { href, text, className: key === current ? "rw-nav-current" : "" });
+  return h(
+    "nav",
+    { className: "rw-portal-nav" },
+    h("a", { href: link.home(), className: "rw-brand", text: "runwidget" }),
+    item("home", link.home(), "Experiments"),
+    item("active", link.active(), "Active runs"),
+  );
+}
+
+function showError(where, e) {
+  replace(where, h("div", { className: "rw-notice rw-notice-warning", text: e.message || String(e) }));
+}
+
+/** Refresh `fn` every REFRESH_MS while the page is visible. */
+function every(fn) {
+  let timer = null;
+  const tick = async () => {
+    if (!document.hidden) {
+      try {
+        await fn();
+      } catch (e) {
+        console.warn("runwidget: refresh failed", e);
+      }
+    }
+    timer = setTimeout(tick, REFRESH_MS);
+  };
+  timer = setTimeout(tick, REFRESH_MS);
+  return () => clearTimeout(timer);
+}
+
+function durationOf(r, now) {
+  return runDuration(r.started, r.ended, now);
+}
+
+function runColumns(serverNow) {
+  return [
+    { key: "name", label: "Run", render: (r) => a(link.run(r.id), r.name || r.id) },
+    { key: "status", label: "Status", render: (r) => statusBadge(r.status) },
+    { key: "experiment", label: "Experiment", render: (r) => a(link.experiment(r.experiment), r.experiment) },
+    { key: "started", label: "Started", render: (r) => formatTime(r.started ?? r.created), value: (r) => r.started ?? r.created },
+    { key: "duration", label: "Duration", numeric: true, value: (r) => durationOf(r, serverNow()), render: (r) => formatDuration(durationOf(r, serverNow())) },
+  ];
+}
+
+// -- home and active runs ------------------------------------------------------------------
+async function homePage(root) {
+  const experimentsEl = h("div", {}, "Loading…");
+  const activeEl = h("div");
+  root.append(nav("home"), h("h1", { text: "Experiments" }), experimentsEl, h("h2", { text: "Active runs" }), activeEl);
+  const table = createTable({
+    className: "rw-experiments",
+    pageSize: 50,
+    sort: { key: "last_created", dir: -1 },
+    empty: "No experiments yet.",
+    columns: [
+      { key: "name", label: "Experiment", render: (e) => a(link.experiment(e.name), e.name) },
+      { key: "runs", label: "Runs", numeric: true },
+      { key: "active", label: "Active", numeric: true },
+      { key: "last_created", label: "Last run", render: (e) => formatTime(e.last_created), value: (e) => e.last_created },
+    ],
+  });
+  const active = activeRunsTable();
+  async function load() {
+    const { experiments } = await api.experiments();
+    table.update(experiments.map((e) => ({ ...e, id: e.name })));
+    replace(experimentsEl, table.el);
+    await active.load();
+    replace(activeEl, active.el);
+  }
+  try {
+    await load();
+  } catch (e) {
+    showError(experimentsEl, e);
+  }
+  every(load);
+}
+
+function activeRunsTable() {
+  let skew = 0;
+  const now = () => Date.now() / 1000 + skew;
+  const table = createTable({ className: "rw-active", pageSize: 50, sort: { key: "started", dir: -1 }, columns: runColumns(now), empty: "No queued or running runs." });
+  async function load() {
+    const page = await api.runs({ status: "active", limit: 1000 });
+    skew = page.time - Date.now() / 1000;
+    table.update(page.runs);
+  }
+  return { el: table.el, load };
+}
+
+async function activePage(root) {
+  const body = h("div", {}, "Loading…");
+  root.append(nav("active"), h("h1", { text: "Active runs" }), h("p", { className: "rw-hint", text: "Queued and running runs of every experiment." }), body);
+  const active = activeRunsTable();
+  try {
+    await active.load();
+    replace(body, active.el);
+  } catch (e) {
+    showError(body, e);
+  }
+  every(active.load);
+}
+
+// -- an experiment's runs ------------------------------------------------------------------
+async function experimentPage(root, name) {
+  const selected = new Set();
+  let runs = [];
+  let skew = 0;
+  let metricNames = [];
+  let shown = null; // metric names with columns; null until the first load picks some
+  const now = () => Date.now() / 1000 + skew;
+  const picker = h("div", { className: "rw-metric-picker" });
+  const compareButton = h("button", { type: "button", className: "rw-compare-button", text: "Compare selected", on: { click: () => compare() } });
+  const selection = h("span", { className: "rw-selection" });
+  const compareEl = h("div", { className: "rw-compare" });
+  const tableHolder = h("div", {}, "Loading…");
+  root.append(
+    nav("experiment"),
+    h("h1", {}, "Experiment ", h("span", { className: "rw-name", text: name })),
+    h("div", { className: "rw-toolbar" }, compareButton, selection),
+    picker,
+    tableHolder,
+    compareEl,
+  );
+
+  const table = createTable({ className: "rw-runs", pageSize: 50, sort: { key: "started", dir: -1 }, columns: [], empty: "No runs in this experiment yet." });
+
+  function columns() {
+    const cols = [
+      {
+        key: "select",
+        label: "",
+        render: (r) =>
+          h("input", {
+            type: "checkbox",
+            checked: selected.has(r.id),
+            attrs: { "aria-label": `Select ${r.name || r.id}` },
+            on: { change: (e) => toggle(r.id, e.target.checked) },
+          }),
+        value: (r) => (selected.has(r.id) ? 0 : 1),
+      },
+      { key: "number", label: "#", numeric: true },
+      ...runColumns(now).filter((c) => c.key !== "experiment"),
+    ];
+    for (const metric of shown || []) {
+      for (const stat of STATS) {
+        cols.push({
+          key: `m:${metric}:${stat}`,
+          label: `${metric} (${stat})`,
+          numeric: true,
+          value: (r) => r.metrics?.[metric]?.[stat] ?? null,
+          render: (r) => formatValue(r.metrics?.[metric]?.[stat]),
+        });
+      }
+    }
+    return cols;
+  }
+
+  function toggle(id, on) {
+    if (on) selected.add(id);
+    else selected.delete(id);
+    renderSelection();
+  }
+
+  function renderSelection() {
+    selection.textContent = selected.size ? `${selected.size} selected` : "Select runs to overlay their charts.";
+    compareButton.disabled = selected.size < 1;
+  }
+
+  function renderPicker() {
+    replace(
+      picker,
+      metricNames.length ? h("span", { className: "rw-picker-label", text: "Metric columns:" }) : null,
+      metricNames.map((m) =>
+        h(
+          "label",
+          { className: "rw-picker-item" },
+          h("input", {
+            type: "checkbox",
+            checked: shown.includes(m),
+            on: {
+              change: (e) => {
+                shown = e.target.checked ? [...shown, m] : shown.filter((x) => x !== m);
+                table.update(runs, columns());
+              },
+            },
+          }),
+          m,
+        ),
+      ),
+    );
+  }
+
+  async function load() {
+    const page = await api.runs({ experiment: name, parent: "none", limit: 500, stats: "*" });
+    skew = page.time - Date.now() / 1000;
+    runs = page.runs;
+    const names = [...new Set(runs.flatMap((r) => Object.keys(r.metrics || {})))].sort();
+    const changed = names.join("\0") !== metricNames.join("\0");
+    metricNames = names;
+    if (shown === null) shown = names.slice(0, 2);
+    if (changed) renderPicker();
+    table.update(runs, columns());
+    if (tableHolder.firstChild !== table.el) replace(tableHolder, table.el);
+  }
+
+  async function compare() {
+    const ids = runs.filter((r) => selected.has(r.id)).map((r) => r.id);
+    history.replaceState(null, "", link.compare(ids, name));
+    await drawCompare(compareEl, ids);
+    compareEl.scrollIntoView({ block: "start" });
+  }
+
+  renderSelection();
+  try {
+    await load();
+  } catch (e) {
+    showError(tableHolder, e);
+  }
+  every(load);
+}
+
+// -- compare ---------------------------------------------------------------------------------
+const compareCharts = [];
+
+async function drawCompare(el, ids) {
+  for (const chart of compareCharts.splice(0)) chart.destroy();
+  replace(el, h("div", {}, "Loading…"));
+  let answer;
+  try {
+    answer = await api.compare(ids);
+  } catch (e) {
+    showError(el, e);
+    return;
+  }
+  const names = new Map(answer.runs.map((r) => [r.id, r.name || r.id]));
+  const legend = h(
+    "div",
+    { className: "rw-compare-legend" },
+    answer.runs.map((r, i) =>
+      h("span", { className: "rw-compare-key" }, h("span", { className: "rw-swatch", style: { background: PALETTE[i % PALETTE.length] } }), a(link.run(r.id), names.get(r.id)), " ", statusBadge(r.status)),
+    ),
+  );
+  const grid = h("div", { className: "rw-charts rw-compare-charts" });
+  replace(el, h("h2", { text: `Compare ${answer.runs.length} runs` }), legend, grid);
+  if (answer.charts.length === 0) grid.append(h("div", { className: "rw-empty", text: "These runs logged no charted metric." }));
+  const colourOf = new Map(answer.runs.map((r, i) => [r.id, PALETTE[i % PALETTE.length]]));
+  for (const spec of answer.charts) {
+    const slot = h("div", { className: "rw-chart", dataset: { chart: spec.name } });
+    grid.append(slot);
+    const series = spec.series.map((s) => ({ label: s.column ? `${names.get(s.run)} · ${s.column}` : names.get(s.run), colour: colourOf.get(s.run) }));
+    const chart = createLineChart(slot, { title: spec.name, xLabel: spec.x_label, series, legend: spec.series.some((s) => s.column) });
+    chart.setData(spec.series.map((s) => ({ x: s.x, y: s.y })));
+    compareCharts.push(chart);
+  }
+}
+
+async function comparePage(root, ids, experiment) {
+  const el = h("div", { className: "rw-compare" });
+  root.append(nav("compare"), experiment ? h("p", {}, "Experiment ", a(link.experiment(experiment), experiment)) : null, el);
+  await drawCompare(el, ids);
+}
+
+// -- a run -----------------------------------------------------------------------------------
+function runPage(root, runId) {
+  const view = createRunView({
+    api,
+    runId,
+    onOpenRun: (id) => {
+      location.href = link.run(id);
+    },
+    onHeader: (header) => {
+      document.title = `${header.display_name || header.run_id} (${header.status}) · runwidget`;
+    },
+  });
+  const cancel = h("button", {
+    type: "button",
+    className: "rw-cancel",
+    text: "Cancel run",
+    on: {
+      click: async () => {
+        if (!window.confirm(`Cancel run ${runId}?`)) return;
+        cancel.disabled = true;
+        try {
+          await api.cancel(runId);
+          view.refresh();
+        } catch (e) {
+          window.alert(`Cannot cancel: ${e.message}`);
+          cancel.disabled = false;
+        }
+      },
+    },
+  });
+  root.append(nav("run"), h("div", { className: "rw-toolbar" }, cancel), view.el);
+  const observer = new MutationObserver(() => {
+    const status = view.el.dataset.status;
+    cancel.hidden = !status || ["Completed", "Failed", "Canceled"].includes(status);
+  });
+  observer.observe(view.el, { attributes: true, attributeFilter: ["data-status"] });
+  cancel.hidden = true;
+}
+
+// -- start -----------------------------------------------------------------------------------
+const root = document.getElementById("runwidget-portal");
+root.replaceChildren();
+root.className = "rw-portal-root rw-page";
+const params = config.params || {};
+if (config.page === "experiment") experimentPage(root, params.experiment);
+else if (config.page === "active") activePage(root);
+else if (config.page === "run") runPage(root, params.run);
+else if (config.page === "compare") comparePage(root, params.runs || [], params.experiment);
+else homePage(root);

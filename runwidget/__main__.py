@@ -1,0 +1,72 @@
+"""The ``runwidget`` command.
+
+``runwidget portal [--port 8777] [--host 127.0.0.1] [--store URI] [--token TOKEN]`` serves
+the portal without Jupyter.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+
+def _portal(args: argparse.Namespace) -> int:
+    from runwidget.errors import StoreError
+    from runwidget.server.standalone import serve
+
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(
+            f"runwidget portal: listening on {args.host}: anyone who can reach it and has "
+            "the token can read your runs and cancel them",
+            file=sys.stderr,
+        )
+
+    def ready(url: str) -> None:
+        print(f"runwidget portal: serving {args.store or 'the default run store'}", flush=True)
+        print(f"runwidget portal: open {url}", flush=True)
+
+    try:
+        asyncio.run(serve(args.store, host=args.host, port=args.port, token=args.token,
+                          ready=ready))  # fmt: skip
+    except StoreError as e:
+        print(f"runwidget portal: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"runwidget portal: cannot listen on {args.host}:{args.port}: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="runwidget", description="Live run monitoring.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    portal = commands.add_parser(
+        "portal", help="serve the portal pages and REST API without Jupyter"
+    )
+    portal.add_argument("--port", type=int, default=8777, help="port (default 8777; 0: any)")
+    portal.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine)"
+    )
+    portal.add_argument(
+        "--store", default=None, help="run store URI (default: $RUNWIDGET_STORE, else "
+        ".runwidget/runs.db here)",
+    )  # fmt: skip
+    portal.add_argument(
+        "--token",
+        default=os.environ.get("RUNWIDGET_PORTAL_TOKEN"),
+        help="the token to ask for (default: $RUNWIDGET_PORTAL_TOKEN, else a new random one)",
+    )
+    args = parser.parse_args(argv)
+    if args.command == "portal":
+        logging.basicConfig(level=logging.INFO, format="runwidget portal: %(message)s")
+        return _portal(args)
+    parser.print_help()
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
