@@ -2,6 +2,7 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
+from runwidget.automl import AutoMLConfig
 from runwidget.errors import (
     ExperimentNotFoundError,
     InvalidValueError,
@@ -24,6 +25,7 @@ except PackageNotFoundError:  # running from a source tree that was never instal
     __version__ = "0.0.0"
 
 __all__ = [
+    "AutoMLConfig",
     "Experiment",
     "ExperimentNotFoundError",
     "InvalidValueError",

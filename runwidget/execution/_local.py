@@ -20,6 +20,7 @@ import tempfile
 from pathlib import Path
 
 from runwidget.errors import InvalidValueError, RunwidgetError
+from runwidget.store import RunType
 
 ENV_EXEC_DIR = "RUNWIDGET_EXEC_DIR"
 ENV_MAX_LOCAL_RUNS = "RUNWIDGET_MAX_LOCAL_RUNS"
@@ -30,6 +31,11 @@ ENV_KEEP_WORKDIR = "RUNWIDGET_KEEP_WORKDIR"
 ENV_SCRIPT_ENV = "RUNWIDGET_SCRIPT_ENV"
 
 DEFAULT_CANCEL_GRACE = 10.0
+
+# Types of the runs that a local supervisor runs: a submitted script, and an AutoML search
+# (whose search loop is the script; see ``runwidget.automl``). Cancel, heartbeat and reaping
+# work alike for both.
+SUPERVISED_TYPES = frozenset({RunType.SCRIPT, RunType.AUTOML})
 
 
 def exec_dir() -> Path:

@@ -84,6 +84,15 @@ class ScriptRunConfig:
         self.arguments: list[str] = _check_arguments(arguments)
         self.environment_variables: dict[str, str] = _check_environment(environment_variables)
 
+    # What a configuration that runs something else than a user's script through the same
+    # supervisor (an AutoML search, see ``runwidget.automl``) changes: the run's type and
+    # the properties it is created with.
+    _run_type: str = RunType.SCRIPT
+
+    def _run_properties(self) -> dict[str, Any]:
+        """Properties the run is created with, besides runwidget's own."""
+        return {}
+
     def __repr__(self) -> str:
         return (
             f"ScriptRunConfig(source_directory={str(self.source_directory)!r}, "
@@ -147,10 +156,11 @@ class ScriptRunConfig:
         run = Run._create(
             experiment,
             run_id=run_id,
-            run_type=RunType.SCRIPT,
+            run_type=self._run_type,
             status=st.QUEUED,
             tags=tags,
             properties={
+                **self._run_properties(),
                 "runwidget.script": self.script,
                 "runwidget.source_directory": str(self.source_directory),
                 "runwidget.host": host_name(),

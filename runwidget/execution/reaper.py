@@ -26,10 +26,10 @@ from pathlib import Path
 
 from runwidget import status as st
 from runwidget.errors import StoreError
-from runwidget.execution._local import run_dir
+from runwidget.execution._local import SUPERVISED_TYPES, run_dir
 from runwidget.execution._process import ProcessId, host_name
 from runwidget.execution.slots import remove_ticket
-from runwidget.store import RunRecord, RunStore, RunType
+from runwidget.store import RunRecord, RunStore
 
 logger = logging.getLogger("runwidget")
 
@@ -43,10 +43,10 @@ def supervisor_gone(record: RunRecord, now: float | None = None) -> bool | None:
     """Whether the run's supervisor is known to be gone without a verdict.
 
     Returns:
-        True or False when this host can tell; None when the run is not a local script run
-        of this host that should still be supervised.
+        True or False when this host can tell; None when the run is not a supervised local
+        run (a script or an AutoML search) of this host that should still be supervised.
     """
-    if record.run_type != RunType.SCRIPT or record.status not in ACTIVE:
+    if record.run_type not in SUPERVISED_TYPES or record.status not in ACTIVE:
         return None
     if record.properties.get("runwidget.host") != host_name():
         return None
@@ -117,7 +117,7 @@ def reap(store: RunStore, record: RunRecord) -> bool:
 
 
 def reap_host(store: RunStore) -> int:
-    """Reap every local script run of this host in ``store``. Returns how many were marked."""
+    """Reap every supervised local run of this host in ``store``. Returns how many were marked."""
     marked = 0
     try:
         candidates = store.list_runs(status=ACTIVE)

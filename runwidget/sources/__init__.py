@@ -12,7 +12,8 @@ __all__ = ["RunSource", "StoreSource", "source_for"]
 
 
 def source_for(obj: Any) -> RunSource:
-    """The source that reads ``obj``: a runwidget ``Run`` or a ``RunSource``.
+    """The source that reads ``obj``: a runwidget ``Run``, an MLflow run, an Optuna study
+    (``OptunaSource``) or a ``RunSource``.
 
     Raises:
         InvalidValueError: ``obj`` is of a kind no source reads.
@@ -28,9 +29,13 @@ def source_for(obj: Any) -> RunSource:
         from runwidget.sources.mlflow import MlflowSource
 
         return MlflowSource(obj.info.run_id)
+    from runwidget.sources.optuna import OptunaSource, is_study
+
+    if is_study(obj):
+        return OptunaSource(obj)
     raise InvalidValueError(
         f"cannot show a {type(obj).__module__}.{type(obj).__name__}: {obj!r:.80}; accepted: "
         "a runwidget Run (from experiment.start_logging(), experiment.submit(...) or "
-        "Run.get(...)), an MLflow run (mlflow.start_run() or MlflowClient().get_run(...)) "
-        "or a runwidget.sources.RunSource"
+        "Run.get(...)), an MLflow run (mlflow.start_run() or MlflowClient().get_run(...)), "
+        "an optuna.Study or a runwidget.sources.RunSource"
     )

@@ -408,7 +408,7 @@ class Run:
 
     def cancel(self) -> None:
         """Cancel the run. A submitted script's process is stopped, from any process."""
-        if self.type == RunType.SCRIPT and not self._is_own_context():
+        if self._is_supervised() and not self._is_own_context():
             from runwidget.execution.cancel import request_cancel
 
             request_cancel(self)
@@ -418,6 +418,12 @@ class Run:
 
     def _is_own_context(self) -> bool:
         return os.environ.get("RUNWIDGET_RUN_ID") == self.id
+
+    def _is_supervised(self) -> bool:
+        """Whether a local supervisor runs this run (a submitted script, an AutoML search)."""
+        from runwidget.execution._local import SUPERVISED_TYPES
+
+        return self._record.run_type in SUPERVISED_TYPES
 
     def _end(self, status: str, error: Mapping[str, Any] | None = None) -> None:
         if self._ended:
@@ -462,7 +468,7 @@ class Run:
     def get_status(self) -> str:
         """The run's status; ``NotResponding`` when an alive run stopped beating."""
         status = self.refresh().current_status()
-        if self._record.run_type == RunType.SCRIPT and status in (st.NOT_RESPONDING, st.QUEUED):
+        if status in (st.NOT_RESPONDING, st.QUEUED) and self._is_supervised():
             # On the run's own host a dead supervisor can be seen: the run is marked Failed.
             from runwidget.execution.reaper import reap
 
@@ -523,6 +529,24 @@ class Run:
         for run_id in ids:
             rows += metrics_rows(run_id, self._store.read_metrics(run_id, name=name))
         return pd.DataFrame(rows, columns=["run_id", "name", "step", "value", "time"])
+
+    def get_output(self, iteration: int | None = None) -> tuple[Run, Any]:
+        """Of an AutoML run: its best iteration's child run and fitted model, loaded back
+        from the store (``iteration``: that iteration's instead). See
+        ``runwidget.automl.output``.
+
+        Raises:
+            InvalidValueError: this run is not an AutoML run, or has no such iteration.
+            RunwidgetError: no iteration has a model yet.
+        """
+        if self.type != RunType.AUTOML:
+            raise InvalidValueError(
+                f"get_output() is for AutoML runs (type {RunType.AUTOML!r}, from "
+                f"experiment.submit(AutoMLConfig(...))); run {self.id!r} is of type {self.type!r}"
+            )
+        from runwidget.automl.output import get_output
+
+        return get_output(self, iteration=iteration)
 
     def get_portal_url(self) -> str:
         """The URL of this run's page in the portal."""
