@@ -167,8 +167,9 @@ def test_completed_run_has_every_metric_and_line_in_order(store_uri: str, tmp_pa
     assert run._store.read_file(run.id, "outputs/model.txt") == b"weights"
     with zipfile.ZipFile(io.BytesIO(run._store.read_file(run.id, "snapshot.zip"))) as snapshot:
         assert sorted(snapshot.namelist()) == [".runwidgetignore", "train.py"]
-    # The working copy is removed once the run has ended well.
-    assert not Path(details["properties"]["runwidget.run_dir"]).exists()
+    # The working copy is removed once the run has ended well (just after its status).
+    folder = Path(details["properties"]["runwidget.run_dir"])
+    wait_until(lambda: not folder.exists(), 10, "the working copy to be removed")
 
 
 def test_wait_for_completion_streams_the_output(tmp_path: Path, capsys) -> None:
