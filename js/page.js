@@ -10,6 +10,7 @@ import { createHeatStrip, createIterationsTable } from "./components/iterations.
 import { createParallelCoordinates } from "./components/parcoords.js";
 import { createLogView } from "./components/logview.js";
 import { createGallery } from "./components/gallery.js";
+import { PALETTE } from "./components/palette.js";
 
 export const ITERATION_CHART_PREFIX = "it:";
 
@@ -29,9 +30,16 @@ function section(title, ...children) {
  *   draws the chart `chartId` into `slot`; returns false when it cannot yet (asked again later)
  * @param {number} [options.maxLines] log lines kept
  * @param {() => number} [options.now] seconds since the epoch
+ * @param {(ui: object) => void} [options.onUiChange] the reader sorted, paged, picked a metric
+ *   or scrolled the log; `restoreUi` puts such a state back (a host keeps it across re-renders)
  */
-export function createRunPage({ onOpenChild, onBack, onFullLog, chartHost, maxLines = 1000, now = () => Date.now() / 1000 } = {}) {
+export function createRunPage({ onOpenChild, onBack, onFullLog, chartHost, maxLines = 1000, now = () => Date.now() / 1000, onUiChange } = {}) {
   let skew = 0;
+  const ui = {};
+  const changed = (key) => (value) => {
+    ui[key] = value;
+    if (onUiChange) onUiChange({ ...ui });
+  };
   const kernelNow = () => now() + skew;
   const header = createHeader({ onBack, now });
   const error = createErrorBanner();
@@ -44,7 +52,7 @@ export function createRunPage({ onOpenChild, onBack, onFullLog, chartHost, maxLi
   const metricSelect = h("select", { className: "rw-metric-select", attrs: { "aria-label": "Metric" } });
   const iterationSlots = h("div", { className: "rw-iteration-charts" });
   const parcoords = createParallelCoordinates();
-  const iterTable = createIterationsTable({ onOpen: onOpenChild, now: kernelNow });
+  const iterTable = createIterationsTable({ onOpen: onOpenChild, now: kernelNow, onChange: changed("iterations") });
   const best = h("div", { className: "rw-best" });
   const iterSection = section(
     "Iterations",
@@ -60,9 +68,9 @@ export function createRunPage({ onOpenChild, onBack, onFullLog, chartHost, maxLi
   const chartSection = section("Metrics", chartGrid);
   const gallery = createGallery();
   const gallerySection = section("Images", gallery.el);
-  const children = createChildrenTable({ onOpen: onOpenChild, now: kernelNow });
+  const children = createChildrenTable({ onOpen: onOpenChild, now: kernelNow, onChange: changed("children") });
   const childSection = section("Child runs", children.el);
-  const log = createLogView({ maxLines, onFullLog });
+  const log = createLogView({ maxLines, onFullLog, onChange: changed("log") });
   const logSection = section("Output", log.el);
 
   const el = h(
@@ -87,12 +95,28 @@ export function createRunPage({ onOpenChild, onBack, onFullLog, chartHost, maxLi
   function slotFor(chartId, parent, spec) {
     let slot = slots.get(chartId);
     if (!slot) {
-      slot = { el: h("div", { className: "rw-chart", dataset: { chart: chartId } }), mounted: false };
+      const legend = h("div", { className: "rw-legend" });
+      const host = h("div", { className: "rw-chart-host" });
+      slot = { el: h("div", { className: "rw-chart", dataset: { chart: chartId } }, legend, host), legend, host, mounted: false, key: null };
       slots.set(chartId, slot);
     }
     if (slot.el.parentNode !== parent) parent.appendChild(slot.el);
-    if (!slot.mounted && chartHost) slot.mounted = chartHost.mount(chartId, slot.el, spec) !== false;
+    if (!slot.mounted && chartHost) slot.mounted = chartHost.mount(chartId, slot.host, spec) !== false;
     return slot;
+  }
+
+  /** A legend of coloured labels, drawn once per change of the labels. */
+  function setLegend(slot, entries) {
+    const key = JSON.stringify(entries);
+    if (slot.key === key) return;
+    slot.key = key;
+    replace(
+      slot.legend,
+      entries.map(([label, colour, mark]) =>
+        h("span", { className: "rw-legend-item" }, h("span", { className: `rw-legend-${mark}`, style: { background: colour } }), label),
+      ),
+    );
+    slot.legend.hidden = entries.length === 0;
   }
 
   function reset() {
@@ -106,12 +130,13 @@ export function createRunPage({ onOpenChild, onBack, onFullLog, chartHost, maxLi
     chartSection.el.hidden = state.charts.length === 0;
     for (const spec of state.charts) {
       const slot = slotFor(spec.id, chartGrid, spec);
+      setLegend(slot, spec.series.length > 1 ? spec.series.map((s, i) => [s.label, PALETTE[i % PALETTE.length], "line"]) : []);
       const skipped = spec.series.reduce((n, s) => n + (s.skipped || 0), 0);
       slot.el.title = skipped ? `${skipped} values (NaN or infinite) not drawn` : "";
       if (!chartHost) {
         // Without a chart host, say what would be drawn.
         const points = spec.series.reduce((n, s) => n + (s.count || 0), 0);
-        replace(slot.el, h("div", { className: "rw-chart-placeholder", text: `${spec.title}: ${points} points` }));
+        replace(slot.host, h("div", { className: "rw-chart-placeholder", text: `${spec.title}: ${points} points` }));
       }
     }
   }
@@ -147,18 +172,37 @@ export function createRunPage({ onOpenChild, onBack, onFullLog, chartHost, maxLi
     metricSelect.parentNode.parentNode.hidden = metrics.length < 2;
     for (const metric of metrics) {
       const slot = slotFor(ITERATION_CHART_PREFIX + metric, iterationSlots, { id: ITERATION_CHART_PREFIX + metric, title: metric });
+      setLegend(slot, [
+        [`${metric} per iteration`, PALETTE[0], "dot"],
+        ["best so far", PALETTE[2], "line"],
+      ]);
       slot.el.hidden = metric !== selectedMetric;
     }
     if (meta.kind === "sweep") parcoords.update(rows, meta);
     else parcoords.update([], null);
   }
 
-  metricSelect.addEventListener("change", () => {
-    selectedMetric = metricSelect.value;
+  function showMetric(metric) {
+    selectedMetric = metric;
+    metricSelect.value = metric;
     for (const [id, slot] of slots) {
       if (id.startsWith(ITERATION_CHART_PREFIX)) slot.el.hidden = id !== ITERATION_CHART_PREFIX + selectedMetric;
     }
+  }
+  metricSelect.addEventListener("change", () => {
+    showMetric(metricSelect.value);
+    changed("metric")(selectedMetric);
   });
+
+  /** Put back the reader's sort orders, pages, metric and log position. */
+  function restoreUi(saved) {
+    if (!saved) return;
+    Object.assign(ui, saved);
+    if (saved.children) children.table.restore(saved.children);
+    if (saved.iterations) iterTable.table.restore(saved.iterations);
+    if (saved.metric && [...metricSelect.options].some((o) => o.value === saved.metric)) showMetric(saved.metric);
+    if (saved.log) log.restore(saved.log);
+  }
 
   /**
    * Draw `state`. `change` says what happened: {kind: "snapshot"} or {kind: "delta", delta}.
@@ -187,7 +231,8 @@ export function createRunPage({ onOpenChild, onBack, onFullLog, chartHost, maxLi
     if (!childSection.el.hidden) children.update(state.children);
     if (change.kind === "delta" && change.delta.log) log.append(change.delta.log.append, change.delta.log.total);
     else if (change.kind === "snapshot") log.setLines(state.log.lines, state.log.total);
-    logSection.el.hidden = state.log.total === 0 && !!state.terminal;
+    // A run that writes no output (interactive, AutoML parent) gets no empty log box.
+    logSection.el.hidden = state.log.total === 0 && (state.header.type !== "script" || !!state.terminal);
   }
 
   /** Refresh the chart slots (the host has new charts to mount). */
@@ -208,5 +253,5 @@ export function createRunPage({ onOpenChild, onBack, onFullLog, chartHost, maxLi
     header.destroy();
   }
 
-  return { el, update, remount, flash, destroy, log, slots };
+  return { el, update, remount, restoreUi, flash, destroy, log, slots };
 }

@@ -6,7 +6,9 @@ import { applyDelta, spliceSeries } from "./state.js";
 import { iterationSeries } from "./components/iterations.js";
 import "./widget.css";
 
-const STORES = new WeakMap();
+// anywidget hands initialize() and each render() a different proxy of one model: key the
+// shared state by the widget's own id.
+const STORES = new Map();
 
 function clone(value) {
   return value === undefined ? undefined : JSON.parse(JSON.stringify(value));
@@ -14,12 +16,16 @@ function clone(value) {
 
 /** One store per model: every view of the widget draws the same state. */
 function storeFor(model) {
-  let store = STORES.get(model);
+  const key = model.get("_uid");
+  let store = STORES.get(key);
   if (store) return store;
   const listeners = new Set();
   let chain = Promise.resolve(); // series updates, in order
   store = {
     state: clone(model.get("_snapshot")),
+    // Where the reader was (sort, page, metric, log position), kept for the next view: the
+    // output is drawn anew when the kernel updates the notebook's static summary.
+    ui: {},
     subscribe(fn) {
       listeners.add(fn);
       return () => listeners.delete(fn);
@@ -76,7 +82,7 @@ function storeFor(model) {
       else if (msg.type === "error") store.emit({ kind: "error", text: msg.text });
     },
   };
-  STORES.set(model, store);
+  STORES.set(key, store);
   return store;
 }
 
@@ -88,7 +94,32 @@ async function mountFigure(model, chartId, slot, views) {
   slot.appendChild(view.el);
   view.trigger("displayed");
   views.push(view);
+  fewerTicks(view);
   return true;
+}
+
+// bqplot asks d3 for its default of ten ticks, too many for a small chart, and its
+// num_ticks gives unrounded values. Ask d3 for fewer (still round) ticks; if bqplot's
+// internals differ, its own ticks stay.
+async function fewerTicks(figureView) {
+  try {
+    // The figure draws its axes after an asynchronous render: wait for them (at most 5 s).
+    for (let i = 0; i < 50 && !(figureView.axis_views?.views?.length > 0); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const axes = await Promise.all(figureView.axis_views?.views ?? []);
+    for (const axis of axes) {
+      const scale = axis?.axis_scale?.scale;
+      if (!scale || typeof scale.ticks !== "function" || scale.rwFewerTicks) continue;
+      const ticks = scale.ticks.bind(scale);
+      const count = axis.vertical ? 5 : 6;
+      scale.ticks = (n) => ticks(n ?? count);
+      scale.rwFewerTicks = true;
+      axis.redraw_axisline?.();
+    }
+  } catch (e) {
+    console.debug("runwidget: bqplot ticks left as they are", e);
+  }
 }
 
 function openFullLog(model) {
@@ -126,6 +157,7 @@ export default {
     return () => {
       model.off("msg:custom", onMsg);
       model.off("change:_snapshot", onSnapshot);
+      STORES.delete(model.get("_uid"));
     };
   },
 
@@ -139,6 +171,9 @@ export default {
       onBack: (index) => model.send({ type: "back", levels: (model.get("_trail") || []).length - index }),
       onFullLog: () => {
         logTab = openFullLog(model);
+      },
+      onUiChange: (ui) => {
+        store.ui = { runId: store.state?.header?.run_id, ...ui };
       },
       chartHost: {
         mount(chartId, slot) {
@@ -167,6 +202,7 @@ export default {
     model.on("change:_trail", onContext);
     model.on("change:_charts", onCharts);
     page.update(store.state, { kind: "snapshot" }, context());
+    if (store.ui.runId === store.state?.header?.run_id) page.restoreUi(store.ui);
     store.syncIterations();
     return () => {
       unsubscribe();

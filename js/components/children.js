@@ -14,7 +14,7 @@ export function statusBadge(status) {
  * @param {() => number} [options.now] seconds since the epoch, on the kernel's clock
  * @param {number} [options.pageSize]
  */
-export function createChildrenTable({ onOpen, now = () => Date.now() / 1000, pageSize = 10 } = {}) {
+export function createChildrenTable({ onOpen, now = () => Date.now() / 1000, pageSize = 10, onChange } = {}) {
   const base = [
     { key: "number", label: "Run", numeric: true },
     { key: "name", label: "Name" },
@@ -35,6 +35,7 @@ export function createChildrenTable({ onOpen, now = () => Date.now() / 1000, pag
     onRowClick: onOpen,
     rowTitle: (r) => `Open ${r.id}`,
     className: "rw-children",
+    onChange,
   });
   function update(children) {
     const metricColumns = (children.columns || []).map((c) => ({

@@ -114,7 +114,7 @@ export function createHeatStrip({ onOpen } = {}) {
 }
 
 /** The iterations table, sorted by the goal (best first). */
-export function createIterationsTable({ onOpen, now = () => Date.now() / 1000, pageSize = 10 } = {}) {
+export function createIterationsTable({ onOpen, now = () => Date.now() / 1000, pageSize = 10, onChange } = {}) {
   let meta = null;
   const table = createTable({
     columns: [],
@@ -122,6 +122,7 @@ export function createIterationsTable({ onOpen, now = () => Date.now() / 1000, p
     onRowClick: onOpen,
     rowTitle: (r) => `Open ${r.id}`,
     className: "rw-iterations",
+    onChange,
   });
   let sortedFor = null;
   function columns() {

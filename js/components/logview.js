@@ -11,8 +11,10 @@ const AT_BOTTOM_SLACK = 8; // pixels
  * @param {object} [options]
  * @param {number} [options.maxLines]
  * @param {() => void} [options.onFullLog] open the whole log (absent: no button)
+ * @param {(view: {following: boolean, scrollTop: number}) => void} [options.onChange] the
+ *   reader scrolled or toggled "Follow"
  */
-export function createLogView({ maxLines = 1000, onFullLog } = {}) {
+export function createLogView({ maxLines = 1000, onFullLog, onChange } = {}) {
   const box = h("div", { className: "rw-log-lines", attrs: { tabindex: 0, role: "log", "aria-label": "Output log" } });
   const follow = h("input", { type: "checkbox", checked: true, className: "rw-follow" });
   const earlier = h("div", { className: "rw-log-earlier" });
@@ -36,11 +38,24 @@ export function createLogView({ maxLines = 1000, onFullLog } = {}) {
 
   // Whoever scrolled (the reader, or this view keeping up), following means being at the end.
   box.addEventListener("scroll", () => {
+    if (box.clientHeight === 0) return; // not laid out (hidden, or not in the page yet)
     follow.checked = atBottom();
+    if (onChange) onChange({ following: follow.checked, scrollTop: box.scrollTop });
   });
   follow.addEventListener("change", () => {
     if (follow.checked) scrollToEnd();
+    if (onChange) onChange({ following: follow.checked, scrollTop: box.scrollTop });
   });
+  // Lines set before the box was laid out could not be scrolled to: do it once it has a size.
+  let pendingTop = null;
+  if (typeof ResizeObserver !== "undefined") {
+    new ResizeObserver(() => {
+      if (box.clientHeight === 0) return;
+      if (follow.checked) scrollToEnd();
+      else if (pendingTop !== null) box.scrollTop = pendingTop;
+      pendingTop = null;
+    }).observe(box);
+  }
 
   function scrollToEnd() {
     box.scrollTop = box.scrollHeight;
@@ -100,10 +115,22 @@ export function createLogView({ maxLines = 1000, onFullLog } = {}) {
     return before;
   }
 
+  /** Put back where the reader was (e.g. in an earlier view of the same run). */
+  function restore(view) {
+    if (!view) return;
+    follow.checked = view.following !== false;
+    if (follow.checked) scrollToEnd();
+    else {
+      pendingTop = view.scrollTop ?? 0;
+      box.scrollTop = pendingTop;
+    }
+  }
+
   return {
     el,
     setLines,
     append,
+    restore,
     get following() {
       return follow.checked;
     },

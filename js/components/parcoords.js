@@ -6,7 +6,7 @@ import { goalOf } from "./iterations.js";
 
 const WIDTH_PER_AXIS = 140;
 const HEIGHT = 220;
-const PAD = { top: 28, bottom: 24, left: 50, right: 50 };
+const PAD = { top: 36, bottom: 16, left: 56, right: 70 };
 
 function axisOf(name, values) {
   const numbers = values.filter((v) => typeof v === "number");
@@ -61,9 +61,9 @@ export function createParallelCoordinates() {
         "g",
         { class: "rw-pc-axis" },
         svg("line", { x1: xOf(i), x2: xOf(i), y1: PAD.top, y2: PAD.top + innerH, stroke: "currentColor" }),
-        svg("text", { x: xOf(i), y: PAD.top - 10, "text-anchor": "middle", class: "rw-pc-label" }, axis.name),
+        svg("text", { x: xOf(i), y: PAD.top - 20, "text-anchor": "middle", class: "rw-pc-label" }, axis.name),
         ticks.map((tick) =>
-          svg("text", { x: xOf(i) + 4, y: yOf(axis.pos(tick)) + 4, class: "rw-pc-tick" }, formatValue(tick)),
+          svg("text", { x: xOf(i) + 5, y: yOf(axis.pos(tick)) + 4, class: "rw-pc-tick" }, formatValue(tick)),
         ),
       );
     });

@@ -13,8 +13,9 @@ import { compareValues } from "./format.js";
  * @param {(row) => string} [options.rowTitle]
  * @param {string} [options.className]
  * @param {string} [options.empty] text shown when there are no rows
+ * @param {(view: {sort, page}) => void} [options.onChange] the reader sorted or paged
  */
-export function createTable({ columns, pageSize = 10, sort = null, onRowClick, rowTitle, className = "", empty = "" }) {
+export function createTable({ columns, pageSize = 10, sort = null, onRowClick, rowTitle, className = "", empty = "", onChange }) {
   const head = h("thead");
   const body = h("tbody");
   const info = h("span", { className: "rw-page-info" });
@@ -117,10 +118,21 @@ export function createTable({ columns, pageSize = 10, sort = null, onRowClick, r
     page = 0;
     renderHead();
     renderBody();
+    if (onChange) onChange({ sort: state.sort, page });
   }
 
   function go(p) {
     page = p;
+    renderBody();
+    if (onChange) onChange({ sort: state.sort, page });
+  }
+
+  /** Put back a sort and page the reader chose (e.g. in an earlier view of the same run). */
+  function restore(view) {
+    if (!view) return;
+    if (view.sort !== undefined) state.sort = view.sort;
+    if (typeof view.page === "number") page = view.page;
+    renderHead();
     renderBody();
   }
 
@@ -136,6 +148,7 @@ export function createTable({ columns, pageSize = 10, sort = null, onRowClick, r
     update,
     sortBy,
     go,
+    restore,
     get sort() {
       return state.sort;
     },

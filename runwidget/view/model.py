@@ -217,11 +217,8 @@ class RunView:
 
     def _make_properties(self) -> list[dict[str, Any]]:
         r = self._record
-        rows: list[dict[str, Any]] = [
-            {"group": "run", "name": "Run id", "value": r.id},
-            {"group": "run", "name": "Experiment", "value": r.experiment},
-            {"group": "run", "name": "Target", "value": r.target},
-        ]
+        # The header has the run id, experiment, type, status and times.
+        rows: list[dict[str, Any]] = [{"group": "run", "name": "Target", "value": r.target}]
         if r.parent_id:
             rows.append({"group": "run", "name": "Parent run", "value": r.parent_id})
         if r.arguments:

@@ -17,6 +17,7 @@ from runwidget.view.children import goal_of
 if TYPE_CHECKING:
     from bqplot import Figure, Lines, Scatter
 
+# Series colours, in order; js/components/palette.js has the same list (the legends use it).
 COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2"]
 _MARGIN = {"top": 36, "bottom": 44, "left": 64, "right": 16}
 ITERATION_PREFIX = "it:"
@@ -28,13 +29,12 @@ def _figure(title: str, x_label: str, y_label: str, marks: list[Any], scales: di
     from ipywidgets import Layout
 
     axes = [
-        Axis(scale=scales["x"], label=x_label, num_ticks=5, tick_format=".4~g"),
+        Axis(scale=scales["x"], label=x_label, tick_format=".4~g"),
         Axis(
             scale=scales["y"],
             side="left",
             label=y_label,
-            num_ticks=5,
-            tick_format=".4~g",
+            tick_format=".3~g",
             label_offset="48px",
         ),
     ]
@@ -80,7 +80,6 @@ class ChartFigures:
             figure.axes[0].label = spec["x_label"]
         lines = self.lines[spec["id"]]
         scales = {"x": figure.axes[0].scale, "y": figure.axes[1].scale}
-        several = len(spec["series"]) > 1
         for series in spec["series"]:
             if series["id"] in lines:
                 continue
@@ -91,13 +90,9 @@ class ChartFigures:
                 scales=scales,
                 colors=[colour],
                 labels=[series["label"]],
-                display_legend=several,
                 stroke_width=1.5,
             )
             created = True
-        if several:
-            for line in lines.values():
-                line.display_legend = True
         marks = list(lines.values())
         if figure.marks != marks:
             figure.marks = marks
@@ -132,7 +127,6 @@ class ChartFigures:
                 colors=[COLOURS[0]],
                 default_size=24,
                 labels=[metric],
-                display_legend=True,
             )
             best = Lines(
                 x=np.empty(0),
@@ -141,7 +135,6 @@ class ChartFigures:
                 colors=[COLOURS[2]],
                 interpolation="step-after",
                 labels=["best so far"],
-                display_legend=True,
                 stroke_width=2,
             )
             self._iteration_marks[chart_id] = (points, best)

@@ -65,6 +65,8 @@ class RunDetails(anywidget.AnyWidget):
     _charts = traitlets.Dict().tag(sync=True)
     # The runs opened above this one (drill-down), outermost first: [{run_id, name}].
     _trail = traitlets.List().tag(sync=True)
+    # Names this widget in the browser, where every view of it shares one state.
+    _uid = traitlets.Unicode().tag(sync=True)
 
     def __init__(
         self,
@@ -95,7 +97,7 @@ class RunDetails(anywidget.AnyWidget):
         self._failures = 0
         self._closed = False
         self.bytes_sent = 0  # what deltas and snapshots put on the wire (for the benchmark)
-        super().__init__(interval=interval, **kwargs)
+        super().__init__(interval=interval, _uid=uuid.uuid4().hex, **kwargs)
         self.on_msg(self._on_frontend_msg)
         self._view.refresh()
         self._push_snapshot()
@@ -118,12 +120,11 @@ class RunDetails(anywidget.AnyWidget):
             poller.wake()
 
     # -- public API ------------------------------------------------------------------------
-    def show(self) -> RunDetails:
+    def show(self) -> None:
         """Display the widget in the notebook (with a static summary for saved notebooks)."""
         from IPython.display import display
 
         display(self)
-        return self
 
     def stop(self) -> None:
         """Stop polling now (waiting for a poll in progress). The widget keeps showing
