@@ -40,7 +40,7 @@ function asNotebookPanel(widget) {
 }
 
 class RunPanel extends Widget {
-  constructor({ api, runId, name, portalUrl, cancel }) {
+  constructor({ api, runId, name, cancel }) {
     super();
     this.id = `runwidget-run-${runId.replace(/[^A-Za-z0-9_-]/g, "_")}`;
     this.addClass("rw-run-panel");
@@ -70,7 +70,7 @@ class RunPanel extends Widget {
         },
       },
     });
-    const toolbar = h("div", { className: "rw-toolbar rw-page" }, cancelButton, h("a", { href: portalUrl, target: "_blank", rel: "noopener", text: "Open in portal" }));
+    const toolbar = h("div", { className: "rw-toolbar rw-page" }, cancelButton);
     new MutationObserver(() => {
       const status = this.view.el.dataset.status;
       cancelButton.hidden = !status || ["Completed", "Failed", "Canceled"].includes(status);
@@ -160,7 +160,7 @@ const plugin = {
             return;
           }
         }
-        const panel = new RunPanel({ api, runId, name, portalUrl: portalUrl(runId), cancel });
+        const panel = new RunPanel({ api, runId, name, cancel });
         app.shell.add(panel, "main");
         app.shell.activateById(panel.id);
       },
