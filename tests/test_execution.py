@@ -83,6 +83,22 @@ def wait_ended(run: Run, timeout: float = 60) -> str:
     return run.get_status()
 
 
+def wait_for_line(run: Run, text: str, timeout: float = 30) -> None:
+    """Wait until the run has printed ``text``; fail at once if it ends without."""
+
+    def printed() -> bool:
+        if text in texts(run):
+            return True
+        if run.get_status() in TERMINAL:
+            details = run.get_details()
+            raise AssertionError(
+                f"run ended {details['status']} before printing {text!r}: {details.get('error')}"
+            )
+        return False
+
+    wait_until(printed, timeout, f"run {run.id} to print {text!r}")
+
+
 def all_lines(run: Run) -> list[LogLine]:
     lines: list[LogLine] = []
     while batch := run._store.read_logs(run.id, since=lines[-1].seq if lines else 0):
@@ -199,7 +215,7 @@ def test_ctrl_c_stops_waiting_not_the_run(tmp_path: Path, monkeypatch, capsys) -
 
     write(tmp_path / "src", "slow.py", "import time\nprint('up', flush=True)\ntime.sleep(60)\n")
     run = Experiment(name="waiting").submit(ScriptRunConfig(tmp_path / "src", "slow.py"))
-    wait_until(lambda: "up" in texts(run), what="the script to print")
+    wait_for_line(run, "up")
 
     class Interrupted:
         monotonic = staticmethod(time.monotonic)
@@ -267,10 +283,22 @@ def test_each_way_of_failing_says_why(tmp_path: Path) -> None:
             sys.exit(0)
     """)  # fmt: skip
     write(src, "killed.py", "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n")
+    write(src, "open_child.py", """
+        from runwidget import Run
+        Run.get_context().child_run("left open").log("x", 1)
+    """)  # fmt: skip
     experiment = Experiment(name="failures")
     runs = {
         name: experiment.submit(ScriptRunConfig(src, f"{name}.py"))
-        for name in ("bad_import", "bad_syntax", "exit3", "self_failed", "with_exit0", "killed")
+        for name in (
+            "bad_import",
+            "bad_syntax",
+            "exit3",
+            "self_failed",
+            "with_exit0",
+            "killed",
+            "open_child",
+        )
     }
     for run in runs.values():
         wait_ended(run)
@@ -294,6 +322,11 @@ def test_each_way_of_failing_says_why(tmp_path: Path) -> None:
     assert runs["with_exit0"].get_status() == st.COMPLETED
     assert runs["with_exit0"].get_metrics() == {"seen": 1.0}
     assert error("killed") == "killed.py was killed by SIGKILL (out of memory?)"
+    # A child run the script left open ends with it: nobody else could end it.
+    assert runs["open_child"].get_status() == st.COMPLETED
+    [child] = runs["open_child"].get_children()
+    assert child.get_status() == st.FAILED
+    assert "ended while this child run was still open" in child.get_details()["error"]["message"]
 
 
 # -- cancel -----------------------------------------------------------------------------------
@@ -308,7 +341,7 @@ def test_cancel_ends_canceled_within_the_grace_period(tmp_path: Path) -> None:
             print("cleanup ran")
     """)  # fmt: skip
     run = Experiment(name="cancel").submit(ScriptRunConfig(tmp_path / "src", "loop.py"))
-    wait_until(lambda: "started" in texts(run), what="the script to start")
+    wait_for_line(run, "started")
     script = ProcessId.from_properties(run.get_details()["properties"], "script")
 
     # From another process than the one that submitted it, as from another notebook.
@@ -337,7 +370,7 @@ def test_cancel_kills_a_script_that_ignores_sigterm(tmp_path: Path, monkeypatch)
             time.sleep(0.05)
     """)  # fmt: skip
     run = Experiment(name="cancel").submit(ScriptRunConfig(tmp_path / "src", "stubborn.py"))
-    wait_until(lambda: "started" in texts(run), what="the script to start")
+    wait_for_line(run, "started")
     script = ProcessId.from_properties(run.get_details()["properties"], "script")
 
     start = time.monotonic()
@@ -352,7 +385,7 @@ def test_cancel_kills_a_script_that_ignores_sigterm(tmp_path: Path, monkeypatch)
 def test_cancel_reaches_a_supervisor_on_another_host_through_the_store(tmp_path: Path) -> None:
     write(tmp_path / "src", "loop.py", "import time\nprint('up', flush=True)\ntime.sleep(60)\n")
     run = Experiment(name="cancel").submit(ScriptRunConfig(tmp_path / "src", "loop.py"))
-    wait_until(lambda: "up" in texts(run), what="the script to start")
+    wait_for_line(run, "up")
     # As seen from this process, the run now lives on a machine it cannot signal.
     run._store.update_run(run.id, properties={"runwidget.host": "another-machine"})
 
@@ -431,16 +464,20 @@ def test_killed_supervisor_reads_not_responding_then_failed(tmp_path: Path, monk
     monkeypatch.setattr(st, "HEARTBEAT_TIMEOUT", 1.5)
     write(tmp_path / "src", "ticks.py", """
         import time
-        for i in range(600):
-            print("tick", i, flush=True)
-            time.sleep(0.1)
+        from runwidget import Run
+        with Run.get_context().child_run("epochs") as child:
+            child.flush()
+            print("tick 0")
+            print("tick 1", flush=True)
+            time.sleep(60)  # no more output: only the reaper can stop it
     """)  # fmt: skip
     run = Experiment(name="orphans").submit(ScriptRunConfig(tmp_path / "src", "ticks.py"))
-    wait_until(lambda: "tick 1" in texts(run), what="the script to print")
+    wait_for_line(run, "tick 1")
     properties = run.get_details()["properties"]
     supervisor = ProcessId.from_properties(properties, "supervisor")
     script = ProcessId.from_properties(properties, "script")
 
+    [child] = run.get_children()
     os.kill(supervisor.pid, signal.SIGKILL)
     killed = time.monotonic()
     store = run._store
@@ -458,6 +495,7 @@ def test_killed_supervisor_reads_not_responding_then_failed(tmp_path: Path, monk
     error = run.get_details()["error"]["message"]
     assert f"supervisor of this run (pid {supervisor.pid}" in error
     assert "killed, or the machine restarted" in error
+    assert child.get_status() == st.FAILED  # the script's open child run ends with it
     wait_until(lambda: gone(script), 5, "the orphaned script to be stopped")
 
 
@@ -469,7 +507,7 @@ def test_the_next_supervisor_fails_a_run_whose_supervisor_died(tmp_path: Path, m
     write(src, "quick.py", "print('quick')\n")
     experiment = Experiment(name="orphans")
     orphan = experiment.submit(ScriptRunConfig(src, "ticks.py"))
-    wait_until(lambda: "up" in texts(orphan), what="the script to print")
+    wait_for_line(orphan, "up")
     supervisor = ProcessId.from_properties(orphan.get_details()["properties"], "supervisor")
     os.kill(supervisor.pid, signal.SIGKILL)
     store = orphan._store

@@ -19,6 +19,7 @@ was created).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import time
@@ -76,13 +77,50 @@ def end_orphan(
         script.signal_group(signal.SIGKILL)
     if record.status == st.QUEUED:
         remove_queue_ticket(record)
-    return store.update_run(
+    ended = store.update_run(
         record.id,
         status=status,
         ended=time.time(),
         error=error,
         only_if_status=[record.status],
     )
+    if ended:
+        end_open_children(store, record.id, status)
+    return ended
+
+
+def end_open_children(store: RunStore, run_id: str, status: str) -> int:
+    """End the runs under ``run_id`` (at any depth) that its process left open.
+
+    Once a supervised run's process is gone (it exited without ending them, or it was
+    killed), nobody else can end them: they would read Running, then NotResponding, for
+    ever. They end Canceled with a canceled run, else Failed.
+
+    Returns:
+        How many runs were ended.
+    """
+    open_statuses = [s for s in st.ALL if s not in st.TERMINAL]
+    try:
+        children = [
+            c for c in store.get_children(run_id, recursive=True) if c.status in open_statuses
+        ]
+    except StoreError as e:
+        logger.warning("run %s: cannot list its child runs: %s", run_id, e)
+        return 0
+    if status == st.CANCELED:
+        final, error = st.CANCELED, None
+    else:
+        final = st.FAILED
+        error = {
+            "message": f"the process of run {run_id!r} ended while this child run was still open",
+            "traceback": None,
+        }
+    ended = 0
+    for child in children:
+        with contextlib.suppress(StoreError):
+            ended += store.update_run(child.id, status=final, ended=time.time(), error=error,
+                                      only_if_status=open_statuses)  # fmt: skip
+    return ended
 
 
 def reap(store: RunStore, record: RunRecord) -> bool:

@@ -363,32 +363,9 @@ class Supervisor:
             logger.error("run %s: %d log lines could not be written", self.run_id,
                          self.flusher.pending())  # fmt: skip
         non_terminal = [s for s in st.ALL if s not in st.TERMINAL]
-        self._end_open_children(status, non_terminal)
+        reaper.end_open_children(self.store, self.run_id, status)
         self._update(status=status, ended=time.time(), error=error, only_if_status=non_terminal)
         logger.info("run %s ended %s", self.run_id, status)
-
-    def _end_open_children(self, status: str, non_terminal: list[str]) -> None:
-        """End the child runs that the script's process left open (it was killed, or it
-        never ended them): once it is gone, nobody else can, and they would show as
-        running, then NotResponding, for ever. Canceled with a canceled run, else Failed."""
-        try:
-            children = self.store.list_runs(parent_id=self.run_id, status=non_terminal)
-        except StoreError as e:
-            logger.warning("run %s: cannot list its child runs: %s", self.run_id, e)
-            return
-        if status == st.CANCELED:
-            final, error = st.CANCELED, None
-        else:
-            final = st.FAILED
-            error = {
-                "message": f"the process of run {self.run_id!r} ended while this child run "
-                "was still open",
-                "traceback": None,
-            }
-        for child in children:
-            with contextlib.suppress(StoreError):
-                self.store.update_run(child.id, status=final, ended=time.time(), error=error,
-                                      only_if_status=non_terminal)  # fmt: skip
 
     def cleanup(self) -> None:
         if _local.keep_workdir() or self._keep_dir:
