@@ -59,7 +59,8 @@ export function createHeader({ onBack, now = () => Date.now() / 1000 } = {}) {
     status.textContent = header.status;
     status.className = `rw-status rw-status-${statusKind(header.status)}`;
     el.dataset.status = header.status;
-    live.textContent = polling === null ? "" : polling ? "live" : "";
+    // "live" only while something can still change (after the end, polling does one last read).
+    live.textContent = polling && !TERMINAL.has(header.status) ? "live" : "";
     live.title = polling ? "Refreshing in the background" : "";
     const url = safeUrl(header.portal_url);
     link.hidden = !url;
