@@ -147,13 +147,12 @@ def _column_kind(column: pd.Series) -> str:
         return "numeric"
     if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_complex_dtype(dtype):
         return "numeric"
+    if pd.api.types.is_object_dtype(dtype):
+        # One-hot encoding needs values of one kind: all strings (or all booleans).
+        kinds = {"text" if isinstance(v, str) else type(v).__name__ for v in column.dropna()}
+        return "categorical" if kinds <= {"text"} or kinds <= {"bool"} else "unusable"
     if isinstance(dtype, pd.CategoricalDtype) or pd.api.types.is_string_dtype(dtype):
         return "categorical"
-    if pd.api.types.is_object_dtype(dtype):
-        # One-hot encoding needs values of one kind: all strings (or all numbers).
-        kinds = {"text" if isinstance(v, str) else type(v).__name__ for v in column.dropna()}
-        if kinds <= {"text"} or kinds <= {"bool"}:
-            return "categorical"
     return "unusable"
 
 
@@ -170,7 +169,7 @@ def _check_classes(target: pd.Series, label: str) -> list[tuple[Any, int]]:
     counts = target.value_counts(sort=True, ascending=True)
     if len(counts) < 2:
         raise InvalidValueError(
-            f"label column {label!r} has a single class ({counts.index[0]!r:.40}); a "
+            f"label column {label!r} has a single class ({_plain(counts.index[0])!r:.40}); a "
             "classification needs at least two"
         )
     rare = int((counts < 2).sum())
