@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -11,6 +12,8 @@ from runwidget.server.handlers import API_ROUTES
 from runwidget.server.pages import PAGE_ROUTES, STATIC_DIR
 from runwidget.server.service import RunService
 from runwidget.store import RunStore
+
+logger = logging.getLogger("runwidget")
 
 # Store reads are blocking; a few threads keep the server answering while one is slow.
 WORKERS = 4
@@ -32,11 +35,21 @@ def portal_settings(store: RunStore, *, base_url: str, portal_url: Any) -> dict[
     """
     portal_base = url_join(base_url, "runwidget")
     service = RunService(store, api_url=url_join(portal_base, "api"), portal_url=portal_url)
+    executor = ThreadPoolExecutor(WORKERS, thread_name_prefix="runwidget-api")
+    # Read every run into the index now, so that the first visitor does not wait for it.
+    executor.submit(_warm, service)
     return {
         "runwidget_service": service,
-        "runwidget_executor": ThreadPoolExecutor(WORKERS, thread_name_prefix="runwidget-api"),
+        "runwidget_executor": executor,
         "runwidget_portal_base": portal_base,
     }
+
+
+def _warm(service: RunService) -> None:
+    try:
+        service.index.warm()
+    except Exception as e:  # the store may be down now; requests will try again
+        logger.warning("runwidget: could not read the run store yet: %s", e)
 
 
 def routes(

@@ -129,6 +129,11 @@ class RunIndex:
             self._synced_at = time.monotonic()
             return self.cursor
 
+    def warm(self) -> None:
+        """Read every run now (at start-up), without delaying the next request's sync."""
+        with self._sync_lock:
+            self._apply(self.store.list_runs(since=self.cursor))
+
     def _apply(self, records: Iterable[RunRecord]) -> None:
         with self._lock:
             for record in records:
