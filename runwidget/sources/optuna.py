@@ -45,6 +45,9 @@ if TYPE_CHECKING:
 
 INTERMEDIATE = "intermediate_value"
 CURVES = "intermediate values"
+# Seconds during which what one read of the storage found is reused by the next calls, so
+# that one poll (the study, its trials, their metrics) reads the storage once.
+SYNC_REUSE = 0.25
 # Properties of a child that the sweep view reads as something else than a hyperparameter.
 RESERVED = frozenset({"iteration", "pipeline", "preprocessor", "algorithm", "primary_metric",
                       "goal", "pareto_front"})  # fmt: skip
@@ -161,7 +164,7 @@ class OptunaSource(RunSource):
         self._front_size = 0
         self._last_ended: float | None = None
         self._record: RunRecord | None = None
-        self._synced = False
+        self._synced_at = -math.inf
 
     # -- RunSource ---------------------------------------------------------------------------
     @property
@@ -174,14 +177,13 @@ class OptunaSource(RunSource):
 
     def record(self) -> RunRecord:
         with self._lock:
-            self._sync()
+            self._sync_if_stale()
             self._record = self._make_record(time.time())
             return self._record
 
     def children(self, since: int = 0) -> list[RunRecord]:
         with self._lock:
-            if not self._synced:
-                self._sync()
+            self._sync_if_stale()
             start = bisect.bisect_right(self._changes, (since, math.inf))
             numbers = {number for _, number in self._changes[start:]}
             records = [self._trials[n].record for n in numbers]
@@ -189,8 +191,7 @@ class OptunaSource(RunSource):
 
     def metrics(self, since: int = 0, limit: int | None = None) -> list[MetricPoint]:
         with self._lock:
-            if not self._synced:
-                self._sync()
+            self._sync_if_stale()
             return _after(self._curves, since, limit)
 
     def child_metrics(self, run_id: str, since: int = 0) -> list[MetricPoint]:
@@ -219,8 +220,7 @@ class OptunaSource(RunSource):
         prefix = f"{self._id}-trial-"
         if run_id.startswith(prefix) and run_id[len(prefix) :].isdigit():
             number = int(run_id[len(prefix) :])
-            if not self._synced:
-                self._sync()
+            self._sync_if_stale()
             if number < len(self._trials):
                 return self._trials[number]
         raise RunNotFoundError(f"study {self._name!r} has no trial run {run_id!r}")
@@ -237,9 +237,13 @@ class OptunaSource(RunSource):
                 ) from e
             raise
 
+    def _sync_if_stale(self) -> None:
+        if time.monotonic() - self._synced_at > SYNC_REUSE:
+            self._sync()
+
     def _sync(self) -> None:
         trials = self._read()
-        self._synced = True
+        self._synced_at = time.monotonic()
         if self._names is None:
             self._names = metric_names(self._study)
         start = self._first_unfinished
@@ -435,7 +439,7 @@ class _TrialSource(RunSource):
 
     def record(self) -> RunRecord:
         with self._parent._lock:
-            self._parent._sync()
+            self._parent._sync_if_stale()
             return self._parent._entry(self._run_id).record
 
     def children(self, since: int = 0) -> list[RunRecord]:
