@@ -91,6 +91,7 @@ class MlflowSource(RunSource):
         self._child_metric_seqs: dict[str, int] = {}
         self._newest_child_start = -1
         self._search: dict[str, Any] | None = None
+        self._experiment_id_list: list[str] = []
         self._files: dict[str, int] = {}  # artifact path -> bytes already read (logs)
         self._images: dict[str, FileInfo] = {}
         self._run = self._get(run_id)
@@ -285,7 +286,19 @@ class MlflowSource(RunSource):
             return list(history[seen.count :])
 
     # -- children -------------------------------------------------------------------------
-    def _search_children(self, extra: str = "", max_results: int = _PAGE) -> list[Any]:
+    def _experiment_ids(self, refresh: bool) -> list[str]:
+        """Every experiment's id: nested runs may live in another experiment than their
+        parent (Optuna's MLflow callback puts trials in an experiment named after the study)."""
+        if refresh or not self._experiment_id_list:
+            found = self._call("search_experiments", self._client.search_experiments)
+            self._experiment_id_list = [e.experiment_id for e in found] or [
+                self._run.info.experiment_id
+            ]
+        return self._experiment_id_list
+
+    def _search_children(
+        self, extra: str = "", max_results: int = _PAGE, refresh: bool = False
+    ) -> list[Any]:
         query = f"tags.`{_PARENT_TAG}` = '{self._run_id}'" + extra
         found: list[Any] = []
         token = None
@@ -293,7 +306,7 @@ class MlflowSource(RunSource):
             page = self._call(
                 "search_runs",
                 self._client.search_runs,
-                [self._run.info.experiment_id],
+                self._experiment_ids(refresh),
                 filter_string=query,
                 max_results=max_results,
                 order_by=["attributes.start_time ASC"],
@@ -306,7 +319,7 @@ class MlflowSource(RunSource):
 
     def children(self, since: int = 0) -> list[RunRecord]:
         if since == 0 or not self._children:
-            fresh = self._search_children()
+            fresh = self._search_children(refresh=True)
         else:
             active = [
                 cid
@@ -367,7 +380,7 @@ class MlflowSource(RunSource):
     def _recognise_search(self) -> dict[str, Any] | None:
         """Optuna's MLflow callback, FLAML and scikit-learn autolog searches, by their
         children's tags, params and metrics. None until children appear (checked again)."""
-        sample = self._search_children(max_results=5)
+        sample = self._search_children(max_results=5, refresh=True)
         if not sample:
             return None
         return recognise_search(sample)
