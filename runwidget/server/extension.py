@@ -118,7 +118,7 @@ def load(serverapp: Any) -> None:
 
     def announce() -> None:
         # The port is bound after extensions load; kernels start after the loop does.
-        _portal.set_jupyter_server(url_join(serverapp.connection_url, "runwidget"), uri)
+        _portal.set_jupyter_server(serverapp.connection_url.rstrip("/") + "/runwidget", uri)
 
     IOLoop.current().add_callback(announce)
     serverapp.log.info("runwidget: serving runs of %s at %s", store, portal_path)

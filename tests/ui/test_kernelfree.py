@@ -207,3 +207,25 @@ def test_standalone_portal_asks_for_its_token(standalone_portal, page: Page, scr
     page.locator(".rw-runs a", has_text="portal run").click()
     expect(page.locator(".rw-title")).to_have_text("portal run")
     screenshot(page, "portal-run")
+
+
+def test_insert_run_details_cell_links_to_this_servers_portal(
+    jupyter_server, page: Page, screenshot, lab_runs
+) -> None:
+    server = jupyter_server("lab")
+    server.write_notebook("insert.ipynb", "import runwidget")
+    server.open_notebook(page, "insert.ipynb")
+    page.evaluate("() => window.jupyterapp.shell.activateById('runwidget-runs')")
+    target = row(page, lab_runs["lr1"])
+    target.hover()
+    target.get_by_role("button", name="Insert").click()
+    cell = page.locator(".jp-Notebook .jp-Cell").nth(1)
+    expect(cell).to_contain_text(f'RunDetails(Workspace().get_run("{lab_runs["lr1"]}")).show()')
+
+    server.run_all(page)
+    # The kernel learnt from the server where the run's page is: on this server.
+    link = page.locator(".jp-OutputArea a.rw-portal")
+    expect(link).to_have_attribute(
+        "href", f"{server.url}/runwidget/runs/{lab_runs['lr1']}", timeout=60_000
+    )
+    screenshot(page, "lab-inserted-cell")
