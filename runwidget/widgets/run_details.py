@@ -27,6 +27,8 @@ MAX_BACKOFF = 120.0
 SNAPSHOT_EVERY = 30
 # How soon after seeing everything ended the one last refresh comes.
 LAST_REFRESH_DELAY = 1.0
+# How long displaying waits for the first full read, for the static summary's metrics.
+FIRST_READ_WAIT = 0.5
 
 _VIEW_MIME = "application/vnd.jupyter.widget-view+json"
 
@@ -96,12 +98,15 @@ class RunDetails(anywidget.AnyWidget):
         self._last_refresh_due = False
         self._failures = 0
         self._closed = False
+        self._first_read = threading.Event()
         self.bytes_sent = 0  # what deltas and snapshots put on the wire (for the benchmark)
         super().__init__(interval=interval, _uid=uuid.uuid4().hex, **kwargs)
         self.on_msg(self._on_frontend_msg)
-        self._view.refresh()
+        # Quick first view (header, tables, log); the points come at once from the thread,
+        # so that show() never waits for a long history.
+        self._view.refresh(metrics=False)
         self._push_snapshot()
-        self._start_polling(delay=self.interval)
+        self._start_polling(delay=0)
 
     @traitlets.validate("interval")
     def _check_interval(self, proposal: dict[str, Any]) -> float:
@@ -120,6 +125,21 @@ class RunDetails(anywidget.AnyWidget):
             poller.wake()
 
     # -- public API ------------------------------------------------------------------------
+    @classmethod
+    def from_mlflow(cls, run_id: str, tracking_uri: str | None = None, **kwargs: Any) -> RunDetails:
+        """Details of the MLflow run ``run_id`` (MLflow's current tracking URI by default).
+
+        ``RunDetails(mlflow_run)`` does the same for an ``mlflow.entities.Run`` or the
+        ``ActiveRun`` of ``mlflow.start_run()``.
+
+        Raises:
+            ImportError: MLflow is not installed (``pip install runwidget[mlflow]``).
+            RunNotFoundError: no such run at that tracking URI.
+        """
+        from runwidget.sources.mlflow import MlflowSource
+
+        return cls(MlflowSource(run_id, tracking_uri), **kwargs)
+
     def show(self) -> None:
         """Display the widget in the notebook (with a static summary for saved notebooks)."""
         from IPython.display import display
@@ -181,6 +201,9 @@ class RunDetails(anywidget.AnyWidget):
         publish_display_data(self._mimebundle(), transient={"display_id": display_id})
 
     def _mimebundle(self) -> dict[str, Any]:
+        # The summary shows metrics when the first full read is quick (most runs); a long
+        # history is not waited for: the summary is redone when polling ends.
+        self._first_read.wait(FIRST_READ_WAIT)
         bundle = super()._repr_mimebundle_() or {}
         data = dict(bundle[0] if isinstance(bundle, tuple) else bundle)
         data["text/html"] = summary_html(self._view.snapshot(with_series=True))
@@ -204,7 +227,7 @@ class RunDetails(anywidget.AnyWidget):
         if self._closed or self._view.terminal and self._last_refresh_done():
             self.set_trait("polling", False)
             return
-        self._last_refresh_due = self._view.terminal
+        self._last_refresh_due = False
         me = weakref.ref(self)
         view = self._view
 
@@ -213,7 +236,7 @@ class RunDetails(anywidget.AnyWidget):
             return None if widget is None else widget._tick(view)
 
         self._poller = Poller(tick, self.interval, name=f"runwidget-poll-{self.run_id}")
-        self._poller.start(delay=LAST_REFRESH_DELAY if self._last_refresh_due else delay)
+        self._poller.start(delay=delay)
         self.set_trait("polling", True)
 
     def _last_refresh_done(self) -> bool:
@@ -236,6 +259,7 @@ class RunDetails(anywidget.AnyWidget):
             delta = view.refresh()
             if delta is not None:
                 self._publish(delta)
+            self._first_read.set()
             if not view.reachable:
                 self._failures += 1
                 return min(self.interval * 2**self._failures, MAX_BACKOFF)
@@ -336,9 +360,10 @@ class RunDetails(anywidget.AnyWidget):
             ]
             self._view = RunView(source, **self._options)
             self._figures = ChartFigures()
-            self._view.refresh()
+            self._first_read.clear()
+            self._view.refresh(metrics=False)
             self._push_snapshot()
-            self._start_polling(delay=self.interval)
+            self._start_polling(delay=0)
         _join(poller)
 
     def back(self) -> None:
