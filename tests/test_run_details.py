@@ -49,12 +49,21 @@ def widgets() -> Iterator[list[RunDetails]]:
     assert _pollers() == []
 
 
+class _Recording(RunDetails):
+    """A RunDetails whose messages to the browser are kept (from the first one on)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.sent = Sent()
+        super().__init__(*args, **kwargs)
+
+    def send(self, content: Any, buffers: Any = None) -> None:
+        self.sent.append((content, buffers))
+
+
 def _widget(made: list[RunDetails], run: Run, **kwargs: Any) -> tuple[RunDetails, Sent]:
-    widget = RunDetails(run, **{"interval": 0.2, **kwargs})
-    sent = Sent()
-    widget.send = lambda content, buffers=None: sent.append((content, buffers))  # type: ignore[method-assign]
+    widget = _Recording(run, **{"interval": 0.2, **kwargs})
     made.append(widget)
-    return widget, sent
+    return widget, widget.sent
 
 
 def test_polls_while_running_and_stops_after_one_last_refresh(
@@ -69,9 +78,13 @@ def test_polls_while_running_and_stops_after_one_last_refresh(
     for i in range(5):
         run.log("loss", 1.0 / (i + 2))
     run.flush()
-    _wait(lambda: sent.of("delta"))
-    delta = sent.of("delta")[0]["delta"]
-    assert delta["charts"]["data"][0]["y"][-1] == pytest.approx(1 / 6)
+
+    def last_value() -> float | None:
+        tails = [d["delta"].get("charts", {}).get("data", []) for d in sent.of("delta")]
+        values = [t["y"][-1] for data in tails for t in data if t["y"]]
+        return values[-1] if values else None
+
+    _wait(lambda: last_value() == pytest.approx(1 / 6))
     run.complete()
     _wait(lambda: not widget.polling)
     _wait(lambda: _pollers() == [])
@@ -123,9 +136,11 @@ def test_idle_polls_send_nothing(experiment: Experiment, widgets: list[RunDetail
     run.log("loss", 2.0)
     run.flush()
     widget, sent = _widget(widgets, run, interval=0.2)
-    before = widget.bytes_sent
+    _wait(lambda: widget._first_read.is_set())
+    assert [m["delta"]["charts"]["data"][0]["y"] for m in sent.of("delta")] == [[1.0, 2.0]]
+    before, count = widget.bytes_sent, len(sent)
     time.sleep(1.0)
-    assert sent == [] and widget.bytes_sent == before
+    assert len(sent) == count and widget.bytes_sent == before
 
 
 def test_drill_down_and_back_keep_one_thread(
@@ -142,6 +157,7 @@ def test_drill_down_and_back_keep_one_thread(
     assert widget.run_id == child.id and len(_pollers()) == 1
     assert widget._trail == [{"run_id": parent.id, "name": "parent"}]
     assert widget._snapshot["header"]["display_name"] == "child"
+    _wait(lambda: widget._first_read.is_set())
     assert "m:acc" in widget._charts
     assert widget.get_widget_data()["charts"][0]["series"][0]["y"] == [0.1, 0.2]
     widget._handle_custom_msg({"type": "back", "levels": 1}, [])

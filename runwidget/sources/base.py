@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import abc
 
-from runwidget.store.records import FileInfo, LogLine, MetricPoint, RunRecord
+from runwidget.store.records import (
+    FileInfo,
+    LogLine,
+    MetricColumns,
+    MetricPoint,
+    RunRecord,
+    metric_columns,
+)
 
 
 class RunSource(abc.ABC):
@@ -62,6 +69,20 @@ class RunSource(abc.ABC):
         Raises:
             RunNotFoundError: this run has no child ``run_id``.
         """
+
+    def metric_columns(self, since: int = 0) -> tuple[list[MetricColumns], int]:
+        """The points of ``metrics(since)`` grouped by metric, numbers as numpy columns, and
+        the new cursor. Built on ``metrics``; a backend may answer it faster (a first load
+        of a long run reads every point)."""
+        points: list[MetricPoint] = []
+        cursor = since
+        while True:
+            page = self.metrics(cursor, limit=100_000)
+            points += page
+            if page:
+                cursor = page[-1].seq
+            if len(page) < 100_000:
+                return metric_columns(points), cursor
 
     def child_metrics(self, run_id: str, since: int = 0) -> list[MetricPoint]:
         """The metric points of child ``run_id`` after ``since`` (for child table columns

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from runwidget.errors import RunNotFoundError
 from runwidget.sources.base import RunSource
-from runwidget.store import FileInfo, LogLine, MetricPoint, RunRecord, RunStore
+from runwidget.store import FileInfo, LogLine, MetricColumns, MetricPoint, RunRecord, RunStore
 from runwidget.tracking import _portal
 
 
@@ -51,6 +51,9 @@ class StoreSource(RunSource):
 
     def metrics(self, since: int = 0, limit: int | None = None) -> list[MetricPoint]:
         return self._store.read_metrics(self._run_id, since=since, limit=limit)
+
+    def metric_columns(self, since: int = 0) -> tuple[list[MetricColumns], int]:
+        return self._store.read_metric_columns(self._run_id, since=since)
 
     def child_metrics(self, run_id: str, since: int = 0) -> list[MetricPoint]:
         return self._store.read_metrics(run_id, since=since)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from runwidget.status import effective_status
 
@@ -66,6 +69,52 @@ class MetricPoint:
     step: float | None
     value: Any
     time: float
+
+
+@dataclass(frozen=True)
+class MetricColumns:
+    """The points of one metric, as columns: what ``RunStore.read_metric_columns`` returns.
+
+    ``seq``, ``step`` and ``value`` are numpy arrays of the numeric points in ``seq`` order
+    (``step`` is NaN where the user gave none; ``value`` holds NaN and infinities as logged).
+    ``others`` are the points whose value is a string or a dict of columns (``row`` and
+    ``table`` points), as ``MetricPoint`` records in ``seq`` order.
+    """
+
+    name: str
+    kind: str
+    seq: np.ndarray
+    step: np.ndarray
+    value: np.ndarray
+    others: list[MetricPoint] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.seq) + len(self.others)
+
+
+def metric_columns(points: Iterable[MetricPoint]) -> list[MetricColumns]:
+    """Group points by metric name (in order of first appearance) into columns."""
+    numeric: dict[str, list[tuple[int, float, float]]] = {}
+    others: dict[str, list[MetricPoint]] = {}
+    kinds: dict[str, str] = {}
+    for p in points:
+        kinds.setdefault(p.name, p.kind)
+        if isinstance(p.value, (str, dict)):
+            others.setdefault(p.name, []).append(p)
+        else:
+            step = np.nan if p.step is None else p.step
+            numeric.setdefault(p.name, []).append((p.seq, step, p.value))
+    out = []
+    for name, kind in kinds.items():
+        rows = numeric.get(name, [])
+        table = np.array(rows, dtype=float).reshape(len(rows), 3)
+        out.append(
+            MetricColumns(
+                name, kind, table[:, 0].astype(np.int64), table[:, 1], table[:, 2],
+                others.get(name, []),
+            )
+        )  # fmt: skip
+    return out
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,13 +14,15 @@ Series are downsampled with ``MinMaxSeries``; NaN and infinities are not drawn b
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from runwidget.store import MetricKind, MetricPoint
+from runwidget.store import MetricColumns, MetricKind, MetricPoint
+from runwidget.store.records import metric_columns
 from runwidget.view._values import finite_number, json_value
 from runwidget.view.downsample import MinMaxSeries
 
@@ -90,51 +92,59 @@ class ChartSet:
 
     # -- adding ----------------------------------------------------------------------------
     def add(self, points: Iterable[MetricPoint]) -> None:
-        grouped: dict[str, list[MetricPoint]] = {}
-        for point in points:
-            grouped.setdefault(point.name, []).append(point)
-        for name, group in grouped.items():
-            metric = self._metrics.get(name)
-            if metric is None:
-                metric = self._metrics[name] = _Metric(name, group[0].kind)
-            if metric.kind in (MetricKind.ROW, MetricKind.TABLE):
-                self._add_rows(metric, group)
-            else:
-                self._add_values(metric, group)
+        """Add metric points (records)."""
+        self.add_columns(metric_columns(points))
 
-    def _add_values(self, metric: _Metric, group: list[MetricPoint]) -> None:
-        xs: list[float] = []
-        ys: list[float] = []
+    def add_columns(self, columns: Iterable[MetricColumns]) -> None:
+        """Add metric points given as columns (``RunSource.metric_columns``)."""
+        for col in columns:
+            metric = self._metrics.get(col.name)
+            if metric is None:
+                metric = self._metrics[col.name] = _Metric(col.name, col.kind)
+            if metric.kind in (MetricKind.ROW, MetricKind.TABLE):
+                self._add_rows(metric, col.others)
+            else:
+                self._add_values(metric, col)
+
+    def _add_values(self, metric: _Metric, col: MetricColumns) -> None:
         is_list = metric.kind == MetricKind.LIST
-        for p in group:
-            index = metric.points
-            metric.points += 1
-            value = p.value
-            if isinstance(value, str):
-                metric.last_text = value
+        n = len(col.seq)
+        # Each point's index among all points of this metric (strings included).
+        if col.others:
+            seqs = np.concatenate([col.seq, [p.seq for p in col.others]])
+            rank = np.empty(len(seqs), dtype=np.int64)
+            rank[np.argsort(seqs, kind="stable")] = np.arange(len(seqs))
+            index = metric.points + rank[:n]
+            texts = [p.value for p in col.others if isinstance(p.value, str)]
+            if texts:
+                metric.last_text = texts[-1]
                 self._properties_changed = True
-                continue
-            if isinstance(value, dict):
-                continue  # a row logged under a scalar's name: not drawable as a scalar
-            metric.numeric += 1
-            metric.last_value = value
-            if p.step is not None and not is_list:
-                metric.has_step = True
-            xs.append(float(index if is_list or p.step is None else p.step))
-            ys.append(value)
-        if not ys:
+        else:
+            index = metric.points + np.arange(n)
+        metric.points += len(col)
+        if n == 0:
             return
+        steps = col.step
+        given = ~np.isnan(steps)
+        if is_list or not given.any():
+            xs = index.astype(float)
+        else:
+            metric.has_step = True
+            xs = np.where(given, steps, index)
+        ys = col.value
+        metric.numeric += n
+        metric.last_value = float(ys[-1])
         if metric.chart is None and not is_list and metric.numeric == 1:
-            metric.first = (xs[0], ys[0])  # a single value is a property until a second comes
+            metric.first = (float(xs[0]), float(ys[0]))  # a property until a second comes
             self._properties_changed = True
             return
         if metric.chart is None:
             if metric.first is not None:
-                xs.insert(0, metric.first[0])
-                ys.insert(0, metric.first[1])
+                xs = np.r_[metric.first[0], xs]
+                ys = np.r_[metric.first[1], ys]
                 metric.first = None
                 self._properties_changed = True
-            x_label = "index" if is_list else ("step" if metric.has_step else "index")
+            x_label = "step" if metric.has_step and not is_list else "index"
             metric.chart = self._new_chart(metric.name, "line", x_label)
             self._series(metric.chart, "value", metric.name)
         elif metric.has_step and metric.chart.x_label != "step" and not is_list:
@@ -159,13 +169,13 @@ class ChartSet:
                 y_names = names
             else:
                 x_value = finite_number(row.get(x_name))
-                x = x_value if x_value is not None else float("nan")
+                x = x_value if x_value is not None else math.nan
                 y_names = [n for n in names if n != x_name]
             for column in y_names:
                 xs, ys = columns.setdefault(column, ([], []))
-                y = row[column]
+                y = finite_number(row[column])
                 xs.append(x)
-                ys.append(float(y) if finite_number(y) is not None else _nan_of(y))
+                ys.append(math.nan if y is None else y)
         if not columns:
             return
         if metric.chart is None:
@@ -188,7 +198,9 @@ class ChartSet:
         self._changed_specs.add(chart.id)
         return series
 
-    def _extend(self, series: _Series, xs: list[float], ys: list[float]) -> None:
+    def _extend(
+        self, series: _Series, xs: np.ndarray | list[float], ys: np.ndarray | list[float]
+    ) -> None:
         x = np.asarray(xs, dtype=float)
         y = np.asarray(ys, dtype=float)
         finite = np.isfinite(x) & np.isfinite(y)
@@ -269,7 +281,3 @@ class ChartSet:
         changed = self._skipped_changed
         self._skipped_changed = False
         return changed
-
-
-def _nan_of(_value: Any) -> float:
-    return float("nan")

@@ -100,17 +100,22 @@ class RunView:
         """The last refresh reached the source."""
         return self._outage is None
 
-    def refresh(self) -> dict[str, Any] | None:
+    def refresh(self, *, metrics: bool = True) -> dict[str, Any] | None:
         """Read what is new and return the delta from the previous version, or None.
 
         A source that cannot be reached is not an error: the view gets a notice (and
         keeps what it had), and the next refresh tries again.
+
+        Args:
+            metrics: read metric points too. A first refresh without them is quick however
+                long the run (the header, tables and log can be shown while a later
+                refresh reads the points).
         """
         now = time.time()
         header_before, props_before = self._header, self._properties
         error_before, notices_before = self._error, self._notices
         terminal_before = self._terminal
-        self._poll(now)
+        self._poll(now, metrics)
         self._header = self._make_header(now)
         props_changed, charts = self._charts.take_changes()
         if props_changed or self._record_changed or not self._loaded:
@@ -147,7 +152,7 @@ class RunView:
         self.version += 1
         return {"version": self.version, "base": self.version - 1, "time": now, **delta}
 
-    def _poll(self, now: float) -> None:
+    def _poll(self, now: float, metrics: bool = True) -> None:
         self._record_changed = False
         try:
             record = self.source.record()
@@ -156,8 +161,9 @@ class RunView:
                 self._record_changed = True
                 self._children.set_parent(record)
             self._children.update_records(self.source.children(self._children.cursor))
-            self._read_metrics()
-            self._read_child_metrics()
+            if metrics:
+                self._read_metrics()
+                self._read_child_metrics()
             self._read_logs()
             self._images.add(self.source.images(self._images.cursor))
             self._children.refresh_liveness(now)
@@ -173,14 +179,9 @@ class RunView:
         self._terminal = record.current_status(now) in st.TERMINAL and not self._children.alive(now)
 
     def _read_metrics(self) -> None:
-        while True:
-            points = self.source.metrics(self._metric_cursor, limit=READ_PAGE)
-            if not points:
-                return
-            self._charts.add(points)
-            self._metric_cursor = points[-1].seq
-            if len(points) < READ_PAGE:
-                return
+        columns, cursor = self.source.metric_columns(self._metric_cursor)
+        self._charts.add_columns(columns)
+        self._metric_cursor = cursor
 
     def _read_child_metrics(self) -> None:
         for child_id, cursor in self._children.pending_metric_reads():
