@@ -75,6 +75,7 @@ def study_of(storage: Any, **kwargs: Any) -> optuna.Study:
 
 # -- the callback ---------------------------------------------------------------------------
 def test_callback_records_each_trial_as_a_child_of_a_sweep(storage: Any, sqlite_uri: str) -> None:
+    # The study does not wait for the store: the callback only queues each trial.
     study = study_of(storage, direction="minimize", study_name="quadratic")
     callback = RunwidgetCallback(Experiment(Workspace(sqlite_uri), "tuning"))
     assert callback.run.type == RunType.SWEEP and callback.run.get_status() == st.RUNNING
@@ -132,8 +133,9 @@ def test_callback_into_an_existing_sweep_run(sqlite_uri: str) -> None:
     sweep = experiment.start_logging(run_type=RunType.SWEEP)
     study = study_of(None)
     for _ in range(2):  # e.g. two workers of one study
-        study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=2,
-                       callbacks=[RunwidgetCallback(run=sweep, metric_name="score")])  # fmt: skip
+        callback = RunwidgetCallback(run=sweep, metric_name="score")
+        study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=2, callbacks=[callback])
+        assert callback.flush()
     sweep.complete()
     assert [c.get_properties()["iteration"] for c in sweep.get_children()] == [0, 1, 2, 3]
     assert sweep.get_properties()["primary_metric"] == "score"
@@ -173,6 +175,7 @@ def test_callback_keeps_trials_while_the_store_is_down(
     study = study_of(None)
     with pytest.warns(RunwidgetWarning, match="cannot record Optuna trials .* study goes on"):
         study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=3, callbacks=[callback])
+        assert callback.flush(timeout=0.3) is False
     assert callback.run.get_children() == []
     down["on"] = False
     callback.complete()  # the waiting trials are written

@@ -14,6 +14,7 @@ The run contract the RunDetails AutoML view reads:
 from __future__ import annotations
 
 import math
+import time
 from typing import Any
 
 from runwidget import status as st
@@ -22,6 +23,7 @@ from runwidget.store import RunType
 from runwidget.tracking.run import Run
 
 MODEL_FILE = "outputs/model.pkl"
+_NOT_ENDED = tuple(s for s in st.ALL if s not in st.TERMINAL)
 
 
 def best_metric_name(primary_metric: str) -> str:
@@ -74,14 +76,27 @@ class Recorder:
         child.upload_file(MODEL_FILE, path)
 
     def complete(self, child: Run) -> None:
-        child.complete()
+        self._end(child, st.COMPLETED, None)
 
     def fail(self, child: Run, error: dict[str, Any]) -> None:
-        child._end(st.FAILED, {"message": error.get("message") or "failed",
-                               "traceback": error.get("traceback")})  # fmt: skip
+        message = error.get("message") or "failed"
+        self._end(child, st.FAILED, {"message": message, "traceback": error.get("traceback")})
 
     def cancel(self, child: Run, reason: str) -> None:
-        child._end(st.CANCELED, {"message": reason, "traceback": None})
+        self._end(child, st.CANCELED, {"message": reason, "traceback": None})
+
+    def _end(self, child: Run, status: str, error: dict[str, Any] | None) -> None:
+        """End the child run without waiting for the store: its metrics, model and status
+        are written by the background writer, in order, while the next iteration fits.
+        (``new_best`` waits for them: the best run is complete before it is named.)"""
+        if child._ended:
+            return
+        child._ended, child._ended_as = True, status
+        flusher = child._flusher
+        flusher.set_alive(child.id, False)
+        flusher.update_run(
+            child.id, status=status, ended=time.time(), error=error, only_if_status=_NOT_ENDED
+        )
 
     def best_so_far(self, iteration: int, value: float) -> None:
         self.parent.log(best_metric_name(self.primary_metric), value, step=iteration)

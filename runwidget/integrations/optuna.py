@@ -20,18 +20,21 @@ first objective and, for a single objective, logs ``best_<metric>`` after each t
 
 Optuna calls callbacks as each trial ends, so a trial appears when it is over. To watch a
 study live without recording it, use ``RunDetails(study)`` (``runwidget.sources.optuna``).
-Recording never stops the study: when the run store cannot be reached, trials wait in
-memory and are written at the next trial (or at ``complete()``), with one warning.
+Recording never slows or stops the study: the callback queues the trial and returns; a
+background thread writes it. When the run store cannot be reached, trials wait in memory
+and are written when it is back (or at ``complete()``, or at exit), with one warning.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import logging
 import math
 import threading
 import time
 import warnings
+import weakref
 from collections.abc import Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -40,7 +43,7 @@ from runwidget import status as st
 from runwidget._imports import import_optional
 from runwidget.errors import InvalidValueError, RunFinishedError, RunwidgetWarning, StoreError
 from runwidget.sources.optuna import INTERMEDIATE, metric_names, parameter_properties
-from runwidget.store import MetricKind, RunType
+from runwidget.store import Batch, MetricKind, RunType
 
 if TYPE_CHECKING:
     import optuna
@@ -53,6 +56,18 @@ logger = logging.getLogger("runwidget")
 __all__ = ["RunwidgetCallback"]
 
 _STATUS = {"COMPLETE": st.COMPLETED, "PRUNED": st.CANCELED, "FAIL": st.FAILED}
+MAX_RETRY_DELAY = 10.0
+# How long ending the sweep run (and the interpreter's exit) waits for queued trials.
+END_TIMEOUT = 30.0
+
+# Callbacks with trials that may still be queued, written at the interpreter's exit.
+_live: weakref.WeakSet[RunwidgetCallback] = weakref.WeakSet()
+
+
+@atexit.register
+def _write_at_exit() -> None:
+    for callback in list(_live):
+        callback._close(END_TIMEOUT)
 
 
 def _optuna() -> Any:
@@ -65,8 +80,9 @@ class RunwidgetCallback:
     Args:
         experiment: where to create the sweep run: an ``Experiment`` or an experiment name
             (in the default workspace). Not needed with ``run``.
-        run: record into this existing sweep run instead (e.g. one per worker process of a
-            distributed study, all into one run).
+        run: record into this existing sweep run instead (e.g. one callback per worker
+            process of a distributed study, all into one run); ``flush()`` each callback (or
+            leave it to the interpreter's exit) before ending that run.
         metric_name: the name(s) of the objective(s); default: the study's metric names,
             else ``value`` / ``values_0``, ``values_1``...
         display_name: the sweep run's display name (default: the study's name at the first
@@ -122,37 +138,51 @@ class RunwidgetCallback:
                 )
             self.run = experiment.start_logging(display_name=display_name, run_type=RunType.SWEEP)
             self._named = display_name is not None
-        self._lock = threading.Lock()
-        self._described = False
+        self._lock = threading.Lock()  # guards the queue and the study's description
+        self._write_lock = threading.Lock()  # one writer at a time: the thread or flush()
         self._names: list[str] | None = None
+        self._study: dict[str, Any] | None = None  # what the sweep run says of the study
+        self._described = False
         self._maximize: bool | None = None
         self._best: float | None = None
-        self._waiting: list[Any] = []  # trials not yet written (store unreachable)
+        self._waiting: list[Any] = []  # finished trials not yet written
+        self._progress: dict[int, dict[str, Any]] = {}  # what is written of a trial
         self._warned = False
+        self._wake = threading.Event()
+        self._stop = False
+        self._thread: threading.Thread | None = None
+        _live.add(self)
 
     # -- the callback ------------------------------------------------------------------------
     def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        """Record ``trial`` (called by ``study.optimize`` as each trial ends)."""
-        with self._lock:
-            try:
-                if not self._described:
-                    self._describe(study)
-                self._waiting.append(trial)
-                self._write_waiting()
-            except InvalidValueError:
-                raise  # a mistake in how the callback was made: say so at once
-            except Exception as e:  # monitoring must never stop the study
-                logger.exception("runwidget could not record trial %s", trial.number)
-                self._warn(e)
+        """Queue ``trial`` for writing (called by ``study.optimize`` as each trial ends).
 
-    def _describe(self, study: optuna.Study) -> None:
+        The trial is written by a background thread: the study does not wait for the store.
+
+        Raises:
+            InvalidValueError: ``metric_name`` does not match the study's objectives.
+        """
+        with self._lock:
+            if self._names is None:
+                self._names = self._check_names(study)
+                self._study = self._describe(study, self._names)
+            self._waiting.append(trial)
+        self._wake.set()
+        if self._thread is None or not self._thread.is_alive():
+            self._start_thread()
+
+    def _check_names(self, study: optuna.Study) -> list[str]:
         names = self._metric_names or metric_names(study)
         if len(names) != len(study.directions):
             raise InvalidValueError(
                 f"metric_name gives {len(names)} name(s) but the study has "
                 f"{len(study.directions)} objective(s)"
             )
+        return names
+
+    def _describe(self, study: optuna.Study, names: list[str]) -> dict[str, Any]:
         goal = study.directions[0].name.lower()
+        self._maximize = goal == "maximize" if len(names) == 1 else None
         properties: dict[str, Any] = {
             "primary_metric": names[0],
             "goal": goal,
@@ -162,27 +192,57 @@ class RunwidgetCallback:
             properties["objectives"] = ", ".join(
                 f"{n} ({d.name.lower()})" for n, d in zip(names, study.directions, strict=False)
             )
-        try:
-            if not self._named:
-                self.run._flusher.update_run(self.run.id, display_name=study.study_name)
-            self.run.add_properties(properties)
-        except StoreError as e:
-            self._warn(e)
-            return
-        self._names = names
-        self._maximize = goal == "maximize" if len(names) == 1 else None
-        self._described = True
+        return properties
 
-    def _write_waiting(self) -> None:
-        if not self._described:
-            return
-        while self._waiting:
+    # -- the writer ----------------------------------------------------------------------------
+    def _start_thread(self) -> None:
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                return
+            self._stop = False
+            self._thread = threading.Thread(
+                target=self._loop, name="runwidget-optuna-callback", daemon=True
+            )
+            self._thread.start()
+
+    def _loop(self) -> None:
+        delay: float | None = None
+        while True:
+            self._wake.wait(delay)
+            self._wake.clear()
+            written = self._drain()
+            if self._stop and (written or not self._waiting):
+                return
+            delay = None if written else min(max((delay or 0.25) * 2, 0.5), MAX_RETRY_DELAY)
+
+    def _drain(self) -> bool:
+        """Write the queued trials, oldest first. Returns False if the store is unreachable
+        (what is left stays queued)."""
+        with self._write_lock:
             try:
-                self._record(self._waiting[0])
+                if not self._described and self._study is not None:
+                    if not self._named:
+                        self.run._flusher.update_run(
+                            self.run.id, display_name=self._study["study_name"]
+                        )
+                    self.run.add_properties(self._study)
+                    self._described = True
+                while True:
+                    with self._lock:
+                        if not self._waiting:
+                            return True
+                        trial = self._waiting[0]
+                    try:
+                        self._record(trial)
+                    except StoreError:
+                        raise
+                    except Exception:  # one trial that cannot be written is left out
+                        logger.exception("runwidget could not record trial %s", trial.number)
+                    with self._lock:
+                        self._waiting.pop(0)
             except StoreError as e:
                 self._warn(e)
-                return
-            self._waiting.pop(0)
+                return False
 
     def _warn(self, error: Exception) -> None:
         if not self._warned:
@@ -191,10 +251,12 @@ class RunwidgetCallback:
                 f"runwidget cannot record Optuna trials ({error}); they wait in memory and are "
                 "written when the run store is back. The study goes on.",
                 RunwidgetWarning,
-                stacklevel=4,
+                stacklevel=2,
             )
 
     def _record(self, trial: Any) -> None:
+        """Write one finished trial: its child run, its metrics, its end. A call that fails
+        part-way is retried from the step that failed (``_progress``), never twice."""
         assert self._names is not None
         run = self.run
         store = run._store
@@ -202,40 +264,45 @@ class RunwidgetCallback:
         status = _STATUS.get(state)
         if status is None:
             return  # RUNNING or WAITING: callbacks see finished trials only
-        started = trial.datetime_start.timestamp() if trial.datetime_start else time.time()
         ended = trial.datetime_complete.timestamp() if trial.datetime_complete else time.time()
-        properties = {"iteration": trial.number, **parameter_properties(trial.params)}
-        tags = {str(k): v for k, v in (trial.user_attrs or {}).items()
-                if isinstance(v, (str, int, float, bool))}  # fmt: skip
-        record = store.create_run(
-            run.experiment.name,
-            parent_id=run.id,
-            display_name=f"Trial {trial.number}",
-            run_type=RunType.CHILD,
-            status=st.RUNNING,
-            started=started,
-            properties=properties,
-            tags=tags,
-            target="optuna",
-        )
-        rows: list[tuple[str, str, float | None, Any, float]] = [
-            (INTERMEDIATE, MetricKind.SCALAR, float(step), float(value), ended)
-            for step, value in sorted(trial.intermediate_values.items())
-        ]
-        if state == "COMPLETE" and trial.values is not None:
-            rows += [
-                (name, MetricKind.SCALAR, None, float(value), ended)
-                for name, value in zip(self._names, trial.values, strict=False)
+        progress = self._progress.setdefault(trial.number, {})
+        if "id" not in progress:
+            started = trial.datetime_start.timestamp() if trial.datetime_start else ended
+            tags = {str(k): v for k, v in (trial.user_attrs or {}).items()
+                    if isinstance(v, (str, int, float, bool))}  # fmt: skip
+            progress["id"] = store.create_run(
+                run.experiment.name,
+                parent_id=run.id,
+                display_name=f"Trial {trial.number}",
+                run_type=RunType.CHILD,
+                status=st.RUNNING,
+                started=started,
+                properties={"iteration": trial.number, **parameter_properties(trial.params)},
+                tags=tags,
+                target="optuna",
+            ).id
+        child_id = progress["id"]
+        if "metrics" not in progress:
+            rows: list[tuple[str, str, float | None, Any, float]] = [
+                (INTERMEDIATE, MetricKind.SCALAR, float(step), float(value), ended)
+                for step, value in sorted(trial.intermediate_values.items())
             ]
+            if state == "COMPLETE" and trial.values is not None:
+                rows += [
+                    (name, MetricKind.SCALAR, None, float(value), ended)
+                    for name, value in zip(self._names, trial.values, strict=False)
+                ]
+            if rows:
+                store.write({child_id: Batch(metrics=rows)})
+            progress["metrics"] = True
         error = None
         if status == st.FAILED:
             reason = (trial.system_attrs or {}).get("fail_reason")
             error = {"message": str(reason or f"trial {trial.number} failed"), "traceback": None}
-        # Written by the run's background writer, in this order: the study does not wait.
-        flusher = run._flusher
-        if rows:
-            flusher.add_metrics(record.id, rows)
-        flusher.update_run(record.id, status=status, ended=ended, error=error)
+        # Written here, by this one thread, rather than by the run's writer: two threads
+        # writing one SQLite file make each other wait.
+        store.update_run(child_id, status=status, ended=ended, error=error)
+        del self._progress[trial.number]
         self._log_best(trial)
 
     def _log_best(self, trial: Any) -> None:
@@ -252,20 +319,35 @@ class RunwidgetCallback:
 
     # -- ending the sweep run ----------------------------------------------------------------
     def flush(self, timeout: float | None = 10.0) -> bool:
-        """Write every trial recorded so far. Returns False if the store stayed unreachable."""
-        with self._lock:
-            self._write_waiting()
-            waiting = bool(self._waiting)
-        return self.run.flush(timeout) and not waiting
+        """Write every trial queued so far, retrying for up to ``timeout`` seconds while the
+        store is unreachable. Returns whether everything was written."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        delay = 0.05
+        while not self._drain():
+            if deadline is not None and time.monotonic() + delay > deadline:
+                return False
+            time.sleep(delay)
+            delay = min(delay * 2, MAX_RETRY_DELAY)
+        left = None if deadline is None else max(0.0, deadline - time.monotonic())
+        return self.run.flush(left)
+
+    def _close(self, timeout: float | None) -> None:
+        self.flush(timeout)
+        self._stop = True
+        self._wake.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(5)
+        _live.discard(self)
 
     def complete(self) -> None:
         """Write what is left and mark the sweep run Completed."""
-        self.flush()
+        self._close(END_TIMEOUT)
         self.run.complete()
 
     def fail(self, error: BaseException | str | None = None) -> None:
         """Write what is left and mark the sweep run Failed."""
-        self.flush()
+        self._close(END_TIMEOUT)
         self.run.fail(error)
 
     def __enter__(self) -> RunwidgetCallback:
@@ -277,7 +359,7 @@ class RunwidgetCallback:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.flush()
+        self._close(END_TIMEOUT)
         self.run.__exit__(exc_type, exc, tb)
 
     def __repr__(self) -> str:
