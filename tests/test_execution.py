@@ -673,7 +673,7 @@ def test_bad_submissions_are_refused_before_a_run_exists(src: Path, monkeypatch)
 
     monkeypatch.setattr(snapshot, "MAX_SNAPSHOT_BYTES", 10)
     with pytest.raises(
-        InvalidValueError, match=r"holds more than 0 MiB of files \(the snapshot cap\)"
+        InvalidValueError, match=r"holds more than 10 bytes of files \(the snapshot cap\)"
     ):
         experiment.submit(config)
     monkeypatch.undo()

@@ -97,6 +97,17 @@ def test_with_block_fails_with_traceback(exp):
     assert "1 / 0" in details["error"]["traceback"]
 
 
+def test_with_block_completes_on_sys_exit_0(exp):
+    run = exp.start_logging()
+    with pytest.raises(SystemExit), run:
+        raise SystemExit(0)
+    assert run.get_status() == "Completed"
+    other = exp.start_logging()
+    with pytest.raises(SystemExit), other:
+        raise SystemExit(3)
+    assert other.get_status() == "Failed"
+
+
 def test_fail_with_message_and_cancel(exp):
     a = exp.start_logging()
     a.fail("data missing")

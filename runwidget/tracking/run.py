@@ -453,7 +453,7 @@ class Run:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if exc is None:
+        if exc is None or (isinstance(exc, SystemExit) and exc.code in (0, None)):
             self.complete()
         elif isinstance(exc, KeyboardInterrupt):
             self._end(st.CANCELED)

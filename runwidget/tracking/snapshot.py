@@ -53,7 +53,7 @@ def snapshot_files(directory: str | os.PathLike[str]) -> list[Path]:
             if total > MAX_SNAPSHOT_BYTES:
                 raise InvalidValueError(
                     f"source directory {str(directory)!r} holds more than "
-                    f"{MAX_SNAPSHOT_BYTES // (1024 * 1024)} MiB of files (the snapshot cap). "
+                    f"{_size(MAX_SNAPSHOT_BYTES)} of files (the snapshot cap). "
                     f"List large files or folders in {IGNORE_FILE}, or raise "
                     "RUNWIDGET_MAX_SNAPSHOT_BYTES."
                 )
@@ -69,3 +69,7 @@ def take_snapshot(directory: str | os.PathLike[str]) -> bytes:
         for relative in snapshot_files(root):
             archive.write(root / relative, relative.as_posix())
     return buffer.getvalue()
+
+
+def _size(n: int) -> str:
+    return f"{n / (1024 * 1024):.0f} MiB" if n >= 1024 * 1024 else f"{n:,} bytes"
