@@ -3,6 +3,7 @@ end of polling, drill-down, iterations, failures. Screenshots go to tests/ui/scr
 
 from __future__ import annotations
 
+import json
 import re
 import time
 
@@ -120,6 +121,15 @@ def test_live_run_updates_while_a_cell_is_busy(jupyter_server, page, screenshot,
     screenshot(page, f"run-details-completed-{kind}")
     _shot(widget, f"widget-completed-{kind}")
 
+    # The notebook as saved carries a final static summary beside the widget.
+    page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
+    deadline = time.monotonic() + 15
+    while "(Completed)" not in (summary := _saved_summary(server.root_dir / name)):
+        assert time.monotonic() < deadline, f"saved summary: {summary[:300]}"
+        time.sleep(0.3)
+    assert XSS not in summary and "&lt;img src=x onerror=alert(1)&gt;" in summary
+    assert "accuracy curve" in summary and "evaluation" in summary
+
     # Drill down into the child run and back (the kernel is free now).
     widget.locator(".rw-children tbody tr", has_text="evaluation").click()
     expect(widget.locator(".rw-title")).to_have_text("evaluation", timeout=15_000)
@@ -128,6 +138,17 @@ def test_live_run_updates_while_a_cell_is_busy(jupyter_server, page, screenshot,
     widget.locator(".rw-crumb").click()
     expect(widget.locator(".rw-title")).to_have_text(XSS, timeout=15_000)
     expect(widget.locator('.rw-chart[data-chart="m:loss"] path.line')).to_be_visible()
+
+
+def _saved_summary(path) -> str:  # noqa: ANN001
+    """The text/html beside the widget in the notebook file."""
+    nb = json.loads(path.read_text())
+    for cell in nb["cells"]:
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if "application/vnd.jupyter.widget-view+json" in data:
+                return "".join(data.get("text/html", ""))
+    return ""
 
 
 def _running_source(page: Page) -> str:
