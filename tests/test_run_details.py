@@ -223,3 +223,37 @@ def test_get_widget_data_is_the_view_model(
     data = widget.get_widget_data()
     assert data["header"]["run_id"] == run.id
     assert data["charts"][0]["kind"] == "xy" and data["charts"][0]["series"][0]["y"] == [2]
+
+
+def test_a_store_down_at_show_time_gives_a_notice_then_recovers(
+    experiment: Experiment, widgets: list[RunDetails], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from runwidget.errors import StoreUnavailableError
+
+    run = experiment.start_logging(display_name="outage")
+    run.log("loss", 1.0)
+    run.log("loss", 0.5)
+    run.flush()
+    store = run._store
+    down = {"on": True}
+
+    def failing(method):  # noqa: ANN001, ANN202
+        def call(*args: Any, **kwargs: Any) -> Any:
+            if down["on"]:
+                raise StoreUnavailableError("run store postgresql://db is unreachable: refused")
+            return method(*args, **kwargs)
+
+        return call
+
+    for name in ("get_run", "list_runs", "read_metric_columns", "read_logs", "list_files"):
+        monkeypatch.setattr(store, name, failing(getattr(store, name)))
+    widget, _ = _widget(widgets, run)
+    notices = widget._snapshot["notices"]
+    assert [n["key"] for n in notices] == ["unreachable"] and "cannot be reached" in notices[0][
+        "text"
+    ]
+    assert widget._snapshot["header"]["display_name"] == "outage" and widget.polling
+    down["on"] = False
+    widget.interval = 0.2  # wakes the poller out of its backoff
+    _wait(lambda: widget.get_widget_data()["notices"] == [])
+    _wait(lambda: widget.get_widget_data()["charts"] != [])

@@ -444,3 +444,13 @@ def test_snapshot_is_plain_json(experiment: Experiment) -> None:
     view.refresh()
     text = json.dumps(view.snapshot(), allow_nan=False)
     assert copy.deepcopy(json.loads(text))["header"]["display_name"] == XSS
+
+
+def test_summary_links_only_to_web_addresses(experiment: Experiment) -> None:
+    run = experiment.start_logging()
+    view = RunView(source_for(run))
+    view.refresh()
+    snapshot = view.snapshot()
+    assert 'href="http://127.0.0.1:8777/runwidget/runs/' in summary_html(snapshot)
+    snapshot["header"]["portal_url"] = "javascript:alert(1)"
+    assert "javascript:" not in summary_html(snapshot)

@@ -17,6 +17,7 @@ class StoreSource(RunSource):
         store: the run store.
         run_id: the run to read.
         portal_url: how to build a run's portal address (default: runwidget's portal).
+        record: the run's record, if the caller has it.
 
     Raises:
         RunNotFoundError: no run ``run_id`` in the store.
@@ -28,11 +29,14 @@ class StoreSource(RunSource):
         run_id: str,
         *,
         portal_url: Callable[[str], str] | None = _portal.run_url,
+        record: RunRecord | None = None,
     ) -> None:
         self._store = store
         self._run_id = run_id
         self._portal_url = portal_url
-        self._record = store.get_run(run_id)
+        # With the caller's record, no store read here: a store that is down at this moment
+        # gives the view a notice instead of an error.
+        self._record = record if record is not None else store.get_run(run_id)
 
     @property
     def run_id(self) -> str:

@@ -68,6 +68,11 @@ def _table(headers: list[str], rows: list[list[str]]) -> str:
     )
 
 
+def _is_web_url(url: Any) -> bool:
+    """Only http(s) links are made: a ``javascript:`` URL from a source is not."""
+    return isinstance(url, str) and url.lower().startswith(("http://", "https://"))
+
+
 def summary_html(snapshot: dict[str, Any]) -> str:
     """The summary of a ``RunView.snapshot()``: status, key metrics, error, child table."""
     h = snapshot["header"]
@@ -84,7 +89,7 @@ def summary_html(snapshot: dict[str, Any]) -> str:
         + (f" · duration {_duration(h['started'], h['ended'], now)}" if h.get("started") else "")
         + "</div>",
     ]
-    if h.get("portal_url"):
+    if _is_web_url(h.get("portal_url")):
         parts.append(
             f'<div><a href="{escape(h["portal_url"], quote=True)}" target="_blank" '
             'rel="noopener">View run in portal</a></div>'
