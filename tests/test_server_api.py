@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import time
@@ -11,15 +12,43 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+
+# pytest-jupyter's fixtures, imported for this module only: registered as a plugin, its
+# autouse event-loop fixtures would also wrap the browser tests and break Playwright's loop.
+from pytest_jupyter.jupyter_core import *  # noqa: F403
+from pytest_jupyter.jupyter_server import *  # noqa: F403
+from pytest_jupyter.pytest_tornasync import *  # noqa: F403
 from tornado.httpclient import HTTPClientError
 
 from runwidget import Experiment, Workspace
 from runwidget import status as st
 from runwidget.tracking import _portal
 
-pytest_plugins = ("pytest_jupyter.jupyter_server",)
-
 EVIL = '<img src=x onerror="alert(1)">'
+
+
+@pytest.fixture(autouse=True)
+def jp_asyncio_loop():
+    """A fresh event loop per test (replaces pytest-jupyter's, which reuses a current one)."""
+    if asyncio._get_running_loop() is not None:
+        # Playwright's sync API keeps its loop running in this thread once a browser test
+        # has started; pytest's default order runs these tests before tests/ui.
+        pytest.fail("run tests/test_server_api.py before the browser tests in tests/ui", False)
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    yield loop
+    loop.close()
+    asyncio.set_event_loop(None)
+
+
+@pytest.fixture
+def fetch(jp_fetch, jp_asyncio_loop):
+    """``jp_fetch`` run to completion (the async test runner is pytest-jupyter's plugin's)."""
+
+    def run(*args, **kwargs):
+        return jp_asyncio_loop.run_until_complete(jp_fetch(*args, **kwargs))
+
+    return run
 
 
 @pytest.fixture
@@ -72,69 +101,69 @@ def runs(api_store: str, tmp_path: Path) -> dict[str, str]:
     return ids
 
 
-async def get(jp_fetch, *path: str, **params) -> dict:
-    response = await jp_fetch("runwidget", "api", *path, params=params)
+def get(fetch, *path: str, **params) -> dict:
+    response = fetch("runwidget", "api", *path, params=params)
     assert response.headers["Content-Type"].startswith("application/json")
     return json.loads(response.body)
 
 
-async def test_experiments_and_runs(jp_fetch, runs) -> None:
-    body = await get(jp_fetch, "experiments")
+def test_experiments_and_runs(fetch, runs) -> None:
+    body = get(fetch, "experiments")
     names = [e["name"] for e in body["experiments"]]
     assert sorted(names) == ["other", "train"]
     train = next(e for e in body["experiments"] if e["name"] == "train")
     assert train["runs"] == 3 and train["active"] == 0
 
-    body = await get(jp_fetch, "runs", experiment="train", parent="none")
+    body = get(fetch, "runs", experiment="train", parent="none")
     assert body["total"] == 3
     assert [r["name"] for r in body["runs"]] == ["run 2", "run 1", "run 0"]  # newest first
     assert body["runs"][2]["children"] == 1
     assert all(r["status"] == st.COMPLETED for r in body["runs"])
 
-    body = await get(jp_fetch, "runs", status="active")
+    body = get(fetch, "runs", status="active")
     assert [r["id"] for r in body["runs"]] == [runs["evil"]]
-    body = await get(jp_fetch, "runs", parent=runs["run0"])
+    body = get(fetch, "runs", parent=runs["run0"])
     assert [r["name"] for r in body["runs"]] == ["child a"]
-    body = await get(jp_fetch, "runs", q="RUN 1")
+    body = get(fetch, "runs", q="RUN 1")
     assert [r["id"] for r in body["runs"]] == [runs["run1"]]
 
 
-async def test_paging_and_cursor(jp_fetch, runs, api_store) -> None:
-    first = await get(jp_fetch, "runs", parent="none", limit="2")
-    second = await get(jp_fetch, "runs", parent="none", limit="2", offset="2")
+def test_paging_and_cursor(fetch, runs, api_store) -> None:
+    first = get(fetch, "runs", parent="none", limit="2")
+    second = get(fetch, "runs", parent="none", limit="2", offset="2")
     assert first["total"] == second["total"] == 4
     ids = [r["id"] for r in first["runs"] + second["runs"]]
     assert len(set(ids)) == 4
     assert second["offset"] == 2
 
     cursor = first["cursor"]
-    nothing = await get(jp_fetch, "runs", since=str(cursor))
+    nothing = get(fetch, "runs", since=str(cursor))
     assert nothing["runs"] == [] and nothing["cursor"] == cursor
 
     Workspace(api_store).get_run(runs["evil"]).complete()
     time.sleep(1.1)  # the index syncs at most once a second
-    changed = await get(jp_fetch, "runs", since=str(cursor))
+    changed = get(fetch, "runs", since=str(cursor))
     assert [(r["id"], r["status"]) for r in changed["runs"]] == [(runs["evil"], st.COMPLETED)]
     assert changed["cursor"] > cursor
 
 
-async def test_bad_arguments_get_clear_errors(jp_fetch, runs) -> None:
+def test_bad_arguments_get_clear_errors(fetch, runs) -> None:
     with pytest.raises(HTTPClientError) as e:
-        await jp_fetch("runwidget", "api", "runs", params={"status": "Sleeping"})
+        fetch("runwidget", "api", "runs", params={"status": "Sleeping"})
     assert e.value.code == 400
     assert "unknown status 'Sleeping'" in json.loads(e.value.response.body)["message"]
     with pytest.raises(HTTPClientError) as e:
-        await jp_fetch("runwidget", "api", "runs", params={"limit": "x"})
+        fetch("runwidget", "api", "runs", params={"limit": "x"})
     assert e.value.code == 400
     with pytest.raises(HTTPClientError) as e:
-        await jp_fetch("runwidget", "api", "runs", "no-such-run")
+        fetch("runwidget", "api", "runs", "no-such-run")
     assert e.value.code == 404
     assert "no-such-run" in json.loads(e.value.response.body)["message"]
 
 
-async def test_run_view_and_deltas(jp_fetch, runs, api_store) -> None:
+def test_run_view_and_deltas(fetch, runs, api_store) -> None:
     run_id = runs["evil"]
-    body = await get(jp_fetch, "runs", run_id, "view")
+    body = get(fetch, "runs", run_id, "view")
     snap = body["snapshot"]
     assert snap["header"]["display_name"] == EVIL  # data, never markup: the client draws text
     assert snap["header"]["portal_url"].endswith(f"/runwidget/runs/{quote(run_id)}")
@@ -145,20 +174,20 @@ async def test_run_view_and_deltas(jp_fetch, runs, api_store) -> None:
     run.log("loss", 1.0)
     run.flush()
     time.sleep(1.1)
-    body = await get(jp_fetch, "runs", run_id, "view", epoch=epoch, version=str(version))
+    body = get(fetch, "runs", run_id, "view", epoch=epoch, version=str(version))
     assert "snapshot" not in body
     (delta,) = body["deltas"]
     assert delta["base"] == version
     tail = delta["charts"]["data"][0]
     assert tail["y"][-1] == 1.0
 
-    stale = await get(jp_fetch, "runs", run_id, "view", epoch="other", version="0")
+    stale = get(fetch, "runs", run_id, "view", epoch="other", version="0")
     assert "snapshot" in stale
 
 
-async def test_run_details_logs_files_snapshot(jp_fetch, runs, api_store) -> None:
+def test_run_details_logs_files_snapshot(fetch, runs, api_store) -> None:
     run_id = runs["run0"]
-    detail = await get(jp_fetch, "runs", run_id)
+    detail = get(fetch, "runs", run_id)
     assert detail["metrics"]["loss"] == {"last": 0.2, "min": 0.2, "max": 1.0, "count": 5}
     assert detail["children"] == 1
 
@@ -166,56 +195,54 @@ async def test_run_details_logs_files_snapshot(jp_fetch, runs, api_store) -> Non
     from runwidget.store import Batch
 
     store.write({run_id: Batch(logs=[("stdout", f"line {i}", time.time()) for i in range(7)])})
-    page = await get(jp_fetch, "runs", run_id, "logs", limit="5")
+    page = get(fetch, "runs", run_id, "logs", limit="5")
     assert [x["text"] for x in page["lines"]] == [f"line {i}" for i in range(5)]
     assert page["more"] is True
-    rest = await get(jp_fetch, "runs", run_id, "logs", since=str(page["cursor"]))
+    rest = get(fetch, "runs", run_id, "logs", since=str(page["cursor"]))
     assert [x["text"] for x in rest["lines"]] == ["line 5", "line 6"]
     assert rest["more"] is False
 
-    response = await jp_fetch(
-        "runwidget", "api", "runs", run_id, "log.txt", params={"download": "1"}
-    )
+    response = fetch("runwidget", "api", "runs", run_id, "log.txt", params={"download": "1"})
     assert response.body.decode() == "".join(f"line {i}\n" for i in range(7))
     assert "attachment" in response.headers["Content-Disposition"]
 
-    files = await get(jp_fetch, "runs", run_id, "files")
+    files = get(fetch, "runs", run_id, "files")
     assert [f["path"] for f in files["files"]] == ["snapshot.zip"]
-    response = await jp_fetch("runwidget", "api", "runs", run_id, "snapshot.zip")
+    response = fetch("runwidget", "api", "runs", run_id, "snapshot.zip")
     assert response.headers["Content-Type"] == "application/zip"
     assert zipfile.ZipFile(io.BytesIO(response.body)).namelist() == ["train.py"]
 
 
-async def test_user_files_never_served_as_html(jp_fetch, runs, api_store) -> None:
+def test_user_files_never_served_as_html(fetch, runs, api_store) -> None:
     run = Workspace(api_store).get_run(runs["evil"])
     run.upload_file("page.html", io.BytesIO(b"<script>alert(1)</script>"))
     run.flush()
-    response = await jp_fetch("runwidget", "api", "runs", runs["evil"], "files", "page.html")
+    response = fetch("runwidget", "api", "runs", runs["evil"], "files", "page.html")
     assert response.headers["Content-Type"] == "text/plain"
     assert "attachment" in response.headers["Content-Disposition"]
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert "sandbox" in response.headers["Content-Security-Policy"]
 
 
-async def test_compare(jp_fetch, runs) -> None:
+def test_compare(fetch, runs) -> None:
     ids = ",".join(runs[f"run{i}"] for i in range(3))
-    body = await get(jp_fetch, "compare", runs=ids, metrics="loss")
+    body = get(fetch, "compare", runs=ids, metrics="loss")
     (chart,) = body["charts"]
     assert chart["name"] == "loss"
     assert [s["run"] for s in chart["series"]] == [runs[f"run{i}"] for i in range(3)]
     assert chart["series"][1]["y"] == [1.0 / (s + 2) for s in range(5)]
 
 
-async def test_stats_columns(jp_fetch, runs) -> None:
-    body = await get(jp_fetch, "runs", experiment="train", parent="none", stats="*")
+def test_stats_columns(fetch, runs) -> None:
+    body = get(fetch, "runs", experiment="train", parent="none", stats="*")
     run2 = body["runs"][0]
     assert run2["metrics"]["loss"]["max"] == pytest.approx(1 / 3)
     assert run2["metrics"]["alpha"]["last"] == pytest.approx(0.2)
-    body = await get(jp_fetch, "runs", experiment="train", stats="primary", parent="none")
+    body = get(fetch, "runs", experiment="train", stats="primary", parent="none")
     assert body["runs"][0]["primary_metric"] == {"name": "loss", "value": pytest.approx(1 / 7)}
 
 
-async def test_every_endpoint_needs_the_token(jp_fetch, runs) -> None:
+def test_every_endpoint_needs_the_token(fetch, runs) -> None:
     run_id = runs["run0"]
     for path in (
         ("experiments",),
@@ -229,27 +256,25 @@ async def test_every_endpoint_needs_the_token(jp_fetch, runs) -> None:
         ("compare",),
     ):
         with pytest.raises(HTTPClientError, match="403") as e:
-            await jp_fetch("runwidget", "api", *path, headers={"Authorization": ""})
+            fetch("runwidget", "api", *path, headers={"Authorization": ""})
             pytest.fail(f"{path} answered without a token")
         assert e.value.code == 403, path
     with pytest.raises(HTTPClientError) as e:
-        await jp_fetch(
+        fetch(
             "runwidget", "api", "runs", run_id, "cancel", method="POST", body=b"",
             headers={"Authorization": ""},
         )  # fmt: skip
     assert e.value.code == 403
     # A page without login goes to Jupyter's login page.
     with pytest.raises(HTTPClientError) as e:
-        await jp_fetch(
-            "runwidget", "runs", run_id, headers={"Authorization": ""}, follow_redirects=False
-        )
+        fetch("runwidget", "runs", run_id, headers={"Authorization": ""}, follow_redirects=False)
     assert e.value.code == 302
     assert "/login" in e.value.response.headers["Location"]
 
 
-async def _login_cookies(jp_fetch) -> dict[str, str]:
+def _login_cookies(fetch) -> dict[str, str]:
     """Log in as a browser does (token once, then the cookie) and get Jupyter's cookies."""
-    response = await jp_fetch("runwidget", "")  # a page: sets the login and _xsrf cookies
+    response = fetch("runwidget", "")  # a page: sets the login and _xsrf cookies
     cookies: dict[str, str] = {}
     for header in response.headers.get_list("Set-Cookie"):
         for name, morsel in SimpleCookie(header).items():
@@ -258,27 +283,27 @@ async def _login_cookies(jp_fetch) -> dict[str, str]:
     return cookies
 
 
-async def test_cancel_needs_xsrf(jp_fetch, runs, api_store) -> None:
+def test_cancel_needs_xsrf(fetch, runs, api_store) -> None:
     run_id = runs["evil"]
-    cookies = await _login_cookies(jp_fetch)
+    cookies = _login_cookies(fetch)
     cookie = "; ".join(f"{k}={v}" for k, v in cookies.items())
     no_token = {"Authorization": "", "Cookie": cookie}
     with pytest.raises(HTTPClientError) as e:
-        await jp_fetch("runwidget", "api", "runs", run_id, "cancel", method="POST", body=b"",
+        fetch("runwidget", "api", "runs", run_id, "cancel", method="POST", body=b"",
                        headers=no_token)  # fmt: skip
     assert e.value.code == 403
     assert Workspace(api_store).store.get_run(run_id).status == st.RUNNING
 
     with_xsrf = {**no_token, "X-XSRFToken": cookies["_xsrf"]}
-    response = await jp_fetch(
+    response = fetch(
         "runwidget", "api", "runs", run_id, "cancel", method="POST", body=b"", headers=with_xsrf
     )
     assert json.loads(response.body)["status"] == st.CANCELED
     assert Workspace(api_store).store.get_run(run_id).status == st.CANCELED
 
 
-async def test_portal_page_passes_url_values_as_data(jp_fetch, runs) -> None:
-    response = await jp_fetch("runwidget", "runs", "<script>x&")
+def test_portal_page_passes_url_values_as_data(fetch, runs) -> None:
+    response = fetch("runwidget", "runs", "<script>x&")
     html = response.body.decode()
     assert "<script>x" not in html
     assert "\\u003cscript\\u003ex\\u0026" in html

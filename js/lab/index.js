@@ -5,21 +5,13 @@ import { Widget } from "@lumino/widgets";
 import { createApi } from "../portal/api.js";
 import { createRunView } from "../portal/runview.js";
 import { createRunsSidebar } from "./sidebar.js";
+import { runDetailsCode } from "./code.js";
 import { h } from "../components/dom.js";
 import "../widget.css";
 import "../portal/portal.css";
 import "./style.css";
 
 const OPEN_RUN = "runwidget:open-run";
-
-function pythonString(text) {
-  return JSON.stringify(String(text)); // a JSON string is a valid Python string literal
-}
-
-/** The code of a RunDetails cell for `run`. */
-export function runDetailsCode(run) {
-  return ["from runwidget import RunDetails, Workspace", "", `RunDetails(Workspace().get_run(${pythonString(run.id)})).show()`].join("\n");
-}
 
 async function copyText(text) {
   try {
@@ -185,6 +177,7 @@ const plugin = {
       cancel: (run) => cancel(run.id),
     };
     const sidebar = new RunsSidebar({ api, actions });
+    if (!isLab) sidebar.title.label = "Runs"; // Notebook 7 names its side panels
     app.shell.add(sidebar, "left", { rank: 850 });
     app.runwidget = { sidebar, api };
   },

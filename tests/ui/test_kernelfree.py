@@ -229,3 +229,32 @@ def test_insert_run_details_cell_links_to_this_servers_portal(
         "href", f"{server.url}/runwidget/runs/{lab_runs['lr1']}", timeout=60_000
     )
     screenshot(page, "lab-inserted-cell")
+
+
+def test_notebook7_sidebar_opens_runs_in_the_portal(jupyter_server, page: Page, screenshot) -> None:
+    server = jupyter_server("notebook")
+    ws = Workspace(server.store_uri)
+    run = Experiment(ws, "notebook 7").start_logging(display_name="nb7 run")
+    run.log("loss", 0.25)
+    run.complete()
+    server.write_notebook("nb7.ipynb", "1")
+    page.goto(f"{server.url}/notebooks/nb7.ipynb?token={server.token}")
+    page.wait_for_function("() => window.jupyterapp !== undefined && window.jupyterapp.runwidget")
+    page.wait_for_selector(".jp-Notebook")
+    page.evaluate(
+        """async () => {
+            const app = window.jupyterapp;
+            await app.restored;
+            app.shell.expandLeft('runwidget-runs');  // Notebook 7's way to open a side panel
+        }"""
+    )
+    expect(page.locator(".rw-sidebar")).to_be_visible()
+    target = row(page, run.id)
+    expect(target.locator(".rw-sb-metric")).to_have_text("loss 0.25")
+    screenshot(page, "notebook7-sidebar")
+    # Notebook 7 has no main-area tabs for a run panel: the run opens on its portal page.
+    with page.context.expect_page() as opened:
+        target.locator(".rw-sb-name").click()
+    portal = opened.value
+    expect(portal.locator(".rw-title")).to_have_text("nb7 run")
+    portal.close()
