@@ -272,4 +272,11 @@ def test_automl_sweep_and_failed_views(jupyter_server, page, screenshot) -> None
     expect(failed.locator(".rw-gallery img")).to_have_count(1)
     assert page.locator(f"{WIDGET} b").count() == 0
     _shot(failed, "widget-failed")
+    # The full log is one click away, in a tab of its own, as text.
+    with page.context.expect_page() as opened:
+        failed.locator(".rw-full-log").click()
+    log_tab = opened.value
+    expect(log_tab.locator("body")).to_contain_text("ValueError: <b>bad</b> input shape (3, 4)")
+    assert log_tab.locator("b").count() == 0
+    log_tab.close()
     screenshot(page, "run-details-views")
