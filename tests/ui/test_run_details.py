@@ -279,4 +279,17 @@ def test_automl_sweep_and_failed_views(jupyter_server, page, screenshot) -> None
     expect(log_tab.locator("body")).to_contain_text("ValueError: <b>bad</b> input shape (3, 4)")
     assert log_tab.locator("b").count() == 0
     log_tab.close()
+
+    # JupyterLab's dark theme: the widget follows it.
+    page.evaluate(
+        "() => window.jupyterapp.commands.execute('apputils:change-theme', "
+        "{theme: 'JupyterLab Dark'})"
+    )
+    page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'")
+    time.sleep(1)
+    _shot(failed, "widget-failed-dark")
+    page.evaluate(
+        "() => window.jupyterapp.commands.execute('apputils:change-theme', "
+        "{theme: 'JupyterLab Light'})"
+    )
     screenshot(page, "run-details-views")
