@@ -45,6 +45,11 @@ stamp=.venv/.runwidget-installed
 want=$(cat pyproject.toml package.json | sha256sum)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   say "installing runwidget and its dev dependencies into .venv ..."
+  # Below, the installed JupyterLab extension becomes a link to the build; pip must not
+  # write its copy through that link into the build itself.
+  if [ -L .venv/share/jupyter/labextensions/runwidget ]; then
+    rm .venv/share/jupyter/labextensions/runwidget
+  fi
   .venv/bin/python -m pip install -q -e ".[dev]"
   echo "$want" >"$stamp"
 fi

@@ -148,7 +148,7 @@ export function createRunsSidebar({ api, isVisible, actions }) {
         row = makeRow(run);
         rows.set(run.id, row);
         spacer.appendChild(row.el);
-      } else if (row.run.seq !== run.seq || JSON.stringify(row.run.primary_metric) !== JSON.stringify(run.primary_metric)) {
+      } else if (row.run.seq !== run.seq || row.run.status !== run.status || JSON.stringify(row.run.primary_metric) !== JSON.stringify(run.primary_metric)) {
         fillRow(row, run);
       }
       row.el.style.transform = `translateY(${i * ROW_HEIGHT}px)`;
@@ -285,7 +285,10 @@ export function createRunsSidebar({ api, isVisible, actions }) {
       const known = new Map();
       for (const [index, page] of pages) if (Array.isArray(page)) page.forEach((r, i) => known.set(r.id, [index, i]));
       const unknown = answer.runs.some((r) => !known.has(r.id));
-      if (answer.total !== total || unknown) {
+      // A live run's metric and heartbeat change without moving its change cursor: while one
+      // is in view, reload the rows in view (one page request) instead of patching them.
+      const liveInView = [...rows.values()].some((r) => !TERMINAL.has(r.run.status));
+      if (answer.total !== total || unknown || liveInView) {
         total = answer.total;
         pages.clear();
         await loadVisible(true);

@@ -145,12 +145,14 @@ async function experimentPage(root, name) {
   const selection = h("span", { className: "rw-selection" });
   const compareEl = h("div", { className: "rw-compare" });
   const tableHolder = h("div", {}, "Loading…");
+  const more = h("p", { className: "rw-hint" });
   root.append(
     nav("experiment"),
     h("h1", {}, "Experiment ", h("span", { className: "rw-name", text: name })),
     h("div", { className: "rw-toolbar" }, compareButton, selection),
     picker,
     tableHolder,
+    more,
     compareEl,
   );
 
@@ -226,6 +228,7 @@ async function experimentPage(root, name) {
     const page = await api.runs({ experiment: name, parent: "none", limit: 500, stats: "*" });
     skew = page.time - Date.now() / 1000;
     runs = page.runs;
+    more.textContent = page.total > runs.length ? `The ${runs.length} newest of ${page.total} runs.` : "";
     const names = [...new Set(runs.flatMap((r) => Object.keys(r.metrics || {})))].sort();
     const changed = names.join("\0") !== metricNames.join("\0");
     metricNames = names;

@@ -20,7 +20,8 @@ from runwidget.store import RunRecord, RunStore
 
 # A sync at most this often (seconds); requests in between read the mirror as it is.
 MIN_SYNC_INTERVAL = 1.0
-# Alive runs are re-read when their copy's heartbeat is older than this (seconds).
+# Alive runs are re-read when their copy's heartbeat is older than this (seconds), at most
+# once per HEARTBEAT_RECHECK / 2: a status reads NotResponding after 60 s without a beat.
 HEARTBEAT_RECHECK = 20.0
 # Statuses the filter "active" selects: queued and running, not ended.
 ACTIVE = tuple(s for s in st.ALL if s not in st.TERMINAL)
@@ -99,6 +100,7 @@ class RunIndex:
         self._children: Counter[str] = Counter()
         self._ordered: list[_Entry] | None = None  # newest first; None when stale
         self._synced_at = 0.0
+        self._rechecked_at = 0.0
         self._lock = threading.Lock()  # guards the mirror
         self._sync_lock = threading.Lock()  # one sync at a time
 
@@ -116,13 +118,13 @@ class RunIndex:
                 return self.cursor
             changed = self.store.list_runs(since=self.cursor)
             now = time.time()
-            stale = [
-                e.record.id
-                for e in self._entries.values()
-                if e.record.status in st.ALIVE
+            stale = now - self._rechecked_at > HEARTBEAT_RECHECK / 2 and any(
+                e.record.status in st.ALIVE
                 and (e.record.heartbeat is None or now - e.record.heartbeat > HEARTBEAT_RECHECK)
-            ]
+                for e in list(self._entries.values())
+            )
             if stale:
+                self._rechecked_at = now
                 seen = {r.id for r in changed}
                 changed += [r for r in self.store.list_runs(status=st.ALIVE) if r.id not in seen]
             self._apply(changed)
