@@ -258,3 +258,19 @@ def test_notebook7_sidebar_opens_runs_in_the_portal(jupyter_server, page: Page, 
     portal = opened.value
     expect(portal.locator(".rw-title")).to_have_text("nb7 run")
     portal.close()
+
+
+def test_sidebar_cancels_a_run(jupyter_server, page: Page) -> None:
+    server = jupyter_server("lab")
+    run = Experiment(Workspace(server.store_uri), "to cancel").start_logging(display_name="long")
+    run.flush()
+    open_sidebar(server, page)
+    target = row(page, run.id)
+    expect(target).to_have_attribute("data-status", st.RUNNING)
+    target.hover()
+    cancel = target.locator(".rw-sb-cancel")
+    cancel.click()
+    expect(cancel).to_have_text("Cancel run?")  # asks once more before it cancels
+    cancel.click()
+    expect(target).to_have_attribute("data-status", st.CANCELED)
+    assert Workspace(server.store_uri).store.get_run(run.id).status == st.CANCELED
