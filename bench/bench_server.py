@@ -210,7 +210,7 @@ def main() -> int:
         try:
             cold, answer = get(url, token, "/runwidget/api/runs?parent=none&limit=100")
             assert answer["total"] == args.runs, answer["total"]
-            print(f"first request (reads all {args.runs} runs into the index): {cold:7.1f} ms")
+            print(f"first request at start-up (index of {args.runs} runs loading): {cold:.1f} ms")
             cases = {
                 "page 1 (100 runs, newest first)": "runs?parent=none&limit=100",
                 "page 50 (offset 4900)": "runs?parent=none&limit=100&offset=4900",
