@@ -72,8 +72,8 @@ function applyCharts(charts, part, onSeries) {
     series.skipped = tail.skipped;
     if (onSeries) onSeries(tail);
     else {
-      series.x = series.x.slice(0, tail.start).concat(tail.x);
-      series.y = series.y.slice(0, tail.start).concat(tail.y);
+      series.x = series.x.slice(0, tail.start).concat(Array.from(tail.x));
+      series.y = series.y.slice(0, tail.start).concat(Array.from(tail.y));
     }
   }
 }

@@ -77,13 +77,28 @@ function storeFor(model) {
     },
     onMessage(msg, buffers) {
       if (!msg || typeof msg !== "object") return;
-      if (msg.type === "delta") store.onDelta(msg.delta);
+      if (msg.type === "delta") store.onDelta(unpackSeries(msg.delta, buffers));
       else if (msg.type === "full_log") store.emit({ kind: "full_log", msg, buffers });
       else if (msg.type === "error") store.emit({ kind: "error", text: msg.text });
     },
   };
   STORES.set(key, store);
   return store;
+}
+
+/** Long series tails come as binary buffers: {"buffer": i} stands for buffers[i] (float64). */
+export function unpackSeries(delta, buffers) {
+  for (const tail of delta?.charts?.data ?? []) {
+    for (const axis of ["x", "y"]) {
+      const ref = tail[axis];
+      if (ref && typeof ref === "object" && !Array.isArray(ref) && "buffer" in ref) {
+        const view = buffers[ref.buffer];
+        const bytes = view.buffer.slice(view.byteOffset, view.byteOffset + view.byteLength);
+        tail[axis] = new Float64Array(bytes);
+      }
+    }
+  }
+  return delta;
 }
 
 async function mountFigure(model, chartId, slot, views) {

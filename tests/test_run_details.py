@@ -152,7 +152,8 @@ def test_drill_down_and_back_keep_one_thread(
     child.log("acc", 0.2)
     parent.flush()
     widget, sent = _widget(widgets, parent)
-    assert [r["name"] for r in widget._snapshot["children"]["rows"]] == ["child"]
+    _wait(lambda: widget._first_read.is_set())
+    assert [r["name"] for r in widget.get_widget_data()["children"]["rows"]] == ["child"]
     widget._handle_custom_msg({"type": "open", "run_id": child.id}, [])
     assert widget.run_id == child.id and len(_pollers()) == 1
     assert widget._trail == [{"run_id": parent.id, "name": "parent"}]
@@ -257,3 +258,21 @@ def test_a_store_down_at_show_time_gives_a_notice_then_recovers(
     widget.interval = 0.2  # wakes the poller out of its backoff
     _wait(lambda: widget.get_widget_data()["notices"] == [])
     _wait(lambda: widget.get_widget_data()["charts"] != [])
+
+
+def test_long_series_tails_travel_as_binary() -> None:
+    import numpy as np
+
+    from runwidget.widgets.run_details import BINARY_FROM, _pack_series
+
+    long = {"chart": "m:a", "series": "value", "start": 3, "count": 99, "skipped": 0,
+            "x": [float(i) for i in range(BINARY_FROM)], "y": [0.5] * BINARY_FROM}  # fmt: skip
+    short = {**long, "chart": "m:b", "x": [1.0], "y": [2.0]}
+    message = {"type": "delta", "delta": {"version": 2, "base": 1, "charts": {"specs": [],
+               "data": [long, short]}}}  # fmt: skip
+    content, buffers = _pack_series(message)
+    packed, kept = content["delta"]["charts"]["data"]
+    assert packed["x"] == {"buffer": 0} and packed["y"] == {"buffer": 1} and kept == short
+    assert np.frombuffer(buffers[0], "<f8").tolist() == long["x"]
+    assert np.frombuffer(buffers[1], "<f8").tolist() == long["y"]
+    assert message["delta"]["charts"]["data"][0]["x"][1] == 1.0  # the view's delta is untouched

@@ -66,3 +66,15 @@ describe("applyDelta", () => {
     expect(Array.from(spliceSeries([], 0, [1]))).toEqual([1]);
   });
 });
+
+describe("binary series", () => {
+  it("reads {buffer: i} tails from the message's buffers", async () => {
+    const { unpackSeries } = await import("../widget.js");
+    const x = new Float64Array([1, 2, 3]);
+    const y = new Float64Array([4, 5, 6]);
+    const delta = { charts: { specs: [], data: [{ chart: "m:a", series: "value", start: 0, x: { buffer: 0 }, y: { buffer: 1 }, count: 3, skipped: 0 }] } };
+    unpackSeries(delta, [new DataView(x.buffer), new DataView(y.buffer)]);
+    expect(Array.from(delta.charts.data[0].x)).toEqual([1, 2, 3]);
+    expect(Array.from(delta.charts.data[0].y)).toEqual([4, 5, 6]);
+  });
+});

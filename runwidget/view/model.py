@@ -107,9 +107,9 @@ class RunView:
         keeps what it had), and the next refresh tries again.
 
         Args:
-            metrics: read metric points too. A first refresh without them is quick however
-                long the run (the header, tables and log can be shown while a later
-                refresh reads the points).
+            metrics: read metric points and child runs too. A first refresh without them
+                is quick however long the run (the header, properties and log can be shown
+                while a later refresh reads the rest).
         """
         now = time.time()
         header_before, props_before = self._header, self._properties
@@ -160,8 +160,8 @@ class RunView:
                 self._record = record
                 self._record_changed = True
                 self._children.set_parent(record)
-            self._children.update_records(self.source.children(self._children.cursor))
             if metrics:
+                self._children.update_records(self.source.children(self._children.cursor))
                 self._read_metrics()
                 self._read_child_metrics()
             self._read_logs()

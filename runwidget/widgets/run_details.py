@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import anywidget
+import numpy as np
 import traitlets
 
 from runwidget.errors import InvalidValueError
@@ -292,13 +293,14 @@ class RunDetails(anywidget.AnyWidget):
         if self._since_snapshot >= SNAPSHOT_EVERY:
             self._push_snapshot()
             return
-        self._send_msg({"type": "delta", "delta": delta})
+        content, buffers = _pack_series({"type": "delta", "delta": delta})
+        self._send_msg(content, buffers)
 
-    def _send_msg(self, content: dict[str, Any]) -> None:
+    def _send_msg(self, content: dict[str, Any], buffers: list[bytes] | None = None) -> None:
         if self.comm is None:
             return
-        self.bytes_sent += _size(content)
-        self.send(content)
+        self.bytes_sent += _size(content) + sum(len(b) for b in buffers or ())
+        self.send(content, buffers)
 
     def _push_snapshot(self, force: bool = False) -> None:
         """Put the whole view into the widget state (and the series into the lines)."""
@@ -397,6 +399,30 @@ class RunDetails(anywidget.AnyWidget):
 
     def __repr__(self) -> str:
         return f"RunDetails({self.run_id!r}, polling={self.polling})"
+
+
+# Series tails at least this long travel as binary float64 buffers rather than JSON numbers.
+BINARY_FROM = 64
+
+
+def _pack_series(content: dict[str, Any]) -> tuple[dict[str, Any], list[bytes]]:
+    """Move long series tails of a delta message into binary buffers: ``{"buffer": i}``
+    stands for ``buffers[i]`` (little-endian float64), as js/widget.js reads it."""
+    charts = content["delta"].get("charts")
+    buffers: list[bytes] = []
+    if not charts:
+        return content, buffers
+    data = []
+    for tail in charts["data"]:
+        if len(tail["x"]) >= BINARY_FROM:
+            packed = dict(tail)
+            for axis in ("x", "y"):
+                packed[axis] = {"buffer": len(buffers)}
+                buffers.append(np.asarray(tail[axis], "<f8").tobytes())
+            tail = packed
+        data.append(tail)
+    delta = {**content["delta"], "charts": {**charts, "data": data}}
+    return {**content, "delta": delta}, buffers
 
 
 def _join(poller: Poller | None) -> None:
