@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 from runwidget.errors import RunNotFoundError
 from runwidget.sources.base import RunSource
 from runwidget.store import FileInfo, LogLine, MetricColumns, MetricPoint, RunRecord, RunStore
 from runwidget.tracking import _portal
+
+_STORE_PORTAL = object()  # default: the portal serving this store
 
 
 class StoreSource(RunSource):
@@ -16,7 +19,8 @@ class StoreSource(RunSource):
     Args:
         store: the run store.
         run_id: the run to read.
-        portal_url: how to build a run's portal address (default: runwidget's portal).
+        portal_url: how to build a run's portal address, or None for no link (default:
+            runwidget's portal for this store).
         record: the run's record, if the caller has it.
 
     Raises:
@@ -28,12 +32,15 @@ class StoreSource(RunSource):
         store: RunStore,
         run_id: str,
         *,
-        portal_url: Callable[[str], str] | None = _portal.run_url,
+        portal_url: Callable[[str], str] | None | object = _STORE_PORTAL,
         record: RunRecord | None = None,
     ) -> None:
         self._store = store
         self._run_id = run_id
-        self._portal_url = portal_url
+        if portal_url is _STORE_PORTAL:
+            # The Jupyter server's portal only if it serves this store (tracking/_portal.py).
+            portal_url = partial(_portal.run_url, store_uri=store.uri)
+        self._portal_url: Callable[[str], str] | None = portal_url  # type: ignore[assignment]
         # With the caller's record, no store read here: a store that is down at this moment
         # gives the view a notice instead of an error.
         self._record = record if record is not None else store.get_run(run_id)

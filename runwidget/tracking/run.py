@@ -550,7 +550,7 @@ class Run:
 
     def get_portal_url(self) -> str:
         """The URL of this run's page in the portal."""
-        return _portal.run_url(self.id)
+        return _portal.run_url(self.id, self._store.uri)
 
     def wait_for_completion(
         self,
