@@ -35,10 +35,13 @@ class JsBuildHook(BuildHookInterface):
                 "(install Node.js 18 or newer), or set RUNWIDGET_SKIP_JS=1 to skip it"
             )
         if not (root / "node_modules" / ".bin" / "esbuild").exists():
-            install = "ci" if (root / "package-lock.json").exists() else "install"
-            self.app.display_info(f"runwidget: npm {install}")
+            # Not `npm ci`: it refuses a lock file that lacks optional packages for other
+            # platforms (e.g. rspack's), which some registries do not serve.
+            self.app.display_info("runwidget: npm install")
             subprocess.run(
-                [npm, install, "--no-audit", "--no-fund", "--loglevel=error"], cwd=root, check=True
+                [npm, "install", "--no-audit", "--no-fund", "--loglevel=error"],
+                cwd=root,
+                check=True,
             )
         self.app.display_info("runwidget: npm run build")
         subprocess.run([npm, "run", "build"], cwd=root, check=True)
