@@ -23,6 +23,8 @@ from runwidget.view.logs import LogTail
 
 logger = logging.getLogger("runwidget")
 
+# Properties that runwidget writes for itself (see runwidget.execution), hidden from views.
+INTERNAL_PREFIX = "runwidget."
 # Points read per query on a first load, so that a long history never sits in memory whole.
 READ_PAGE = 100_000
 
@@ -235,6 +237,8 @@ class RunView:
         rows += [
             {"group": "property", "name": k, "value": json_value(v)}
             for k, v in r.properties.items()
+            # runwidget's own bookkeeping (supervisor pid, host...) is not for the reader.
+            if not k.startswith(INTERNAL_PREFIX)
         ]
         return rows
 
