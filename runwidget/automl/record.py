@@ -24,6 +24,8 @@ from runwidget.tracking.run import Run
 
 MODEL_FILE = "outputs/model.pkl"
 _NOT_ENDED = tuple(s for s in st.ALL if s not in st.TERMINAL)
+# How long an iteration waits for the previous one's end to be written before it starts.
+END_WRITE_TIMEOUT = 10.0
 
 
 def best_metric_name(primary_metric: str) -> str:
@@ -55,7 +57,10 @@ class Recorder:
         self.primary_metric = primary_metric
 
     def start(self, iteration: int, spec: dict[str, Any]) -> Run:
-        """Create the iteration's child run, Running."""
+        """Create the iteration's child run, Running, once what the previous iteration
+        queued (its metrics, model and end) is written: a reader never sees two iterations
+        running, and a failure to write shows here, between iterations."""
+        self.parent.flush(END_WRITE_TIMEOUT)
         return Run._create(
             self.parent.experiment,
             run_id=f"{self.parent.id}_{iteration}",
@@ -87,8 +92,8 @@ class Recorder:
 
     def _end(self, child: Run, status: str, error: dict[str, Any] | None) -> None:
         """End the child run without waiting for the store: its metrics, model and status
-        are written by the background writer, in order, while the next iteration fits.
-        (``new_best`` waits for them: the best run is complete before it is named.)"""
+        are written in order by the background writer, at the latest when the next
+        iteration starts or the best is named (``add_properties`` writes what is queued)."""
         if child._ended:
             return
         child._ended, child._ended_as = True, status
