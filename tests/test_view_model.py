@@ -454,3 +454,27 @@ def test_summary_links_only_to_web_addresses(experiment: Experiment) -> None:
     assert 'href="http://127.0.0.1:8777/runwidget/runs/' in summary_html(snapshot)
     snapshot["header"]["portal_url"] = "javascript:alert(1)"
     assert "javascript:" not in summary_html(snapshot)
+
+
+def test_child_reads_are_bounded_per_refresh(
+    experiment: Experiment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from runwidget.view import model
+
+    parent = experiment.start_logging()
+    for i in range(3):
+        with parent.child_run(f"c{i}") as child:
+            child.log("acc", float(i))
+    parent.flush()
+    monkeypatch.setattr(model, "CHILD_READ_BUDGET", 0.0)
+    view = RunView(source_for(parent))
+    s = _refresh(view)
+    assert view.behind  # one child read, two left for the next refreshes
+    s = _refresh(view, s)
+    s = _refresh(view, s)
+    assert not view.behind
+    assert [r["metrics"] for r in s["children"]["rows"]] == [
+        {"acc": 0.0},
+        {"acc": 1.0},
+        {"acc": 2.0},
+    ]

@@ -573,12 +573,15 @@ class SqlStore(RunStore):
         """``{name index: array of (seq, step, value) rows}`` of the numeric points."""
         if not names:
             return {}
-        # The name comes back as its index, so that no string is made per point.
+        # The name comes back as its index, so that no string is made per point, and a
+        # missing step (or a NaN, stored as NULL) as NaN, so that numpy reads the rows as a
+        # flat stream of floats.
         case = "CASE name " + " ".join(f"WHEN {self._mark} THEN {i}" for i in range(len(names)))
+        nan = "'nan'" if self._sqlite else "'NaN'::double precision"
         sql = (
-            f"SELECT {case} END, seq, step, value FROM rw_metrics "
-            f"WHERE run_key = {self._mark} AND seq > {self._mark} AND seq <= {self._mark} "
-            "AND text IS NULL AND data IS NULL ORDER BY seq"
+            f"SELECT {case} END, seq, COALESCE(step, {nan}), COALESCE(value, {nan}) "
+            f"FROM rw_metrics WHERE run_key = {self._mark} AND seq > {self._mark} "
+            f"AND seq <= {self._mark} AND text IS NULL AND data IS NULL ORDER BY seq"
         )
         cursor = conn.connection.driver_connection.cursor()
         try:
@@ -588,8 +591,8 @@ class SqlStore(RunStore):
             cursor.close()
         if not rows:
             return {}
-        # None (no step; NaN stored as NULL) becomes NaN.
-        table = np.array(rows, dtype=float)
+        flat = np.fromiter(chain.from_iterable(rows), dtype=float, count=4 * len(rows))
+        table = flat.reshape(len(rows), 4)
         which = table[:, 0].astype(np.int64)
         order = np.argsort(which, kind="stable")
         table, which = table[order], which[order]

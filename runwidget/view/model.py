@@ -27,6 +27,8 @@ logger = logging.getLogger("runwidget")
 INTERNAL_PREFIX = "runwidget."
 # Points read per query on a first load, so that a long history never sits in memory whole.
 READ_PAGE = 100_000
+# Seconds a refresh spends at most reading child runs' metrics.
+CHILD_READ_BUDGET = 0.25
 
 
 def status_kind(status: str) -> str:
@@ -77,6 +79,7 @@ class RunView:
         self.version = 0
         self._record: RunRecord = record if record is not None else source.record()
         self._record_changed = False
+        self._behind = False
         self._charts = ChartSet(max_points)
         self._children = ChildTable(self._record, max_child_columns)
         self._log = LogTail(max_log_lines)
@@ -186,11 +189,24 @@ class RunView:
         self._metric_cursor = cursor
 
     def _read_child_metrics(self) -> None:
-        for child_id, cursor in self._children.pending_metric_reads():
+        # Bounded per refresh: a first look at a thousand children (or a fan-out of running
+        # ones) never holds a poll up; what is left is read by the next refresh.
+        deadline = time.monotonic() + CHILD_READ_BUDGET
+        self._behind = False
+        pending = self._children.pending_metric_reads()
+        for i, (child_id, cursor) in enumerate(pending):
             child = self._children._children[child_id]
             ended = child.record.status in st.TERMINAL
             points = self.source.child_metrics(child_id, cursor)
             self._children.add_metrics(child_id, points, ended=ended)
+            if time.monotonic() > deadline and i + 1 < len(pending):
+                self._behind = True
+                return
+
+    @property
+    def behind(self) -> bool:
+        """The last refresh left child runs unread (refresh again soon)."""
+        return self._behind
 
     def _read_logs(self) -> None:
         while True:

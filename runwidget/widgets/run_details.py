@@ -265,6 +265,8 @@ class RunDetails(anywidget.AnyWidget):
                 self._failures += 1
                 return min(self.interval * 2**self._failures, MAX_BACKOFF)
             self._failures = 0
+            if view.behind:
+                return 0.0  # child runs left unread: go on at once
             if view.terminal:
                 if self._last_refresh_due:
                     view._runwidget_final = True  # type: ignore[attr-defined]
