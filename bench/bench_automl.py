@@ -215,16 +215,20 @@ def view_figures(parent: Any, n: int) -> dict[str, Any]:
 
 
 def widget_figures(parent: Any) -> dict[str, Any]:
+    """RunDetails without a browser: construction (a first view without metric points),
+    then its thread's first full read."""
     from runwidget import RunDetails
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        RunDetails(parent, interval=60).close()  # warm-up: imports, first figures
         t = time.perf_counter()
         widget = RunDetails(parent, interval=60)
         built = time.perf_counter() - t
-        state = len(json.dumps(widget._snapshot, default=str))
+        widget._first_read.wait(60)
+        read = time.perf_counter() - t
         widget.close()
-    return {"widget built (view + figures + state)": built, "widget state bytes": state}
+    return {"RunDetails(run) returns": built, "RunDetails first full read done": read}
 
 
 def study_figures(storage: str, n: int) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from runwidget.automl import catalog, metrics, pipelines
 from runwidget.automl.evaluate import Data, evaluate, final_model
 from runwidget.automl.record import MODEL_FILE
 from runwidget.automl.search import Search, Stopper
-from runwidget.automl.worker import IterationWorker, Outcome
+from runwidget.automl.worker import IterationWorker, Outcome, WorkerError
 from runwidget.store import RunType
 
 
@@ -523,6 +523,17 @@ def test_iteration_process_fits_times_out_and_restarts(iris: pd.DataFrame, tmp_p
         )
         again = worker.evaluate(4, spec, 60, never)  # a fresh process
         assert again.kind == "ok" and worker.starts == 3
+    finally:
+        worker.close()
+
+
+def test_an_iteration_process_that_cannot_load_the_data_stops_the_search(
+    iris: pd.DataFrame, tmp_path: Path
+) -> None:
+    worker = IterationWorker(str(tmp_path / "missing.pkl"), config(iris).settings())
+    try:
+        with pytest.raises(WorkerError, match=r"FileNotFoundError: .*missing\.pkl"):
+            worker.start(lambda: None)
     finally:
         worker.close()
 

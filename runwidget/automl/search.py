@@ -112,7 +112,9 @@ class Search:
         self.best_iteration: int | None = None
         self.counts = {st.COMPLETED: 0, st.FAILED: 0, st.CANCELED: 0}
         self.first_error: str | None = None
-        self._models = Path(tempfile.mkdtemp(prefix="automl-models-"))
+        # Models on their way into the store: in the working folder, which the supervisor
+        # removes when the run ends.
+        self._models = Path(tempfile.mkdtemp(prefix=".models-", dir=os.getcwd()))
 
     # -- the loop --------------------------------------------------------------------------
     def run(self) -> None:
@@ -158,7 +160,7 @@ class Search:
         started = time.monotonic()
         try:
             outcome = self.worker.evaluate(
-                iteration, spec, self._timeout(), self.stopper.during_iteration
+                iteration, spec, self.iteration_timeout, self.stopper.during_iteration
             )
             value = self._score(outcome)
             if value is not None and self._better(value):
@@ -183,9 +185,6 @@ class Search:
         self._row(iteration, spec, time.monotonic() - started, status, value, outcome)
         return value if status == st.COMPLETED else None
 
-    def _timeout(self) -> float | None:
-        return self.iteration_timeout
-
     def _score(self, outcome: Outcome) -> float | None:
         if outcome.kind != "ok":
             return None
@@ -207,7 +206,9 @@ class Search:
 
     def _keep_model(self, child: Run, iteration: int) -> Outcome:
         path = str(self._models / f"{iteration}.pkl")
-        outcome = self.worker.save(iteration, path, self._timeout(), self.stopper.during_iteration)
+        outcome = self.worker.save(
+            iteration, path, self.iteration_timeout, self.stopper.during_iteration
+        )
         if outcome.kind == "ok":
             try:
                 self.recorder.keep_model(child, path)
@@ -340,8 +341,9 @@ def main(settings_file: str | os.PathLike[str] = SETTINGS_FILE) -> int:
     try:
         search.run()
     except WorkerError as error:
-        parent._end(st.FAILED, {"message": f"the search could not run: {error.error['message']}",
-                                "traceback": error.error.get("traceback")})  # fmt: skip
+        message = f"the search could not run: {error.error['message']}"
+        print(message, file=sys.stderr)
+        parent._end(st.FAILED, {"message": message, "traceback": error.error.get("traceback")})
         return 0
     failure = search.failure()
     if failure is not None:
