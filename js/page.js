@@ -217,18 +217,26 @@ export function createRunPage({ onOpenChild, onBack, onFullLog, chartHost, maxLi
     }
     el.dataset.runId = state.header.run_id;
     el.dataset.version = state.version;
+    // A delta redraws only the parts it changes (a thousand-row table is not redrawn
+    // because a log line came).
+    const delta = change.kind === "delta" ? change.delta : null;
+    const changed = (...keys) => !delta || keys.some((key) => key in delta);
     header.update(state.header, { time: state.time, trail, polling });
-    error.update(state.error);
-    notices.update(state.notices);
-    properties.update(state.properties);
-    propsSection.el.hidden = !state.properties || state.properties.length === 0;
-    renderIterations(state);
-    renderCharts(state);
-    gallery.update(state.images);
-    gallerySection.el.hidden = state.images.length === 0;
+    if (changed("error")) error.update(state.error);
+    if (changed("notices")) notices.update(state.notices);
+    if (changed("properties")) {
+      properties.update(state.properties);
+      propsSection.el.hidden = !state.properties || state.properties.length === 0;
+    }
+    if (changed("iterations", "children")) renderIterations(state);
+    if (changed("charts")) renderCharts(state);
+    if (changed("images")) {
+      gallery.update(state.images);
+      gallerySection.el.hidden = state.images.length === 0;
+    }
     const rows = state.children.rows;
     childSection.el.hidden = rows.length === 0 || !!state.iterations;
-    if (!childSection.el.hidden) children.update(state.children);
+    if (!childSection.el.hidden && changed("children")) children.update(state.children);
     if (change.kind === "delta" && change.delta.log) log.append(change.delta.log.append, change.delta.log.total);
     else if (change.kind === "snapshot") log.setLines(state.log.lines, state.log.total);
     // A run that writes no output (interactive, AutoML parent) gets no empty log box.

@@ -84,11 +84,39 @@ export function createLogView({ maxLines = 1000, onFullLog, onChange } = {}) {
 
   /** Replace every line (a snapshot). */
   function setLines(lines, newTotal) {
+    const kept = (lines || []).slice(-maxLines);
     const wasFollowing = follow.checked;
-    replace(box, (lines || []).slice(-maxLines).map(lineEl));
-    total = newTotal ?? (lines || []).length;
+    const first = box.firstElementChild;
+    const last = box.lastElementChild;
+    if (
+      kept.length === box.childElementCount &&
+      kept.length > 0 &&
+      String(kept[0].seq) === first?.dataset.seq &&
+      String(kept[kept.length - 1].seq) === last?.dataset.seq
+    ) {
+      // The same lines (a periodic full view): leave the reader where they are.
+      total = newTotal ?? kept.length;
+      status();
+      return;
+    }
+    const anchor = wasFollowing ? null : firstVisible();
+    replace(box, kept.map(lineEl));
+    total = newTotal ?? kept.length;
     status();
     if (wasFollowing) scrollToEnd();
+    else if (anchor) {
+      // Keep the line the reader was looking at in the same place.
+      const same = box.querySelector(`[data-seq="${CSS.escape(anchor.seq)}"]`);
+      if (same) box.scrollTop = same.offsetTop - box.offsetTop - anchor.offset;
+    }
+  }
+
+  function firstVisible() {
+    for (const el of box.children) {
+      const offset = el.offsetTop - box.offsetTop - box.scrollTop;
+      if (offset + el.offsetHeight > 0) return { seq: el.dataset.seq, offset };
+    }
+    return null;
   }
 
   /** Add new lines at the end (a delta). */

@@ -252,3 +252,17 @@ describe("gallery", () => {
     expect(g.el.querySelector("figcaption").textContent).toBe(`${XSS} (2)`);
   });
 });
+
+describe("log view and full views", () => {
+  it("leaves the reader in place when a full view brings the same lines", () => {
+    const log = createLogView({ maxLines: 100 });
+    const lines = Array.from({ length: 30 }, (_, i) => ({ seq: i, stream: "stdout", text: `l${i}`, time: 1 }));
+    log.setLines(lines, 30);
+    const before = log.box.firstElementChild;
+    log.following = false;
+    log.setLines(lines, 30);
+    expect(log.box.firstElementChild).toBe(before); // not redrawn
+    log.setLines(lines.slice(5), 30);
+    expect(log.box.firstElementChild.dataset.seq).toBe("5");
+  });
+});
