@@ -106,18 +106,34 @@ def objective(trial):
 
 optimizer = threading.Thread(target=study.optimize, args=(objective,), kwargs={"n_trials": 20})
 optimizer.start()
+
+# A single-objective study that reports intermediate values (and prunes).
+curves = optuna.create_study(pruner=optuna.pruners.MedianPruner(n_startup_trials=3))
+
+def learning(trial):
+    rate = trial.suggest_float("rate", 0.01, 1.0, log=True)
+    loss = 1.0
+    for epoch in range(8):
+        loss *= 1 - rate / 2
+        trial.report(loss, epoch)
+        if trial.should_prune():
+            raise optuna.TrialPruned()
+    return loss
+
+curves.optimize(learning, n_trials=12)
 """
 SHOW_STUDY = "details = RunDetails(OptunaSource(study, idle_timeout=2), interval=1)\ndetails.show()"
+SHOW_CURVES = "RunDetails(curves).show()"
 WAIT_STUDY = "optimizer.join()\ntime.sleep(4)"
 
 
 def test_optuna_study_trials_appear_live(jupyter_server, page, screenshot) -> None:
     server = jupyter_server("notebook")
-    server.write_notebook("study-live.ipynb", STUDY, SHOW_STUDY, WAIT_STUDY, CHECK)
+    server.write_notebook("study-live.ipynb", STUDY, SHOW_STUDY, WAIT_STUDY, CHECK, SHOW_CURVES)
     server.open_notebook(page, "study-live.ipynb")
     server.run_all(page)
 
-    widget = page.locator(WIDGET)
+    widget = page.locator(WIDGET).first
     expect(widget).to_be_visible(timeout=90_000)
     _wait_busy_with(page, "optimizer.join()")
     first = _counts(widget)
@@ -134,3 +150,11 @@ def test_optuna_study_trials_appear_live(jupyter_server, page, screenshot) -> No
         timeout=60_000
     )
     _shot(widget, "widget-optuna-study")
+
+    # The intermediate values: one line per trial in the study's chart.
+    curves = page.locator(WIDGET).nth(1)
+    chart = curves.locator('.rw-chart[data-chart="m:intermediate values"]')
+    expect(chart).to_be_visible(timeout=60_000)
+    expect(chart.locator("path.line")).to_have_count(12)
+    expect(curves.locator('.rw-strip-cell[data-status="Canceled"]').first).to_be_visible()
+    _shot(curves, "widget-optuna-curves")
