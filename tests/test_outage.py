@@ -10,9 +10,9 @@ import textwrap
 import time
 
 import pytest
-from conftest import running_postgres
 
 from runwidget.store import SqlStore
+from tests.conftest import running_postgres
 
 OUTAGE_SECONDS = 62
 
