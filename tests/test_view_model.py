@@ -456,18 +456,13 @@ def test_summary_links_only_to_web_addresses(experiment: Experiment) -> None:
     assert "javascript:" not in summary_html(snapshot)
 
 
-def test_child_reads_are_bounded_per_refresh(
-    experiment: Experiment, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from runwidget.view import model
-
+def test_child_reads_can_be_bounded_per_refresh(experiment: Experiment) -> None:
     parent = experiment.start_logging()
     for i in range(3):
         with parent.child_run(f"c{i}") as child:
             child.log("acc", float(i))
     parent.flush()
-    monkeypatch.setattr(model, "CHILD_READ_BUDGET", 0.0)
-    view = RunView(source_for(parent))
+    view = RunView(source_for(parent), child_read_budget=0.0)
     s = _refresh(view)
     assert view.behind  # one child read, two left for the next refreshes
     s = _refresh(view, s)

@@ -27,8 +27,6 @@ logger = logging.getLogger("runwidget")
 INTERNAL_PREFIX = "runwidget."
 # Points read per query on a first load, so that a long history never sits in memory whole.
 READ_PAGE = 100_000
-# Seconds a refresh spends at most reading child runs' metrics.
-CHILD_READ_BUDGET = 0.25
 
 
 def status_kind(status: str) -> str:
@@ -58,6 +56,8 @@ class RunView:
         max_child_columns: the most metric columns of the children table.
         record: the run's record if the caller has it (then a store outage at this
             moment gives a notice instead of an error).
+        child_read_budget: seconds a refresh spends at most reading child runs' metrics
+            (None: no limit); ``behind`` then says that some are left for the next one.
 
     Raises:
         RunNotFoundError: the source's run does not exist.
@@ -74,8 +74,10 @@ class RunView:
         inline_images: bool = True,
         max_child_columns: int = 6,
         record: RunRecord | None = None,
+        child_read_budget: float | None = None,
     ) -> None:
         self.source = source
+        self.child_read_budget = child_read_budget
         self.version = 0
         self._record: RunRecord = record if record is not None else source.record()
         self._record_changed = False
@@ -105,7 +107,7 @@ class RunView:
         """The last refresh reached the source."""
         return self._outage is None
 
-    def refresh(self, *, metrics: bool = True) -> dict[str, Any] | None:
+    def refresh(self, *, metrics: bool = True, child_metrics: bool = True) -> dict[str, Any] | None:
         """Read what is new and return the delta from the previous version, or None.
 
         A source that cannot be reached is not an error: the view gets a notice (and
@@ -115,12 +117,14 @@ class RunView:
             metrics: read metric points and child runs too. A first refresh without them
                 is quick however long the run (the header, properties and log can be shown
                 while a later refresh reads the rest).
+            child_metrics: read the child runs' metrics too (else ``behind`` says whether
+                some are left to read).
         """
         now = time.time()
         header_before, props_before = self._header, self._properties
         error_before, notices_before = self._error, self._notices
         terminal_before = self._terminal
-        self._poll(now, metrics)
+        self._poll(now, metrics, child_metrics)
         self._header = self._make_header(now)
         props_changed, charts = self._charts.take_changes()
         if props_changed or self._record_changed or not self._loaded:
@@ -157,7 +161,7 @@ class RunView:
         self.version += 1
         return {"version": self.version, "base": self.version - 1, "time": now, **delta}
 
-    def _poll(self, now: float, metrics: bool = True) -> None:
+    def _poll(self, now: float, metrics: bool = True, child_metrics: bool = True) -> None:
         self._record_changed = False
         try:
             record = self.source.record()
@@ -168,7 +172,10 @@ class RunView:
             if metrics:
                 self._children.update_records(self.source.children(self._children.cursor))
                 self._read_metrics()
-                self._read_child_metrics()
+                if child_metrics:
+                    self._read_child_metrics()
+                else:
+                    self._behind = bool(self._children.pending_metric_reads())
             self._read_logs()
             self._images.add(self.source.images(self._images.cursor))
             self._children.refresh_liveness(now)
@@ -189,9 +196,10 @@ class RunView:
         self._metric_cursor = cursor
 
     def _read_child_metrics(self) -> None:
-        # Bounded per refresh: a first look at a thousand children (or a fan-out of running
-        # ones) never holds a poll up; what is left is read by the next refresh.
-        deadline = time.monotonic() + CHILD_READ_BUDGET
+        # With a budget, bounded per refresh: a first look at a thousand children (or a
+        # fan-out of running ones) never holds a poll up; the next refresh reads the rest.
+        budget = self.child_read_budget
+        deadline = None if budget is None else time.monotonic() + budget
         self._behind = False
         pending = self._children.pending_metric_reads()
         for i, (child_id, cursor) in enumerate(pending):
@@ -199,13 +207,13 @@ class RunView:
             ended = child.record.status in st.TERMINAL
             points = self.source.child_metrics(child_id, cursor)
             self._children.add_metrics(child_id, points, ended=ended)
-            if time.monotonic() > deadline and i + 1 < len(pending):
+            if deadline is not None and time.monotonic() > deadline and i + 1 < len(pending):
                 self._behind = True
                 return
 
     @property
     def behind(self) -> bool:
-        """The last refresh left child runs unread (refresh again soon)."""
+        """The last refresh left child runs' metrics unread (refresh again soon)."""
         return self._behind
 
     def _read_logs(self) -> None:

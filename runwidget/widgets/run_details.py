@@ -28,8 +28,10 @@ MAX_BACKOFF = 120.0
 SNAPSHOT_EVERY = 30
 # How soon after seeing everything ended the one last refresh comes.
 LAST_REFRESH_DELAY = 1.0
+# Seconds a poll spends at most reading child runs' metrics (the rest come at once after).
+CHILD_READ_BUDGET = 0.25
 # How long displaying waits for the first full read, for the static summary's metrics.
-FIRST_READ_WAIT = 0.5
+FIRST_READ_WAIT = 0.3
 
 _VIEW_MIME = "application/vnd.jupyter.widget-view+json"
 
@@ -88,7 +90,11 @@ class RunDetails(anywidget.AnyWidget):
                 raise InvalidValueError(f"{name} must be an integer >= {low}, got {value!r}")
         source = source_for(run)
         record = getattr(run, "_record", None)
-        self._options = {"max_points": max_points, "max_log_lines": max_log_lines}
+        self._options = {
+            "max_points": max_points,
+            "max_log_lines": max_log_lines,
+            "child_read_budget": CHILD_READ_BUDGET,
+        }
         self._lock = threading.RLock()
         self._view = RunView(source, record=record, **self._options)
         self._figures = ChartFigures()
@@ -200,6 +206,9 @@ class RunDetails(anywidget.AnyWidget):
         display_id = uuid.uuid4().hex
         self._display_ids.append(display_id)
         publish_display_data(self._mimebundle(), transient={"display_id": display_id})
+        # While the polling thread reads the points, load the chart library here (the
+        # first chart would wait for it otherwise).
+        import bqplot  # noqa: F401
 
     def _mimebundle(self) -> dict[str, Any]:
         # The summary shows metrics when the first full read is quick (most runs); a long
@@ -257,7 +266,8 @@ class RunDetails(anywidget.AnyWidget):
         with self._lock:
             if view is not self._view or self._closed or self._poller is None:
                 return None  # stopped, closed, or a drill-down replaced this view
-            delta = view.refresh()
+            # The first full read sends the run's own charts before its children's metrics.
+            delta = view.refresh(child_metrics=self._first_read.is_set())
             if delta is not None:
                 self._publish(delta)
             self._first_read.set()
