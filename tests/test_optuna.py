@@ -335,6 +335,16 @@ def test_pareto_front_of_points() -> None:
     assert pareto_front([(0, (float("nan"), 1.0))], ["maximize", "maximize"]) == set()
 
 
+def test_parameters_become_plain_properties() -> None:
+    import numpy as np
+
+    from runwidget.sources.optuna import parameter_properties
+
+    assert parameter_properties(
+        {"depth": np.int64(3), "iteration": 2, "choice": None, "pair": (1, 2), "lr": 0.1}
+    ) == {"depth": 3, "param iteration": 2, "choice": None, "pair": "(1, 2)", "lr": 0.1}
+
+
 def test_curves_are_kept_for_at_most_max_curves_trials() -> None:
     study = study_of(None)
     study.optimize(lambda t: [t.report(s, s) for s in range(2)] and 1.0, n_trials=5)

@@ -87,9 +87,10 @@ def parameter_properties(params: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, value in params.items():
         key = f"param {name}" if name in RESERVED else str(name)
-        out[key] = (
-            value if value is None or isinstance(value, (str, int, float, bool)) else str(value)
-        )
+        if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+            value = value.item()  # a numpy scalar
+        plain = value is None or isinstance(value, (str, int, float, bool))
+        out[key] = value if plain else str(value)
     return out
 
 
