@@ -84,6 +84,16 @@ class _Counting:
         widget._tick = tick
 
 
+def _caught_up(widget) -> None:  # noqa: ANN001
+    """Wait until the widget has read everything (its children's metrics come after the
+    charts), so that what follows measures steady polling."""
+    deadline = time.monotonic() + 120
+    while widget._view.behind and time.monotonic() < deadline:
+        time.sleep(0.05)
+    with widget._lock:  # a poll in progress has finished
+        pass
+
+
 def measure_in_process(uri: str, run_id: str, quick: bool) -> dict[str, float]:
     from runwidget import RunDetails
     from runwidget.sources import StoreSource
@@ -96,6 +106,8 @@ def measure_in_process(uri: str, run_id: str, quick: bool) -> dict[str, float]:
     widget = RunDetails(StoreSource(store, run_id), interval=10)
     out["construct_s"] = time.perf_counter() - started
     widget._first_read.wait(120)
+    out["charts_read_s"] = time.perf_counter() - started
+    _caught_up(widget)
     out["first_full_read_s"] = time.perf_counter() - started
     out["snapshot_bytes"] = widget.bytes_sent
 
@@ -113,6 +125,7 @@ def measure_in_process(uri: str, run_id: str, quick: bool) -> dict[str, float]:
     # A busy run: points and lines keep coming; polls every 5 s.
     widget = RunDetails(StoreSource(store, run_id), interval=5)
     widget._first_read.wait(120)
+    _caught_up(widget)
     counting = _Counting(widget)
     stop = threading.Event()
 
@@ -235,7 +248,8 @@ def main() -> None:
     print()
     print("in the kernel's process")
     print(f"  RunDetails(...) returns after          {kernel['construct_s']:8.2f} s")
-    print(f"  first full read (all points) done at   {kernel['first_full_read_s']:8.2f} s")
+    print(f"  charts read (all points) at            {kernel['charts_read_s']:8.2f} s")
+    print(f"  children's metrics read at             {kernel['first_full_read_s']:8.2f} s")
     print(f"  first view sent                        {kernel['snapshot_bytes'] / 1e3:8.1f} KB")
     print(f"  bytes per poll, idle run               {kernel['idle_bytes_per_poll']:8.0f} B"
           f"   ({kernel['idle_polls']} polls)")  # fmt: skip
