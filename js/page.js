@@ -209,7 +209,8 @@ export function createRunPage({ onOpenChild, onBack, onFullLog, chartHost, maxLi
    */
   function update(state, change = { kind: "snapshot" }, { trail = [], polling = null } = {}) {
     if (!state || !state.header) return;
-    if (typeof state.time === "number") skew = state.time - now();
+    // The kernel's clock, from what was just sent (a restored view's time is older).
+    if (change.kind === "delta" && typeof state.time === "number") skew = state.time - now();
     if (state.header.run_id !== runId) {
       runId = state.header.run_id;
       reset();
@@ -221,7 +222,7 @@ export function createRunPage({ onOpenChild, onBack, onFullLog, chartHost, maxLi
     // because a log line came).
     const delta = change.kind === "delta" ? change.delta : null;
     const changed = (...keys) => !delta || keys.some((key) => key in delta);
-    header.update(state.header, { time: state.time, trail, polling });
+    header.update(state.header, { time: change.kind === "delta" ? state.time : undefined, trail, polling });
     if (changed("error")) error.update(state.error);
     if (changed("notices")) notices.update(state.notices);
     if (changed("properties")) {

@@ -34,6 +34,7 @@ function storeFor(model) {
       for (const fn of listeners) fn(store.state, change);
     },
     onSnapshot() {
+      store.resyncing = false;
       store.state = clone(model.get("_snapshot"));
       store.emit({ kind: "snapshot" });
       store.syncIterations();
@@ -42,7 +43,13 @@ function storeFor(model) {
       const state = store.state;
       if (!state || delta.version <= state.version) return; // already have it
       if (delta.base !== state.version) {
-        model.send({ type: "resync" }); // a delta was missed: ask for the whole view
+        // A delta was missed (the page was reloaded while the run went on): ask for the
+        // whole view, which comes as soon as the kernel is free.
+        if (!store.resyncing) {
+          store.resyncing = true;
+          model.send({ type: "resync" });
+          store.emit({ kind: "error", text: "Some updates were missed: the whole view comes when the kernel answers." });
+        }
         return;
       }
       const tails = [];

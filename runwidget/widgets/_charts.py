@@ -98,16 +98,16 @@ class ChartFigures:
             figure.marks = marks
         return created
 
-    def set_data(self, charts: list[dict[str, Any]], force: bool = False) -> None:
-        """Put a snapshot's series points into the lines (sent to the browser)."""
+    def set_data(self, charts: list[dict[str, Any]], send: bool = True) -> None:
+        """Put a snapshot's series points into the lines, and send them to the browser
+        (or not: the browser built them from deltas; the kernel-side copy is for pages
+        that load the widget later)."""
         for spec in charts:
             self.ensure(spec)
             for series in spec["series"]:
                 line = self.lines[spec["id"]][series["id"]]
-                with line.hold_sync():
-                    line.x = _array(series["x"])
-                    line.y = _array(series["y"])
-                if force:
+                set_quietly(line, x=_array(series["x"]), y=_array(series["y"]))
+                if send:
                     line.send_state(["x", "y"])
 
     # -- iteration charts ------------------------------------------------------------------
@@ -142,17 +142,20 @@ class ChartFigures:
             created = True
         return created
 
-    def set_iteration_data(self, meta: dict[str, Any] | None, rows: list[dict[str, Any]]) -> None:
+    def set_iteration_data(
+        self, meta: dict[str, Any] | None, rows: list[dict[str, Any]], send: bool = True
+    ) -> None:
         if not meta:
             return
         self.ensure_iterations(meta)
         for metric in meta["metrics"]:
             series = iteration_series(rows, metric, meta)
             points, best = self._iteration_marks[ITERATION_PREFIX + metric]
-            with points.hold_sync():
-                points.x, points.y = _array(series["x"]), _array(series["y"])
-            with best.hold_sync():
-                best.x, best.y = _array(series["best_x"]), _array(series["best_y"])
+            set_quietly(points, x=_array(series["x"]), y=_array(series["y"]))
+            set_quietly(best, x=_array(series["best_x"]), y=_array(series["best_y"]))
+            if send:
+                points.send_state(["x", "y"])
+                best.send_state(["x", "y"])
 
     # -- the browser's map -----------------------------------------------------------------
     def model_map(self) -> dict[str, Any]:
@@ -183,6 +186,14 @@ class ChartFigures:
         self.figures.clear()
         self.lines.clear()
         self._iteration_marks.clear()
+
+
+def set_quietly(widget: Any, **values: Any) -> None:
+    """Change synced traits without a message to the browser (the caller sends them, or the
+    browser has them already): traitlets keeps trait values in ``_trait_values``."""
+    traits = widget.traits()
+    for name, value in values.items():
+        widget._trait_values[name] = traits[name].validate(widget, value)
 
 
 def iteration_series(

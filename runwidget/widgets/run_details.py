@@ -16,7 +16,7 @@ import traitlets
 from runwidget.errors import InvalidValueError
 from runwidget.sources import source_for
 from runwidget.view import RunView, summary_html
-from runwidget.widgets._charts import ChartFigures
+from runwidget.widgets._charts import ChartFigures, set_quietly
 from runwidget.widgets._poller import Poller
 
 logger = logging.getLogger("runwidget")
@@ -24,8 +24,6 @@ logger = logging.getLogger("runwidget")
 STATIC = Path(__file__).resolve().parent.parent / "static"
 MIN_INTERVAL = 0.2
 MAX_BACKOFF = 120.0
-# Deltas between two full snapshots: a page reloaded mid-run is at most this many polls behind.
-SNAPSHOT_EVERY = 30
 # How soon after seeing everything ended the one last refresh comes.
 LAST_REFRESH_DELAY = 1.0
 # Seconds a poll spends at most reading child runs' metrics (the rest come at once after).
@@ -101,7 +99,6 @@ class RunDetails(anywidget.AnyWidget):
         self._stack: list[tuple[RunView, ChartFigures]] = []
         self._poller: Poller | None = None
         self._display_ids: list[str] = []
-        self._since_snapshot = 0
         self._last_refresh_due = False
         self._failures = 0
         self._closed = False
@@ -301,10 +298,9 @@ class RunDetails(anywidget.AnyWidget):
             created |= self._figures.ensure_iterations(delta["iterations"])
         if created:
             self._charts = self._figures.model_map()
-        self._since_snapshot += 1
-        if self._since_snapshot >= SNAPSHOT_EVERY:
-            self._push_snapshot()
-            return
+        # The kernel's copy of the view first: a page that loads the widget now (a reload,
+        # a second view) gets this version, and the deltas that follow apply to it.
+        self._push_snapshot(send=False)
         content, buffers = _pack_series({"type": "delta", "delta": delta})
         self._send_msg(content, buffers)
 
@@ -314,11 +310,13 @@ class RunDetails(anywidget.AnyWidget):
         self.bytes_sent += _size(content) + sum(len(b) for b in buffers or ())
         self.send(content, buffers)
 
-    def _push_snapshot(self, force: bool = False) -> None:
-        """Put the whole view into the widget state (and the series into the lines)."""
+    def _push_snapshot(self, send: bool = True) -> None:
+        """Put the whole view into the widget state (and the series into the lines) and
+        send it; with ``send=False`` only the kernel's copy is brought up to date (what a
+        page that loads the widget later receives), at no cost on the wire."""
         full = self._view.snapshot(with_series=True)
-        self._figures.set_data(full["charts"], force=force)
-        self._figures.set_iteration_data(full["iterations"], full["children"]["rows"])
+        self._figures.set_data(full["charts"], send=send)
+        self._figures.set_iteration_data(full["iterations"], full["children"]["rows"], send=send)
         self._charts = self._figures.model_map()
         state = dict(full)
         state["charts"] = [
@@ -330,11 +328,13 @@ class RunDetails(anywidget.AnyWidget):
             }
             for c in full["charts"]
         ]
+        set_quietly(self, _snapshot=state)
+        if not send or self.comm is None:
+            return
         self.bytes_sent += _size(state) + sum(
             16 * len(s["x"]) for c in full["charts"] for s in c["series"]
         )
-        self._snapshot = state
-        self._since_snapshot = 0
+        self.send_state("_snapshot")
 
     # -- messages from the browser ------------------------------------------------------
     def _on_frontend_msg(self, _widget: Any, content: Any, buffers: list[bytes]) -> None:
@@ -350,7 +350,7 @@ class RunDetails(anywidget.AnyWidget):
                     self.back()
             elif kind == "resync":
                 with self._lock:
-                    self._push_snapshot(force=True)
+                    self._push_snapshot()
             elif kind == "full_log":
                 self._send_full_log()
         except Exception as e:  # the browser asked; tell it instead of raising in the kernel
@@ -391,7 +391,7 @@ class RunDetails(anywidget.AnyWidget):
             self._view, self._figures = self._stack.pop()
             self._trail = self._trail[:-1]
             self._view.refresh()
-            self._push_snapshot(force=True)
+            self._push_snapshot()
             self._start_polling(delay=self.interval)
         _join(poller)
 

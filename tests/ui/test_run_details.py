@@ -293,3 +293,29 @@ def test_automl_sweep_and_failed_views(jupyter_server, page, screenshot) -> None
         "{theme: 'JupyterLab Light'})"
     )
     screenshot(page, "run-details-views")
+
+
+def test_a_reloaded_page_shows_the_run(jupyter_server, page, screenshot) -> None:
+    server = jupyter_server("lab")
+    server.write_notebook("reload.ipynb", SETUP, SHOW)
+    server.open_notebook(page, "reload.ipynb")
+    server.run_all(page)
+    widget = page.locator(WIDGET)
+    lines = widget.locator(".rw-log-lines .rw-line")
+    expect(lines.nth(5)).to_be_attached(timeout=90_000)
+    page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
+    deadline = time.monotonic() + 15
+    while not _saved_summary(server.root_dir / "reload.ipynb"):
+        assert time.monotonic() < deadline, "the notebook was not saved"
+        time.sleep(0.3)
+    # Reloaded while the run goes on: the widget comes back from the kernel's copy of the
+    # view, with its charts and log, not from the first (empty) view.
+    page.reload()
+    page.wait_for_selector(".jp-Notebook")
+    expect(widget.locator(".rw-header .rw-status")).to_have_text("Running", timeout=60_000)
+    expect(widget.locator('.rw-chart[data-chart="m:loss"] path.line')).to_be_visible()
+    # ... and goes on from there.
+    count = lines.count()
+    expect(lines.nth(count + 3)).to_be_attached(timeout=15_000)
+    assert page.locator(".rw-notice", has_text="updates were missed").count() == 0
+    screenshot(page, "run-details-reloaded")
