@@ -108,6 +108,18 @@ export function unpackSeries(delta, buffers) {
   return delta;
 }
 
+/** Load the chart library's front end ahead of the first chart (it is big). */
+function preloadCharts(model) {
+  const load = () => {
+    const spec = model.get("_chart_module");
+    const manager = model.widget_manager;
+    if (!spec?.module || typeof manager?.loadModelClass !== "function") return;
+    manager.loadModelClass(spec.model, spec.module, spec.version).catch(() => {});
+  };
+  load();
+  model.on("change:_chart_module", load);
+}
+
 async function mountFigure(model, chartId, slot, views) {
   const ids = model.get("_charts")?.[chartId];
   if (!ids) return false;
@@ -185,6 +197,7 @@ export default {
 
   render({ model, el }) {
     const store = storeFor(model);
+    preloadCharts(model);
     const views = [];
     let logTab = null;
     const page = createRunPage({

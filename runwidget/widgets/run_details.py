@@ -70,6 +70,8 @@ class RunDetails(anywidget.AnyWidget):
     _trail = traitlets.List().tag(sync=True)
     # Names this widget in the browser, where every view of it shares one state.
     _uid = traitlets.Unicode().tag(sync=True)
+    # The chart library's front-end module, which the browser loads ahead of the first chart.
+    _chart_module = traitlets.Dict().tag(sync=True)
 
     def __init__(
         self,
@@ -203,9 +205,12 @@ class RunDetails(anywidget.AnyWidget):
         display_id = uuid.uuid4().hex
         self._display_ids.append(display_id)
         publish_display_data(self._mimebundle(), transient={"display_id": display_id})
-        # While the polling thread reads the points, load the chart library here (the
-        # first chart would wait for it otherwise).
-        import bqplot  # noqa: F401
+        # While the polling thread reads the points, load the chart library here and have
+        # the browser load its front end (the first chart would wait for both otherwise).
+        import bqplot
+
+        version = bqplot.Figure.class_traits()["_model_module_version"].default_value
+        self._chart_module = {"module": "bqplot", "version": version, "model": "FigureModel"}
 
     def _mimebundle(self) -> dict[str, Any]:
         # The summary shows metrics when the first full read is quick (most runs); a long
