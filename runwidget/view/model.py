@@ -188,7 +188,9 @@ class RunView:
             logger.warning("run view of %s: %s", self.source.run_id, e)
             return
         self._outage = None
-        self._terminal = record.current_status(now) in st.TERMINAL and not self._children.alive(now)
+        if metrics:  # a quick refresh has not looked at the children
+            ended = record.current_status(now) in st.TERMINAL
+            self._terminal = ended and not self._children.alive(now)
 
     def _read_metrics(self) -> None:
         columns, cursor = self.source.metric_columns(self._metric_cursor)
