@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 import re
 import time
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from tests.ui.conftest import SCREENSHOTS
+# Where the harness's screenshot fixture saves too (git-ignored).
+SCREENSHOTS = Path(__file__).parent / "screenshots"
 
 XSS = "<img src=x onerror=alert(1)>"
 # The widget's page (the sidebar of the JupyterLab extension has a .rw-page too).
