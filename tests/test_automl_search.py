@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import textwrap
 import time
 from collections.abc import Callable, Iterator
@@ -13,10 +12,11 @@ import pandas as pd
 import pytest
 from sklearn.datasets import load_diabetes, load_iris
 
-from runwidget import AutoMLConfig, Experiment, Run, RunwidgetError, Workspace
+from runwidget import AutoMLConfig, Experiment, Run, Workspace
 from runwidget import status as st
 from runwidget.automl import catalog
-from runwidget.execution._process import ProcessId
+from tests import local_runs
+from tests.local_runs import isolate_local_runs, stop_left_running
 
 pytestmark = pytest.mark.slow
 TERMINAL = (st.COMPLETED, st.FAILED, st.CANCELED)
@@ -27,46 +27,17 @@ FAST_CLASSIFIERS = ["LogisticRegression", "KNN"]
 def _local_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Run]]:
     """Searches of this test keep their local files in its temp dir, beat fast, and are
     killed at the end if a failing test left them running."""
-    monkeypatch.setenv("RUNWIDGET_EXEC_DIR", str(tmp_path / "exec"))
-    monkeypatch.setenv("RUNWIDGET_MAX_LOCAL_RUNS", "8")
-    monkeypatch.setenv("RUNWIDGET_HEARTBEAT_INTERVAL", "0.5")
-    submitted: list[Run] = []
-    original = AutoMLConfig._submit
-
-    def tracked(self: AutoMLConfig, experiment: Experiment, tags=None) -> Run:
-        run = original(self, experiment, tags=tags)
-        submitted.append(run)
-        return run
-
-    monkeypatch.setattr(AutoMLConfig, "_submit", tracked)
+    submitted = isolate_local_runs(monkeypatch, tmp_path, AutoMLConfig, heartbeat="0.5")
     yield submitted
-    for run in submitted:
-        try:
-            properties = run._store.get_run(run.id).properties
-        except RunwidgetError:
-            continue
-        script = ProcessId.from_properties(properties, "script")
-        if script is not None and script.alive():
-            os.killpg(script.pid, signal.SIGKILL)  # the search and its iteration process
-        supervisor = ProcessId.from_properties(properties, "supervisor")
-        if supervisor is not None and supervisor.alive():
-            os.kill(supervisor.pid, signal.SIGKILL)
+    stop_left_running(submitted, script_group=True)
 
 
 def wait_until(condition: Callable[[], object], timeout: float = 120, what: str = "") -> object:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what or condition}")
-        time.sleep(0.1)
+    return local_runs.wait_until(condition, timeout, what, every=0.1)
 
 
 def wait_ended(run: Run, timeout: float = 180) -> str:
-    wait_until(lambda: run.get_status() in TERMINAL, timeout, f"run {run.id} to end")
-    return run.get_status()
+    return local_runs.wait_ended(run, timeout)
 
 
 def log_text(run: Run) -> str:

@@ -20,13 +20,13 @@ from runwidget import (
     InvalidValueError,
     Run,
     RunFailedError,
-    RunwidgetError,
     ScriptRunConfig,
     Workspace,
 )
 from runwidget import status as st
 from runwidget.execution._process import ProcessId
 from runwidget.store import LogLine
+from tests.local_runs import isolate_local_runs, stop_left_running, wait_ended, wait_until
 
 TERMINAL = (st.COMPLETED, st.FAILED, st.CANCELED)
 
@@ -35,29 +35,10 @@ TERMINAL = (st.COMPLETED, st.FAILED, st.CANCELED)
 def _local_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Run]]:
     """Local runs of this test keep their slots and working copies in its temp dir, beat
     fast, and are stopped at the end if a failing test left them running."""
-    monkeypatch.setenv("RUNWIDGET_EXEC_DIR", str(tmp_path / "exec"))
-    monkeypatch.setenv("RUNWIDGET_MAX_LOCAL_RUNS", "8")
-    monkeypatch.setenv("RUNWIDGET_HEARTBEAT_INTERVAL", "0.2")
     monkeypatch.setenv("RUNWIDGET_CANCEL_GRACE", "5")
-    submitted: list[Run] = []
-    original = ScriptRunConfig._submit
-
-    def tracked(self: ScriptRunConfig, experiment: Experiment, tags=None) -> Run:
-        run = original(self, experiment, tags=tags)
-        submitted.append(run)
-        return run
-
-    monkeypatch.setattr(ScriptRunConfig, "_submit", tracked)
+    submitted = isolate_local_runs(monkeypatch, tmp_path, ScriptRunConfig, heartbeat="0.2")
     yield submitted
-    for run in submitted:
-        try:
-            properties = run._store.get_run(run.id).properties
-        except RunwidgetError:  # the test's database is already gone
-            continue
-        for who in ("script", "supervisor"):
-            process = ProcessId.from_properties(properties, who)
-            if process is not None and process.local and process.alive():
-                os.kill(process.pid, signal.SIGKILL)
+    stop_left_running(submitted)
 
 
 def write(folder: Path, name: str, code: str) -> Path:
@@ -65,22 +46,6 @@ def write(folder: Path, name: str, code: str) -> Path:
     path = folder / name
     path.write_text(textwrap.dedent(code).lstrip())
     return path
-
-
-def wait_until(condition: Callable[[], object], timeout: float = 60, what: str = "") -> object:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what or condition}")
-        time.sleep(0.02)
-
-
-def wait_ended(run: Run, timeout: float = 60) -> str:
-    wait_until(lambda: run.get_status() in TERMINAL, timeout, f"run {run.id} to end")
-    return run.get_status()
 
 
 def wait_for_line(run: Run, text: str, timeout: float = 30) -> None:

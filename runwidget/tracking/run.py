@@ -194,8 +194,8 @@ class Run:
             self._check_open()
         name = check_name(name, "metric name")
         value = to_metric_value(value, name)
-        point = (name, MetricKind.SCALAR, None if step is None else to_step(step), value)
-        self._flusher.add_metric(self.id, (*point, time.time()))
+        step = None if step is None else to_step(step)
+        self._flusher.add_metric(self.id, (name, MetricKind.SCALAR, step, value, time.time()))
 
     def log_list(self, name: str, value: Any, description: str = "") -> None:
         """Log a list of numbers, drawn as one line (x = the index)."""
