@@ -160,6 +160,10 @@ def bench_poll(tmp: Path, big: int) -> None:
         assert len(store.read_metrics(run.id, since=last - 100)) == 100
         calls[f"{label} new"] = lambda s=store, r=run.id, c=last: s.read_metrics(r, since=c - 100)
         calls[f"{label} empty"] = lambda s=store, r=run.id, c=last: s.read_metrics(r, since=c)
+        # What a RunDetails poll reads of its own run's metrics: the same points, as columns.
+        calls[f"{label} columns"] = lambda s=store, r=run.id, c=last: s.read_metric_columns(
+            r, since=c - 100
+        )
     ms = _interleaved_medians_ms(calls, 500)
     for store in stores:
         store.close()
@@ -167,6 +171,10 @@ def bench_poll(tmp: Path, big: int) -> None:
     print(
         f"100 new points:  1k stored {ms['small new']:.3f} ms   {big:,} stored "
         f"{ms['big new']:.3f} ms   ratio {ratio:.2f}   (target <= 2 ms, ratio <= 1.5)"
+    )
+    print(
+        f"  as columns:    1k stored {ms['small columns']:.3f} ms   {big:,} stored "
+        f"{ms['big columns']:.3f} ms"
     )
     print(
         f"nothing new:     1k stored {ms['small empty']:.3f} ms   {big:,} stored "

@@ -7,7 +7,7 @@ import sqlite3
 import pytest
 
 from runwidget.errors import SchemaVersionError, StoreError, StoreUnavailableError
-from runwidget.store import SqlStore, default_store_uri, open_store, resolve_store_uri
+from runwidget.store import Batch, SqlStore, default_store_uri, open_store, resolve_store_uri
 from runwidget.store import schema as schema_module
 
 
@@ -68,7 +68,7 @@ def test_newer_schema_is_refused(tmp_path):
     SqlStore(f"sqlite:///{path}").close()
     with sqlite3.connect(path) as conn:
         conn.execute("UPDATE rw_meta SET value = '99' WHERE key = 'schema_version'")
-    with pytest.raises(SchemaVersionError, match="schema version 99.*reads versions up to 1"):
+    with pytest.raises(SchemaVersionError, match="schema version 99.*reads versions up to 2"):
         SqlStore(f"sqlite:///{path}")
 
 
@@ -79,20 +79,48 @@ def test_older_schema_is_migrated(tmp_path, monkeypatch):
     def add_column(conn):
         conn.exec_driver_sql("ALTER TABLE rw_runs ADD COLUMN note TEXT")
 
-    monkeypatch.setattr(schema_module, "SCHEMA_VERSION", 2)
-    monkeypatch.setitem(schema_module.MIGRATIONS, 1, add_column)
+    monkeypatch.setattr(schema_module, "SCHEMA_VERSION", 3)
+    monkeypatch.setitem(schema_module.MIGRATIONS, 2, add_column)
     SqlStore(f"sqlite:///{path}").close()
     with sqlite3.connect(path) as conn:
         version = conn.execute("SELECT value FROM rw_meta WHERE key='schema_version'").fetchone()
         columns = [row[1] for row in conn.execute("PRAGMA table_info(rw_runs)")]
-    assert version == ("2",)
+    assert version == ("3",)
     assert "note" in columns
+
+
+def test_version_1_store_gets_metric_blocks(tmp_path):
+    # A store written before block summaries existed: its runs read point by point.
+    path = tmp_path / "runs.db"
+    store = SqlStore(f"sqlite:///{path}")
+    run = store.create_run("old")
+    store.write(
+        {run.id: Batch(metrics=[("loss", "scalar", None, float(i), 0.0) for i in range(300)])}
+    )
+    store.close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("DROP TABLE rw_metric_blocks")
+        conn.execute("UPDATE rw_meta SET value = '1' WHERE key = 'schema_version'")
+    store = SqlStore(f"sqlite:///{path}")
+    try:
+        columns, _ = store.read_metric_columns(run.id, blocks_from=1)
+        assert columns[0].blocks is None and columns[0].value.tolist() == [
+            float(i) for i in range(300)
+        ]
+        store.write({run.id: Batch(metrics=[("acc", "scalar", None, 0.5, 0.0)] * 64)})
+        columns, _ = store.read_metric_columns(run.id, blocks_from=1)
+        assert [len(c.blocks or ()) for c in columns] == [0, 1]
+    finally:
+        store.close()
+    with sqlite3.connect(path) as conn:
+        version = conn.execute("SELECT value FROM rw_meta WHERE key='schema_version'").fetchone()
+    assert version == ("2",)
 
 
 def test_unmigratable_schema(tmp_path, monkeypatch):
     path = tmp_path / "runs.db"
     SqlStore(f"sqlite:///{path}").close()
-    monkeypatch.setattr(schema_module, "SCHEMA_VERSION", 2)
+    monkeypatch.setattr(schema_module, "SCHEMA_VERSION", 3)
     with pytest.raises(StoreError, match="cannot migrate"):
         SqlStore(f"sqlite:///{path}")
 

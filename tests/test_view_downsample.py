@@ -92,3 +92,44 @@ def test_bad_input_is_refused() -> None:
         MinMaxSeries(4)
     with pytest.raises(ValueError, match="1-D of one length"):
         MinMaxSeries().extend([1.0, 2.0], [1.0])
+
+
+def _blocks(x: np.ndarray, y: np.ndarray, size: int) -> tuple[np.ndarray, ...]:
+    """Per block of ``size`` points: arrival index, x and y of its first, min, max, last."""
+    n = len(y) // size
+    rows = y[: n * size].reshape(n, size)
+    local = (
+        np.stack(
+            [np.zeros(n, int), rows.argmin(axis=1), rows.argmax(axis=1), np.full(n, size - 1)],
+            axis=1,
+        )
+        + (np.arange(n) * size)[:, None]
+    )
+    return local, x[local], y[local]
+
+
+@pytest.mark.parametrize("size", [4, 64])
+def test_blocks_start_the_same_series_as_the_points(size: int) -> None:
+    rng = np.random.default_rng(size)
+    y = rng.normal(size=20_000)
+    x = np.cumsum(rng.uniform(0.5, 1.5, size=len(y)))
+    covered = len(y) // size * size - 3 * size  # some whole blocks, then points
+    from_points, from_blocks = MinMaxSeries(200), MinMaxSeries(200)
+    from_points.extend(x, y)
+    from_blocks.extend_blocks(size, *_blocks(x[:covered], y[:covered], size))
+    from_blocks.extend(x[covered:], y[covered:])
+    assert from_blocks.width == from_points.width >= size
+    for a, b in zip(from_blocks.points(), from_points.points(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_blocks_only_start_a_series() -> None:
+    series = MinMaxSeries(64)
+    i, x, y = _blocks(np.arange(64.0), np.arange(64.0), 8)
+    with pytest.raises(ValueError, match="power of two"):
+        series.extend_blocks(6, i, x, y)
+    with pytest.raises(ValueError, match=r"shape \(n, 4\)"):
+        series.extend_blocks(8, i[:, :3], x, y)
+    series.extend([1.0], [1.0])
+    with pytest.raises(ValueError, match="only start a series"):
+        series.extend_blocks(8, i, x, y)

@@ -33,6 +33,10 @@ class RunSource(abc.ABC):
       not exist raises ``RunNotFoundError``.
     """
 
+    #: ``metric_columns`` may run in a second thread while the view model polls the rest
+    #: (a first read of a long history starts early; see ``RunView.prefetch_metrics``).
+    concurrent_metric_reads = False
+
     @property
     @abc.abstractmethod
     def run_id(self) -> str:
@@ -70,10 +74,13 @@ class RunSource(abc.ABC):
             RunNotFoundError: this run has no child ``run_id``.
         """
 
-    def metric_columns(self, since: int = 0) -> tuple[list[MetricColumns], int]:
+    def metric_columns(
+        self, since: int = 0, blocks_from: int | None = None
+    ) -> tuple[list[MetricColumns], int]:
         """The points of ``metrics(since)`` grouped by metric, numbers as numpy columns, and
         the new cursor. Built on ``metrics``; a backend may answer it faster (a first load
-        of a long run reads every point)."""
+        of a long run reads every point), and summarise a long metric's first points in
+        blocks (see ``RunStore.read_metric_columns``)."""
         points: list[MetricPoint] = []
         cursor = since
         while True:

@@ -63,8 +63,12 @@ class StoreSource(RunSource):
     def metrics(self, since: int = 0, limit: int | None = None) -> list[MetricPoint]:
         return self._store.read_metrics(self._run_id, since=since, limit=limit)
 
-    def metric_columns(self, since: int = 0) -> tuple[list[MetricColumns], int]:
-        return self._store.read_metric_columns(self._run_id, since=since)
+    concurrent_metric_reads = True  # store reads share nothing but the thread-safe store
+
+    def metric_columns(
+        self, since: int = 0, blocks_from: int | None = None
+    ) -> tuple[list[MetricColumns], int]:
+        return self._store.read_metric_columns(self._run_id, since=since, blocks_from=blocks_from)
 
     def child_metrics(self, run_id: str, since: int = 0) -> list[MetricPoint]:
         return self._store.read_metrics(run_id, since=since)

@@ -159,14 +159,17 @@ class RunStore(abc.ABC):
         return found
 
     def read_metric_columns(
-        self, run_id: str, *, since: int = 0
+        self, run_id: str, *, since: int = 0, blocks_from: int | None = None
     ) -> tuple[list[MetricColumns], int]:
         """Every point after cursor ``since``, grouped by metric, numbers as numpy columns;
         and the new cursor (the largest ``seq`` read, or ``since``).
 
         The same points as ``read_metrics``, for readers of long histories (a chart that
         downsamples a million points): built here on ``read_metrics``; a store may answer
-        it without making a record per point.
+        it without making a record per point. With ``blocks_from``, a store that keeps block
+        summaries (runwidget/store/blocks.py) may give, for a metric with at least that
+        many blocks and only numbers, the blocks and the points after them (only from the
+        start, ``since == 0``); this one gives every point.
         """
         points: list[MetricPoint] = []
         cursor = since

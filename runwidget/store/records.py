@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from runwidget.status import effective_status
+from runwidget.store.blocks import MetricBlocks
 
 
 class MetricKind:
@@ -78,7 +79,9 @@ class MetricColumns:
     ``seq``, ``step`` and ``value`` are numpy arrays of the numeric points in ``seq`` order
     (``step`` is NaN where the user gave none; ``value`` holds NaN and infinities as logged).
     ``others`` are the points whose value is a string or a dict of columns (``row`` and
-    ``table`` points), as ``MetricPoint`` records in ``seq`` order.
+    ``table`` points), as ``MetricPoint`` records in ``seq`` order. ``blocks``, when a
+    reader asked for them, summarise the metric's first numeric points; the columns then
+    hold only the numeric points after them.
     """
 
     name: str
@@ -87,9 +90,11 @@ class MetricColumns:
     step: np.ndarray
     value: np.ndarray
     others: list[MetricPoint] = field(default_factory=list)
+    blocks: MetricBlocks | None = None
 
     def __len__(self) -> int:
-        return len(self.seq) + len(self.others)
+        """The points (summarised ones included)."""
+        return len(self.seq) + len(self.others) + (self.blocks.points if self.blocks else 0)
 
 
 def metric_columns(points: Iterable[MetricPoint]) -> list[MetricColumns]:

@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 
 # Bump when the schema changes, and add the step from the previous version to MIGRATIONS.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # SQLite only makes a rowid alias (cheap appends, no extra index) of "INTEGER PRIMARY KEY".
 SeqKey = BigInteger().with_variant(Integer, "sqlite")
@@ -102,6 +102,23 @@ metrics = Table(
     Index("rw_metrics_run_seq", "run_key", "seq"),
 )
 
+# Per run and metric, one row per ``BLOCK_SIZE`` finite values: their first, lowest,
+# highest and last points (runwidget/store/blocks.py), for readers of long histories.
+# first_seq is the seq of the metric's first point, last_seq that of the block's last
+# point. Not unique: two processes that log one
+# metric of one run at once both write blocks, and readers then ignore that metric's.
+metric_blocks = Table(
+    "rw_metric_blocks",
+    metadata,
+    Column("run_key", BigInteger, nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("block", BigInteger, nullable=False),
+    Column("first_seq", BigInteger, nullable=False),
+    Column("last_seq", BigInteger, nullable=False),
+    Column("summary", LargeBinary, nullable=False),
+    Index("rw_metric_blocks_run", "run_key", "name", "block"),
+)
+
 logs = Table(
     "rw_logs",
     metadata,
@@ -130,5 +147,11 @@ files = Table(
     Index("rw_files_run_seq", "run_key", "seq"),
 )
 
+
 # MIGRATIONS[n] upgrades a store of schema version n to n + 1, inside one transaction.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
+def _add_metric_blocks(conn: Connection) -> None:
+    # Runs logged before have no blocks; their readers read every point, as before.
+    metric_blocks.create(conn)
+
+
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _add_metric_blocks}

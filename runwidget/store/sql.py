@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import logging
 import math
+import threading
 import time
 import uuid
 from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
 from typing import Any
@@ -37,6 +39,7 @@ from runwidget.errors import (
 )
 from runwidget.store import schema as s
 from runwidget.store.base import _UNSET, RunStore
+from runwidget.store.blocks import BlockState, MetricBlocks, NewBlock, add_points, decode_blocks
 from runwidget.store.records import (
     Batch,
     ExperimentRecord,
@@ -84,6 +87,10 @@ class SqlStore(RunStore):
             self._mark = "%s"
         self._run_keys: dict[str, int] = {}
         self._sql: dict[str, str] = {}
+        # Block summaries this process writes, per (run key, metric); None for a metric that
+        # had points before this process wrote to it (it gets no blocks).
+        self._blocks: dict[tuple[int, str], BlockState | None] = {}
+        self._write_lock = threading.Lock()
         self._open()
 
     # -- connection handling ---------------------------------------------------------------
@@ -423,8 +430,11 @@ class SqlStore(RunStore):
         return key
 
     # -- data ------------------------------------------------------------------------------
-    def _insert_many(self, conn: Connection, table: str, columns: str, rows: list[tuple]) -> None:
-        """Insert rows in statements of ``_ROWS_PER_INSERT`` rows each.
+    def _insert_many(
+        self, conn: Connection, table: str, columns: str, rows: list[tuple], returning: bool = False
+    ) -> list[int]:
+        """Insert rows in statements of ``_ROWS_PER_INSERT`` rows each; with ``returning``,
+        the new rows' ``seq``, in order.
 
         One statement per row would release and re-take the GIL per row inside the
         driver; while the training loop holds the GIL, each re-take can wait a thread
@@ -432,33 +442,48 @@ class SqlStore(RunStore):
         """
         width = len(rows[0])
         one = "(" + ", ".join("?" * width) + ")"
+        tail = " RETURNING seq" if returning else ""
         full = len(rows) - len(rows) % _ROWS_PER_INSERT
+        seqs: list[int] = []
         if full:
             sql = self._q(
-                f"{table}:{_ROWS_PER_INSERT}",
-                f"INSERT INTO {table} ({columns}) VALUES " + ", ".join([one] * _ROWS_PER_INSERT),
+                f"{table}:{_ROWS_PER_INSERT}:{returning}",
+                f"INSERT INTO {table} ({columns}) VALUES "
+                + ", ".join([one] * _ROWS_PER_INSERT)
+                + tail,
             )
             chunks = [
                 tuple(chain.from_iterable(rows[i : i + _ROWS_PER_INSERT]))
                 for i in range(0, full, _ROWS_PER_INSERT)
             ]
-            conn.exec_driver_sql(sql, chunks)
+            if returning:
+                for chunk in chunks:
+                    seqs += sorted(r[0] for r in conn.exec_driver_sql(sql, chunk))
+            else:
+                conn.exec_driver_sql(sql, chunks)
         if full < len(rows):
-            sql = self._q(f"{table}:1", f"INSERT INTO {table} ({columns}) VALUES {one}")
-            conn.exec_driver_sql(sql, rows[full:])
+            sql = self._q(
+                f"{table}:1:{returning}", f"INSERT INTO {table} ({columns}) VALUES {one}{tail}"
+            )
+            if returning:
+                for row in rows[full:]:
+                    seqs.append(conn.exec_driver_sql(sql, row).scalar_one())
+            else:
+                conn.exec_driver_sql(sql, rows[full:])
+        return seqs
 
     def write(self, batches: Mapping[str, Batch]) -> None:
+        with self._write_lock:
+            self._write(batches)
+
+    def _write(self, batches: Mapping[str, Batch]) -> None:
+        block_states: dict[tuple[int, str], BlockState | None] = {}
         try:
             with self._writing() as conn:
                 for run_id, batch in batches.items():
                     key = self._run_key(conn, run_id)
                     if batch.metrics:
-                        self._insert_many(
-                            conn,
-                            "rw_metrics",
-                            "run_key, name, kind, step, value, text, data, time",
-                            [_encode_metric(key, m) for m in batch.metrics],
-                        )
+                        block_states.update(self._write_metrics(conn, key, batch.metrics))
                     if batch.logs:
                         self._insert_many(
                             conn,
@@ -484,6 +509,91 @@ class SqlStore(RunStore):
             if isinstance(e.__cause__, exc.IntegrityError):
                 raise InvalidValueError(f"a file path is already taken: {e}") from e
             raise
+        self._blocks.update(block_states)  # only once the points are committed
+
+    def _write_metrics(
+        self, conn: Connection, key: int, metrics: list[tuple]
+    ) -> dict[tuple[int, str], BlockState | None]:
+        """Insert a run's metric points and the blocks they complete; the new block states."""
+        rows = [_encode_metric(key, m) for m in metrics]
+        numeric: dict[str, tuple[list[int], list[float], list[float]]] = {}
+        for position, row in enumerate(rows):
+            if row[5] is None and row[6] is None:  # neither text nor data: a number
+                where, steps, values = numeric.setdefault(row[1], ([], [], []))
+                where.append(position)
+                steps.append(math.nan if row[3] is None else row[3])
+                values.append(math.nan if row[4] is None else row[4])
+        states: dict[tuple[int, str], BlockState | None] = {}
+        done: dict[str, list[NewBlock]] = {}
+        for name, (where, steps, values) in numeric.items():
+            state = self._block_state(conn, key, name)
+            if state is None:
+                states[(key, name)] = None
+                continue
+            states[(key, name)], blocks = add_points(state, where, steps, values)
+            if blocks:
+                done[name] = blocks
+        # The new rows' seqs are needed for the blocks, and for a metric's first point.
+        starting = [n for (_, n), state in states.items() if state and state.first_seq is None]
+        columns = "run_key, name, kind, step, value, text, data, time"
+        returning = bool(done or starting)
+        seqs = self._insert_many(conn, "rw_metrics", columns, rows, returning=returning)
+        for name in starting:
+            states[(key, name)].first_seq = seqs[numeric[name][0][0]]  # type: ignore[union-attr]
+        new_rows = []
+        for name, blocks in done.items():
+            state = states[(key, name)]
+            assert state is not None and state.first_seq is not None
+            before = self._blocks.get((key, name))
+            since = (before.last_seq if before else None) or state.first_seq - 1
+            last_seq = seqs[blocks[-1].last_position]
+            counted = blocks[-1].covered - (before.covered if before else 0)
+            if not self._only_writer(conn, key, name, since, last_seq, counted):
+                logger.info("another process logs metric %r of this run too: no blocks", name)
+                states[(key, name)] = None
+                continue
+            state.last_seq = last_seq
+            new_rows += [
+                (key, name, b.number, state.first_seq, seqs[b.last_position], b.summary)
+                for b in blocks
+            ]
+        if new_rows:
+            self._insert_many(
+                conn,
+                "rw_metric_blocks",
+                "run_key, name, block, first_seq, last_seq, summary",
+                new_rows,
+            )
+        return states
+
+    def _only_writer(
+        self, conn: Connection, key: int, name: str, since: int, last_seq: int, counted: int
+    ) -> bool:
+        """Whether the metric's numeric points after ``since`` up to ``last_seq`` are the
+        ``counted`` ones this process wrote (else another process logs the metric too, and
+        blocks numbered by this one would leave its points out)."""
+        count = conn.exec_driver_sql(
+            self._q(
+                "blocks:count",
+                "SELECT COUNT(*) FROM rw_metrics WHERE run_key = ? AND seq > ? AND seq <= ? "
+                "AND name = ? AND text IS NULL AND data IS NULL",
+            ),
+            (key, since, last_seq, name),
+        ).scalar()
+        return count == counted
+
+    def _block_state(self, conn: Connection, key: int, name: str) -> BlockState | None:
+        if (key, name) in self._blocks:
+            return self._blocks[(key, name)]
+        # Blocks start with a metric's first point: one that has points already (a run
+        # resumed by another process) is read point by point.
+        earlier = conn.exec_driver_sql(
+            self._q(
+                "blocks:any", "SELECT 1 FROM rw_metrics WHERE run_key = ? AND name = ? LIMIT 1"
+            ),
+            (key, name),
+        ).first()
+        return None if earlier else BlockState()
 
     def read_metrics(
         self,
@@ -510,12 +620,13 @@ class SqlStore(RunStore):
         return [_decode_metric(r) for r in rows]
 
     def read_metric_columns(
-        self, run_id: str, *, since: int = 0
+        self, run_id: str, *, since: int = 0, blocks_from: int | None = None
     ) -> tuple[list[MetricColumns], int]:
         # Every query is bounded by the largest seq found first: a run's points commit in seq
         # order (one writer per run), so all of them up to that seq are there, and later ones
         # are left for the next call. Numbers go from the driver's cursor into numpy with no
-        # record per point (a million points read in about a second instead of ten).
+        # record per point (a million points read in about a second instead of ten), and a
+        # long metric's first points come as block summaries (a few thousand rows).
         with self._reading() as conn:
             key = self._run_key(conn, run_id)
             top = conn.exec_driver_sql(
@@ -525,6 +636,7 @@ class SqlStore(RunStore):
             if top is None:
                 return [], since
             bounds = (key, since, top)
+            # Scans that return a few rows each: the driver runs them without the GIL.
             found = conn.exec_driver_sql(
                 self._q(
                     "mc:names",
@@ -536,8 +648,6 @@ class SqlStore(RunStore):
             kinds: dict[str, str] = {}
             for name, kind in found:
                 kinds.setdefault(name, kind)
-            names = list(kinds)
-            numbers = self._metric_numbers(conn, names, bounds)
             others: dict[str, list[MetricPoint]] = {}
             rows = conn.exec_driver_sql(
                 self._q(
@@ -551,41 +661,97 @@ class SqlStore(RunStore):
             for row in rows:
                 point = _decode_metric(row)
                 others.setdefault(point.name, []).append(point)
-        tables = {names[i]: table for i, table in numbers.items()}
-        # Metrics in the order of their first point, as read_metrics would give them.
-        first = {name: int(table[0, 0]) for name, table in tables.items()}
-        for name, points in others.items():
-            first[name] = min(first.get(name, points[0].seq), points[0].seq)
+            blocks: dict[str, _Blocks] = {}
+            if blocks_from is not None and since == 0:
+                blocks = {
+                    n: b for n, b in self._read_blocks(conn, key, top).items()
+                    if n in kinds and n not in others and len(b.blocks) >= blocks_from
+                }  # fmt: skip
+            # Metrics in the order of their first point, as read_metrics gives them.
+            first_sql = self._q(
+                "mc:first",
+                "SELECT seq FROM rw_metrics WHERE run_key = ? AND seq > ? AND seq <= ? "
+                "AND name = ? ORDER BY seq LIMIT 1",
+            )
+            first = {
+                n: blocks[n].first_seq if n in blocks
+                else conn.exec_driver_sql(first_sql, (*bounds, n)).scalar()
+                for n in kinds
+            }  # fmt: skip
+            names = sorted(kinds, key=lambda n: first[n])
+            # Only the points after the blocks are read, so the scan starts at the first of
+            # them (or at the first point of a metric without blocks).
+            after = {names.index(n): b.last_seq for n, b in blocks.items()}
+            start = min(blocks[n].last_seq if n in blocks else first[n] - 1 for n in names)
+            numbers = self._metric_numbers(conn, names, (key, max(since, start), top), after)
         out = []
-        for name in sorted(names, key=lambda n: first[n]):
-            table = tables.get(name, np.empty((0, 3)))
+        for i, name in enumerate(names):
+            table = numbers.get(i, np.empty((0, 3)))
+            summary = blocks.get(name)
             out.append(
                 MetricColumns(
                     name, kinds[name], table[:, 0].astype(np.int64), table[:, 1], table[:, 2],
-                    others.get(name, []),
+                    others.get(name, []), summary.blocks if summary else None,
                 )
             )  # fmt: skip
         return out, int(top)
 
+    def _read_blocks(self, conn: Connection, key: int, top: int) -> dict[str, _Blocks]:
+        """The block summaries of a run's metrics, for those whose blocks are whole:
+        numbered 0, 1, 2, ... in seq order (else two writers made them)."""
+        rows = conn.exec_driver_sql(
+            self._q(
+                "mc:blocks",
+                "SELECT name, block, first_seq, last_seq, summary FROM rw_metric_blocks "
+                "WHERE run_key = ? AND last_seq <= ? ORDER BY name, block, last_seq",
+            ),
+            (key, top),
+        ).all()
+        grouped: dict[str, list[Any]] = {}
+        for row in rows:
+            grouped.setdefault(row[0], []).append(row)
+        out = {}
+        for name, group in grouped.items():
+            numbers = [row[1] for row in group]
+            seqs = [row[3] for row in group]
+            if numbers != list(range(len(group))) or seqs != sorted(set(seqs)):
+                logger.info("metric %r has blocks from more than one writer; reading points", name)
+                continue
+            summaries = decode_blocks([row[4] for row in group])
+            out[name] = _Blocks(summaries, group[0][2], seqs[-1])
+        return out
+
     def _metric_numbers(
-        self, conn: Connection, names: list[str], bounds: tuple[int, int, int]
+        self,
+        conn: Connection,
+        names: list[str],
+        bounds: tuple[int, int, int],
+        after: Mapping[int, int],
     ) -> dict[int, np.ndarray]:
-        """``{name index: array of (seq, step, value) rows}`` of the numeric points."""
+        """``{name index: array of (seq, step, value) rows}`` of the numeric points; for the
+        names in ``after``, only the points after that seq (those before are in blocks)."""
         if not names:
             return {}
         # The name comes back as its index, so that no string is made per point, and a
         # missing step (or a NaN, stored as NULL) as NaN, so that numpy reads the rows as a
         # flat stream of floats.
-        case = "CASE name " + " ".join(f"WHEN {self._mark} THEN {i}" for i in range(len(names)))
+        mark = self._mark
+        case = "CASE name " + " ".join(f"WHEN {mark} THEN {i}" for i in range(len(names)))
         nan = "'nan'" if self._sqlite else "'NaN'::double precision"
         sql = (
             f"SELECT {case} END, seq, COALESCE(step, {nan}), COALESCE(value, {nan}) "
-            f"FROM rw_metrics WHERE run_key = {self._mark} AND seq > {self._mark} "
-            f"AND seq <= {self._mark} AND text IS NULL AND data IS NULL ORDER BY seq"
+            f"FROM rw_metrics WHERE run_key = {mark} AND seq > {mark} "
+            f"AND seq <= {mark} AND text IS NULL AND data IS NULL"
         )
+        params: list[Any] = [*names, *bounds]
+        if after:
+            skip = " ".join(f"WHEN {mark} THEN {mark}" for _ in after)
+            sql += f" AND seq > CASE name {skip} ELSE 0 END"
+            for i, last_seq in after.items():
+                params += [names[i], last_seq]
         cursor = conn.connection.driver_connection.cursor()
         try:
-            cursor.execute(sql, (*names, *bounds))
+            cursor.execute(sql + " ORDER BY seq", params)
             rows = cursor.fetchall()
         finally:
             cursor.close()
@@ -635,6 +801,13 @@ class SqlStore(RunStore):
         if data is None:
             raise FileNotFoundError(f"run {run_id!r} has no file {path!r}")
         return bytes(data)
+
+
+@dataclass(frozen=True)
+class _Blocks:
+    blocks: MetricBlocks
+    first_seq: int  # the metric's first point
+    last_seq: int  # the last point the blocks cover
 
 
 def new_run_id(experiment: str, now: float | None = None) -> str:

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from runwidget.store import MetricColumns, MetricKind, MetricPoint
+from runwidget.store.blocks import MetricBlocks
 from runwidget.store.records import metric_columns
 from runwidget.view._values import finite_number, json_value
 from runwidget.view.downsample import MinMaxSeries
@@ -108,6 +109,8 @@ class ChartSet:
 
     def _add_values(self, metric: _Metric, col: MetricColumns) -> None:
         is_list = metric.kind == MetricKind.LIST
+        if col.blocks is not None and len(col.blocks):
+            self._add_blocks(metric, col.blocks)
         n = len(col.seq)
         # Each point's index among all points of this metric (strings included).
         if col.others:
@@ -121,7 +124,7 @@ class ChartSet:
                 self._properties_changed = True
         else:
             index = metric.points + np.arange(n)
-        metric.points += len(col)
+        metric.points += n + len(col.others)
         if n == 0:
             return
         steps = col.step
@@ -151,6 +154,30 @@ class ChartSet:
             metric.chart.x_label = "step"
             self._changed_specs.add(metric.chart.id)
         self._extend(metric.chart.series["value"], xs, ys)
+
+    def _add_blocks(self, metric: _Metric, blocks: MetricBlocks) -> None:
+        """Start a metric's chart from the block summaries of its first points."""
+        index = metric.points + blocks.index
+        if metric.kind == MetricKind.LIST or np.isnan(blocks.step).all():
+            x = index.astype(float)
+        else:
+            metric.has_step = True
+            x = np.where(np.isnan(blocks.step), index, blocks.step)
+        metric.points += blocks.points
+        metric.numeric += blocks.points
+        metric.last_value = float(blocks.value[-1, 3])
+        metric.first = None
+        if metric.chart is None:
+            x_label = "step" if metric.has_step else "index"
+            metric.chart = self._new_chart(metric.name, "line", x_label)
+            self._series(metric.chart, "value", metric.name)
+        series = metric.chart.series["value"]
+        series.count += blocks.points
+        skipped = blocks.points - blocks.size * len(blocks)
+        if skipped:
+            series.skipped += skipped
+            self._skipped_changed = True
+        series.data.extend_blocks(blocks.size, blocks.rank, x, blocks.value)
 
     def _add_rows(self, metric: _Metric, group: list[MetricPoint]) -> None:
         columns: dict[str, tuple[list[float], list[float]]] = {}

@@ -82,6 +82,38 @@ class MinMaxSeries:
             self._merge_to(width)
         self._append(x, y)
 
+    def extend_blocks(self, size: int, i: np.ndarray, x: np.ndarray, y: np.ndarray) -> None:
+        """Start the series from block summaries: ``size`` finite points per block, and per
+        block the arrival index, x and y of its first, lowest, highest and last points
+        (``runwidget.store.blocks``). The same series as from the points themselves when
+        its buckets are ``size`` points or wider.
+
+        Raises:
+            ValueError: the series has points already, ``size`` is not a power of two, or
+                the arrays are not of shape ``(blocks, 4)``.
+        """
+        if self.count:
+            raise ValueError("blocks can only start a series")
+        if size < 1 or size & (size - 1):
+            raise ValueError(f"the block size must be a power of two, got {size}")
+        i = np.asarray(i, dtype=np.int64)
+        if i.ndim != 2 or i.shape[1] != 4 or np.shape(x) != i.shape or np.shape(y) != i.shape:
+            raise ValueError(f"blocks must be arrays of shape (n, 4), got {i.shape}")
+        if not len(i):
+            return
+        self.width = size
+        self.count = size * len(i)
+        self._count = np.full(len(i), size, dtype=np.int64)
+        self._i = i.copy()
+        self._x = np.asarray(x, dtype=float).copy()
+        self._y = np.asarray(y, dtype=float).copy()
+        width = size
+        while -(-self.count // width) > self.max_buckets:
+            width *= 2
+        if width != size:
+            self._merge_to(width)
+        self._dirty_bucket = 0
+
     def _merge_to(self, width: int) -> None:
         """Regroup the buckets into wider aligned ones."""
         factor = width // self.width

@@ -8,13 +8,15 @@ equals ``snapshot(v)`` (see ``runwidget.view.delta``).
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from concurrent.futures import Future
 from typing import Any
 
 from runwidget import status as st
 from runwidget.errors import RunwidgetError, StoreUnavailableError
 from runwidget.sources import RunSource
-from runwidget.store import RunRecord
+from runwidget.store import MetricColumns, RunRecord
 from runwidget.view._values import json_value
 from runwidget.view.charts import ChartSet
 from runwidget.view.children import ChildTable
@@ -87,6 +89,7 @@ class RunView:
         self._log = LogTail(max_log_lines)
         self._images = Gallery(max_images, source.image_bytes if inline_images else None)
         self._metric_cursor = 0
+        self._prefetched: Future[tuple[list[MetricColumns], int]] | None = None
         self._header: dict[str, Any] = {}
         self._properties: list[dict[str, Any]] = []
         self._error: dict[str, Any] | None = None
@@ -192,8 +195,37 @@ class RunView:
             ended = record.current_status(now) in st.TERMINAL
             self._terminal = ended and not self._children.alive(now)
 
+    def prefetch_metrics(self) -> None:
+        """Start the first read of the metric points in a thread of its own, so that it runs
+        (in the database, mostly without the GIL) while the caller does other work; the
+        first refresh with metrics takes its result. Nothing happens when the source's
+        reads cannot run beside the view's, or after the first read."""
+        if not self.source.concurrent_metric_reads or self._metric_cursor or self._prefetched:
+            return
+        future: Future[tuple[list[MetricColumns], int]] = Future()
+        blocks_from = self._blocks_from()
+
+        def read() -> None:
+            try:
+                future.set_result(self.source.metric_columns(0, blocks_from))
+            except BaseException as e:  # handed to the refresh that takes the result
+                future.set_exception(e)
+
+        self._prefetched = future
+        name = f"runwidget-prefetch-{self.source.run_id}"
+        threading.Thread(target=read, name=name, daemon=True).start()
+
+    def _blocks_from(self) -> int:
+        # A long metric's first points may come as block summaries: enough of them that its
+        # buckets are as wide as a block, so the chart is the same as from every point.
+        return self._charts.max_points // 8 + 1
+
     def _read_metrics(self) -> None:
-        columns, cursor = self.source.metric_columns(self._metric_cursor)
+        future, self._prefetched = self._prefetched, None
+        if future is not None and self._metric_cursor == 0:
+            columns, cursor = future.result()
+        else:
+            columns, cursor = self.source.metric_columns(self._metric_cursor, self._blocks_from())
         self._charts.add_columns(columns)
         self._metric_cursor = cursor
 

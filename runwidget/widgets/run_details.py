@@ -97,6 +97,8 @@ class RunDetails(anywidget.AnyWidget):
         }
         self._lock = threading.RLock()
         self._view = RunView(source, record=record, **self._options)
+        # A long history is read while the widget is built (and the chart library loads).
+        self._view.prefetch_metrics()
         self._figures = ChartFigures()
         self._stack: list[tuple[RunView, ChartFigures]] = []
         self._poller: Poller | None = None
@@ -378,6 +380,7 @@ class RunDetails(anywidget.AnyWidget):
                 {"run_id": parent["run_id"], "name": parent["display_name"]},
             ]
             self._view = RunView(source, **self._options)
+            self._view.prefetch_metrics()
             self._figures = ChartFigures()
             self._first_read.clear()
             self._view.refresh(metrics=False)
