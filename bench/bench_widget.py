@@ -219,6 +219,7 @@ def measure_in_browser(quick: bool, points: int, children: int, lines: int) -> d
                 out[f"{attempt}_drawn_s"] = marks["charts"] - t0
                 if attempt == "warm":
                     break
+                page.locator(".rw-chart[data-chart^='m:']").first.scroll_into_view_if_needed()
                 page.screenshot(path=SCREENSHOT)
                 server.delete_sessions()
                 page.close()

@@ -93,7 +93,7 @@ class NewBlock:
 
 
 def add_points(
-    state: BlockState, positions: list[int], steps: list[float], values: list[float]
+    state: BlockState, positions: list[int], steps: np.ndarray, values: np.ndarray
 ) -> tuple[BlockState, list[NewBlock]]:
     """The state after numeric points are written, and the blocks they complete.
 

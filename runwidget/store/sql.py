@@ -8,7 +8,7 @@ import math
 import threading
 import time
 import uuid
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import chain
@@ -432,7 +432,7 @@ class SqlStore(RunStore):
     # -- data ------------------------------------------------------------------------------
     def _insert_many(
         self, conn: Connection, table: str, columns: str, rows: list[tuple], returning: bool = False
-    ) -> list[int]:
+    ) -> Sequence[int]:
         """Insert rows in statements of ``_ROWS_PER_INSERT`` rows each; with ``returning``,
         the new rows' ``seq``, in order.
 
@@ -440,36 +440,53 @@ class SqlStore(RunStore):
         driver; while the training loop holds the GIL, each re-take can wait a thread
         switch interval. Multi-row statements make that cost per chunk instead.
         """
+        if returning and not self._sqlite:
+            return self._insert_returning(conn, table, columns, rows)
         width = len(rows[0])
         one = "(" + ", ".join("?" * width) + ")"
-        tail = " RETURNING seq" if returning else ""
         full = len(rows) - len(rows) % _ROWS_PER_INSERT
-        seqs: list[int] = []
         if full:
             sql = self._q(
-                f"{table}:{_ROWS_PER_INSERT}:{returning}",
-                f"INSERT INTO {table} ({columns}) VALUES "
-                + ", ".join([one] * _ROWS_PER_INSERT)
-                + tail,
+                f"{table}:{_ROWS_PER_INSERT}",
+                f"INSERT INTO {table} ({columns}) VALUES " + ", ".join([one] * _ROWS_PER_INSERT),
             )
             chunks = [
                 tuple(chain.from_iterable(rows[i : i + _ROWS_PER_INSERT]))
                 for i in range(0, full, _ROWS_PER_INSERT)
             ]
-            if returning:
-                for chunk in chunks:
-                    seqs += sorted(r[0] for r in conn.exec_driver_sql(sql, chunk))
-            else:
-                conn.exec_driver_sql(sql, chunks)
+            conn.exec_driver_sql(sql, chunks)
         if full < len(rows):
-            sql = self._q(
-                f"{table}:1:{returning}", f"INSERT INTO {table} ({columns}) VALUES {one}{tail}"
-            )
-            if returning:
-                for row in rows[full:]:
-                    seqs.append(conn.exec_driver_sql(sql, row).scalar_one())
-            else:
-                conn.exec_driver_sql(sql, rows[full:])
+            sql = self._q(f"{table}:1", f"INSERT INTO {table} ({columns}) VALUES {one}")
+            conn.exec_driver_sql(sql, rows[full:])
+        if not returning:
+            return []
+        # SQLite: this transaction holds the write lock, and a new row's rowid is one more
+        # than the largest (SQLite's documented rule), so the new rows have the largest seqs.
+        top = conn.exec_driver_sql(f"SELECT MAX(seq) FROM {table}").scalar_one()
+        return range(top - len(rows) + 1, top + 1)
+
+    def _insert_returning(
+        self, conn: Connection, table: str, columns: str, rows: list[tuple]
+    ) -> list[int]:
+        # PostgreSQL: writers of other runs take sequence numbers at the same time, so the
+        # new rows' seqs are asked for.
+        width = len(rows[0])
+        one = "(" + ", ".join("?" * width) + ")"
+        cursor = conn.connection.driver_connection.cursor()
+        seqs: list[int] = []
+        try:
+            for i in range(0, len(rows), _ROWS_PER_INSERT):
+                chunk = rows[i : i + _ROWS_PER_INSERT]
+                sql = self._q(
+                    f"{table}:{len(chunk)}:returning",
+                    f"INSERT INTO {table} ({columns}) VALUES "
+                    + ", ".join([one] * len(chunk))
+                    + " RETURNING seq",
+                )
+                cursor.execute(sql, tuple(chain.from_iterable(chunk)))
+                seqs += sorted(row[0] for row in cursor.fetchall())
+        finally:
+            cursor.close()
         return seqs
 
     def write(self, batches: Mapping[str, Batch]) -> None:
@@ -516,20 +533,20 @@ class SqlStore(RunStore):
     ) -> dict[tuple[int, str], BlockState | None]:
         """Insert a run's metric points and the blocks they complete; the new block states."""
         rows = [_encode_metric(key, m) for m in metrics]
-        numeric: dict[str, tuple[list[int], list[float], list[float]]] = {}
+        numeric: dict[str, list[int]] = {}  # positions of the numbers, by metric
         for position, row in enumerate(rows):
-            if row[5] is None and row[6] is None:  # neither text nor data: a number
-                where, steps, values = numeric.setdefault(row[1], ([], [], []))
-                where.append(position)
-                steps.append(math.nan if row[3] is None else row[3])
-                values.append(math.nan if row[4] is None else row[4])
+            if row[5] is None and row[6] is None:  # neither text nor data
+                numeric.setdefault(row[1], []).append(position)
         states: dict[tuple[int, str], BlockState | None] = {}
         done: dict[str, list[NewBlock]] = {}
-        for name, (where, steps, values) in numeric.items():
+        for name, where in numeric.items():
             state = self._block_state(conn, key, name)
             if state is None:
                 states[(key, name)] = None
                 continue
+            # numpy reads None (no step; NaN stored as NULL) as NaN.
+            steps = np.array([rows[i][3] for i in where], dtype=float)
+            values = np.array([rows[i][4] for i in where], dtype=float)
             states[(key, name)], blocks = add_points(state, where, steps, values)
             if blocks:
                 done[name] = blocks
@@ -539,7 +556,7 @@ class SqlStore(RunStore):
         returning = bool(done or starting)
         seqs = self._insert_many(conn, "rw_metrics", columns, rows, returning=returning)
         for name in starting:
-            states[(key, name)].first_seq = seqs[numeric[name][0][0]]  # type: ignore[union-attr]
+            states[(key, name)].first_seq = seqs[numeric[name][0]]  # type: ignore[union-attr]
         new_rows = []
         for name, blocks in done.items():
             state = states[(key, name)]
