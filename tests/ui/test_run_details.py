@@ -321,3 +321,9 @@ def test_a_reloaded_page_shows_the_run(jupyter_server, page, screenshot) -> None
     expect(lines.nth(count + 3)).to_be_attached(timeout=15_000)
     assert page.locator(".rw-notice", has_text="updates were missed").count() == 0
     screenshot(page, "run-details-reloaded")
+    # Clicks of the reloaded page reach the kernel: into the child run and back.
+    widget.locator(".rw-children tbody tr", has_text="evaluation").click()
+    expect(widget.locator(".rw-title")).to_have_text("evaluation", timeout=15_000)
+    widget.locator(".rw-crumb").click()
+    expect(widget.locator(".rw-title")).to_have_text(XSS, timeout=15_000)
+    expect(lines.nth(3)).to_be_attached(timeout=15_000)
