@@ -1,4 +1,5 @@
-"""Store benchmark: logging cost, poll cost and multi-process write throughput.
+"""Store benchmark: logging cost, poll cost, reads beside a busy thread and multi-process
+write throughput.
 
 Prints figures measured side by side in one run on this machine. Not a test: the
 machines are shared and noisy, so compare the ratios, and run it twice if in doubt.
@@ -10,11 +11,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import statistics
 import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -182,6 +185,40 @@ def bench_poll(tmp: Path, big: int) -> None:
     )
 
 
+def bench_read_while_busy(tmp: Path, big: int) -> None:
+    """What a widget's reads cost while the kernel runs a pure-Python loop in another thread
+    (the driver of SQLite lets go of the GIL at every row it steps to)."""
+    print(f"\n== a widget's reads of {big:,} points over 5 metrics, idle and beside a busy thread")
+    store = SqlStore(f"sqlite:///{tmp}/busy.db")
+    run = store.create_run("busy")
+    names = ["loss", "accuracy", "lr", "grad_norm", "val_loss"]
+    for first in range(0, big // 5, 10_000):
+        rows = [(n, MetricKind.SCALAR, float(i), math.sin(i / 500), 0.0)
+                for i in range(first, min(big // 5, first + 10_000)) for n in names]  # fmt: skip
+        store.write({run.id: Batch(metrics=rows)})
+    _, top = store.read_metric_columns(run.id)
+    reads = {
+        "first read (block summaries)": lambda: store.read_metric_columns(run.id, blocks_from=251),
+        "10,000 new points": lambda: store.read_metric_columns(run.id, since=top - 10_000),
+    }
+    stop = threading.Event()
+
+    def spin() -> None:
+        while not stop.is_set():
+            pass
+
+    for label, read in reads.items():
+        idle = _interleaved_medians_ms({label: read}, 3)[label]
+        stop.clear()
+        thread = threading.Thread(target=spin)
+        thread.start()
+        busy = _interleaved_medians_ms({label: read}, 3)[label]
+        stop.set()
+        thread.join()
+        print(f"{label:30s} idle {idle:8.1f} ms   beside a busy thread {busy:8.1f} ms")
+    store.close()
+
+
 def bench_writers(tmp: Path, writers: int, per_writer: int) -> None:
     print(f"\n== {writers} writer processes into one SQLite file, {per_writer:,} points each")
     uri = f"sqlite:///{tmp}/writers.db"
@@ -220,10 +257,12 @@ def main() -> None:
         if args.quick:
             bench_log_cost(tmp, 20_000, 50)
             bench_poll(tmp, 100_000)
+            bench_read_while_busy(tmp, 100_000)
             bench_writers(tmp, 2, 10_000)
         else:
             bench_log_cost(tmp, 500_000, 300)
             bench_poll(tmp, 1_000_000)
+            bench_read_while_busy(tmp, 1_000_000)
             bench_writers(tmp, 8, 100_000)
 
 

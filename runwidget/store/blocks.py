@@ -48,12 +48,11 @@ class MetricBlocks:
         return len(self.index)
 
 
-def decode_blocks(summaries: list[bytes], size: int = BLOCK_SIZE) -> MetricBlocks:
-    """Blocks from their stored summaries (in block order)."""
-    flat = np.frombuffer(b"".join(bytes(s) for s in summaries), dtype="<f8")
-    table = flat.reshape(len(summaries), ROLES, FIELDS)
+def decode_blocks(summaries: bytes, count: int, size: int = BLOCK_SIZE) -> MetricBlocks:
+    """``count`` blocks from their stored summaries, joined in block order."""
+    table = np.frombuffer(summaries, dtype="<f8").reshape(count, ROLES, FIELDS)
     index = table[:, :, 0].astype(np.int64)
-    points = int(index[-1, 3]) + 1 if len(summaries) else 0
+    points = int(index[-1, 3]) + 1 if count else 0
     return MetricBlocks(
         size, points, index, table[:, :, 1].astype(np.int64), table[:, :, 2], table[:, :, 3]
     )

@@ -39,7 +39,7 @@ from runwidget.errors import (
 )
 from runwidget.store import schema as s
 from runwidget.store.base import _UNSET, RunStore
-from runwidget.store.blocks import BlockState, MetricBlocks, NewBlock, add_points, decode_blocks
+from runwidget.store.blocks import BlockState, MetricBlocks, NewBlock, add_points
 from runwidget.store.records import (
     Batch,
     ExperimentRecord,
@@ -49,6 +49,7 @@ from runwidget.store.records import (
     MetricPoint,
     RunRecord,
 )
+from runwidget.store.sql_columns import read_blocks, read_numbers
 
 logger = logging.getLogger("runwidget")
 
@@ -641,9 +642,8 @@ class SqlStore(RunStore):
     ) -> tuple[list[MetricColumns], int]:
         # Every query is bounded by the largest seq found first: a run's points commit in seq
         # order (one writer per run), so all of them up to that seq are there, and later ones
-        # are left for the next call. Numbers go from the driver's cursor into numpy with no
-        # record per point (a million points read in about a second instead of ten), and a
-        # long metric's first points come as block summaries (a few thousand rows).
+        # are left for the next call. Numbers go into numpy with no record per point
+        # (sql_columns.py), and a long metric's first points come as block summaries.
         with self._reading() as conn:
             key = self._run_key(conn, run_id)
             top = conn.exec_driver_sql(
@@ -653,7 +653,7 @@ class SqlStore(RunStore):
             if top is None:
                 return [], since
             bounds = (key, since, top)
-            # Scans that return a few rows each: the driver runs them without the GIL.
+            # Scans that return a few rows each (the database scans without the GIL).
             found = conn.exec_driver_sql(
                 self._q(
                     "mc:names",
@@ -680,10 +680,11 @@ class SqlStore(RunStore):
                 others.setdefault(point.name, []).append(point)
             blocks: dict[str, _Blocks] = {}
             if blocks_from is not None and since == 0:
-                blocks = {
-                    n: b for n, b in self._read_blocks(conn, key, top).items()
-                    if n in kinds and n not in others and len(b.blocks) >= blocks_from
-                }  # fmt: skip
+                for n, found_blocks in read_blocks(conn, self._sqlite, key, top).items():
+                    if found_blocks is None:
+                        logger.info("metric %r has blocks of two writers; reading points", n)
+                    elif n in kinds and n not in others and len(found_blocks[0]) >= blocks_from:
+                        blocks[n] = _Blocks(*found_blocks)
             # Metrics in the order of their first point, as read_metrics gives them.
             first_sql = self._q(
                 "mc:first",
@@ -700,7 +701,7 @@ class SqlStore(RunStore):
             # them (or at the first point of a metric without blocks).
             after = {names.index(n): b.last_seq for n, b in blocks.items()}
             start = min(blocks[n].last_seq if n in blocks else first[n] - 1 for n in names)
-            numbers = self._metric_numbers(conn, names, (key, max(since, start), top), after)
+            numbers = read_numbers(conn, self._sqlite, names, (key, max(since, start), top), after)
         out = []
         for i, name in enumerate(names):
             table = numbers.get(i, np.empty((0, 3)))
@@ -712,76 +713,6 @@ class SqlStore(RunStore):
                 )
             )  # fmt: skip
         return out, int(top)
-
-    def _read_blocks(self, conn: Connection, key: int, top: int) -> dict[str, _Blocks]:
-        """The block summaries of a run's metrics, for those whose blocks are whole:
-        numbered 0, 1, 2, ... in seq order (else two writers made them)."""
-        rows = conn.exec_driver_sql(
-            self._q(
-                "mc:blocks",
-                "SELECT name, block, first_seq, last_seq, summary FROM rw_metric_blocks "
-                "WHERE run_key = ? AND last_seq <= ? ORDER BY name, block, last_seq",
-            ),
-            (key, top),
-        ).all()
-        grouped: dict[str, list[Any]] = {}
-        for row in rows:
-            grouped.setdefault(row[0], []).append(row)
-        out = {}
-        for name, group in grouped.items():
-            numbers = [row[1] for row in group]
-            seqs = [row[3] for row in group]
-            if numbers != list(range(len(group))) or seqs != sorted(set(seqs)):
-                logger.info("metric %r has blocks from more than one writer; reading points", name)
-                continue
-            summaries = decode_blocks([row[4] for row in group])
-            out[name] = _Blocks(summaries, group[0][2], seqs[-1])
-        return out
-
-    def _metric_numbers(
-        self,
-        conn: Connection,
-        names: list[str],
-        bounds: tuple[int, int, int],
-        after: Mapping[int, int],
-    ) -> dict[int, np.ndarray]:
-        """``{name index: array of (seq, step, value) rows}`` of the numeric points; for the
-        names in ``after``, only the points after that seq (those before are in blocks)."""
-        if not names:
-            return {}
-        # The name comes back as its index, so that no string is made per point, and a
-        # missing step (or a NaN, stored as NULL) as NaN, so that numpy reads the rows as a
-        # flat stream of floats.
-        mark = self._mark
-        case = "CASE name " + " ".join(f"WHEN {mark} THEN {i}" for i in range(len(names)))
-        nan = "'nan'" if self._sqlite else "'NaN'::double precision"
-        sql = (
-            f"SELECT {case} END, seq, COALESCE(step, {nan}), COALESCE(value, {nan}) "
-            f"FROM rw_metrics WHERE run_key = {mark} AND seq > {mark} "
-            f"AND seq <= {mark} AND text IS NULL AND data IS NULL"
-        )
-        params: list[Any] = [*names, *bounds]
-        if after:
-            skip = " ".join(f"WHEN {mark} THEN {mark}" for _ in after)
-            sql += f" AND seq > CASE name {skip} ELSE 0 END"
-            for i, last_seq in after.items():
-                params += [names[i], last_seq]
-        cursor = conn.connection.driver_connection.cursor()
-        try:
-            cursor.execute(sql + " ORDER BY seq", params)
-            rows = cursor.fetchall()
-        finally:
-            cursor.close()
-        if not rows:
-            return {}
-        flat = np.fromiter(chain.from_iterable(rows), dtype=float, count=4 * len(rows))
-        table = flat.reshape(len(rows), 4)
-        which = table[:, 0].astype(np.int64)
-        order = np.argsort(which, kind="stable")
-        table, which = table[order], which[order]
-        starts = np.r_[0, np.flatnonzero(np.diff(which)) + 1]
-        ends = np.r_[starts[1:], len(which)]
-        return {int(which[a]): table[a:b, 1:] for a, b in zip(starts, ends, strict=True)}
 
     def read_logs(self, run_id: str, *, since: int = 0, limit: int | None = None) -> list[LogLine]:
         sql = "SELECT seq, stream, text, time FROM rw_logs WHERE run_key = ? AND seq > ?"
