@@ -188,6 +188,10 @@ def _start_jupyter(kind: str) -> JupyterServer:
     (notification / "notification.jupyterlab-settings").write_text(
         json.dumps({"fetchNews": "false", "checkForUpdates": False})
     )
+    # Widget state saved with the notebook (Settings > Save Widget State Automatically).
+    widgets = dirs["settings"] / "@jupyter-widgets" / "jupyterlab-manager"
+    widgets.mkdir(parents=True)
+    (widgets / "plugin.jupyterlab-settings").write_text(json.dumps({"saveState": True}))
     store_uri = f"sqlite:///{dirs['root']}/runs.db"
     env = {
         **os.environ,

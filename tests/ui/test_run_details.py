@@ -131,6 +131,12 @@ def test_live_run_updates_while_a_cell_is_busy(jupyter_server, page, screenshot,
         time.sleep(0.3)
     assert XSS not in summary and "&lt;img src=x onerror=alert(1)&gt;" in summary
     assert "accuracy curve" in summary and "evaluation" in summary
+    # ... and the widget's own final state, with its series (the lines' points).
+    state = _saved_widget_state(server.root_dir / name)
+    (view,) = [m["state"]["_snapshot"] for m in state.values() if "_snapshot" in m["state"]]
+    assert view["header"]["status"] == "Completed" and view["header"]["display_name"] == XSS
+    series = [m["state"]["x"] for m in state.values() if isinstance(m["state"].get("x"), dict)]
+    assert max(x["shape"][0] for x in series) > 10, series  # bqplot arrays: dtype, shape, bytes
 
     # Drill down into the child run and back (the kernel is free now).
     widget.locator(".rw-children tbody tr", has_text="evaluation").click()
@@ -151,6 +157,12 @@ def _saved_summary(path) -> str:  # noqa: ANN001
             if "application/vnd.jupyter.widget-view+json" in data:
                 return "".join(data.get("text/html", ""))
     return ""
+
+
+def _saved_widget_state(path) -> dict:  # noqa: ANN001
+    """The widget models saved in the notebook's metadata, by model id."""
+    nb = json.loads(path.read_text())
+    return nb["metadata"]["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
 
 
 def _running_source(page: Page) -> str:
