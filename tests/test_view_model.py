@@ -418,6 +418,36 @@ def test_an_unreachable_store_gives_a_notice_then_recovers(experiment: Experimen
     assert _chart(s, "loss")["series"][0]["y"] == [1.0, 0.5, 0.25]
 
 
+def test_a_prefetched_first_read_is_the_first_read(experiment: Experiment) -> None:
+    run = experiment.start_logging()
+    for i in range(20_000):
+        run.log("loss", math.sin(i / 100), step=i)
+        run.log("note", "diverged" if i == 7 else i)
+    run.flush()
+    plain, early = RunView(StoreSource(run._store, run.id)), RunView(source_for(run))
+    early.prefetch_metrics()
+    assert early._prefetched is not None
+    first, second = _refresh(plain), _refresh(early)
+    first.pop("time"), second.pop("time")
+    assert first == second and _chart(first, "loss")["series"][0]["count"] == 20_000
+
+
+def test_a_failed_prefetch_is_read_again(experiment: Experiment) -> None:
+    run = experiment.start_logging()
+    run.log("loss", 1.0)
+    run.log("loss", 0.5)
+    run.flush()
+    source = _FlakySource(StoreSource(run._store, run.id))
+    source.concurrent_metric_reads = True
+    view = RunView(source)
+    source.down = True
+    view.prefetch_metrics()
+    assert isinstance(view._prefetched.exception(timeout=10), StoreUnavailableError)
+    source.down = False  # back before the first refresh: the points are read again
+    s = _refresh(view)
+    assert view.reachable and _chart(s, "loss")["series"][0]["y"] == [1.0, 0.5]
+
+
 def test_a_source_for_an_unknown_object_is_refused() -> None:
     from runwidget.errors import InvalidValueError
 

@@ -198,8 +198,9 @@ class RunView:
     def prefetch_metrics(self) -> None:
         """Start the first read of the metric points in a thread of its own, so that it runs
         (in the database, mostly without the GIL) while the caller does other work; the
-        first refresh with metrics takes its result. Nothing happens when the source's
-        reads cannot run beside the view's, or after the first read."""
+        first refresh with metrics takes its result (or reads again if it failed). Nothing
+        happens when the source's reads cannot run beside the view's, or after the first
+        read."""
         if not self.source.concurrent_metric_reads or self._metric_cursor or self._prefetched:
             return
         future: Future[tuple[list[MetricColumns], int]] = Future()
@@ -222,7 +223,8 @@ class RunView:
 
     def _read_metrics(self) -> None:
         future, self._prefetched = self._prefetched, None
-        if future is not None and self._metric_cursor == 0:
+        # A prefetch that failed (the store was down then) is read again now.
+        if future is not None and self._metric_cursor == 0 and future.exception() is None:
             columns, cursor = future.result()
         else:
             columns, cursor = self.source.metric_columns(self._metric_cursor, self._blocks_from())
