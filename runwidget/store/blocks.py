@@ -18,7 +18,7 @@ the finite ones, its step (NaN when none was given) and its value.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -68,15 +68,10 @@ class BlockState:
     first_seq: int | None = None  # of the metric's first point, once written
     covered: int = 0  # numeric points up to the last point of the last complete block
     last_seq: int | None = None  # of that point
-    index: np.ndarray = None  # type: ignore[assignment]
-    step: np.ndarray = None  # type: ignore[assignment]
-    value: np.ndarray = None  # type: ignore[assignment]
-
-    def __post_init__(self) -> None:
-        if self.index is None:
-            self.index = np.empty(0, dtype=np.int64)
-            self.step = np.empty(0)
-            self.value = np.empty(0)
+    # The finite values since the last complete block: their index, step and value.
+    index: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    step: np.ndarray = field(default_factory=lambda: np.empty(0))
+    value: np.ndarray = field(default_factory=lambda: np.empty(0))
 
 
 @dataclass(frozen=True)
