@@ -16,33 +16,23 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import secrets
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
 from pathlib import Path
 
-from runwidget import status as st
-from runwidget.store import Batch, SqlStore
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from runwidget import status as st  # noqa: E402
+from runwidget.store import Batch, SqlStore  # noqa: E402
+from tests.ui import conftest as ui  # noqa: E402  (starts JupyterLab as the browser tests do)
 
 PAGE_TARGET_MS = 50.0
 DRAW_TARGET_MS = 500.0
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def make_store(uri: str, runs: int) -> None:
@@ -74,51 +64,6 @@ def make_store(uri: str, runs: int) -> None:
     store.close()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_lab(base: Path, store_uri: str) -> tuple[subprocess.Popen, str, str]:
-    dirs = {n: base / n for n in ("root", "config", "data", "runtime", "settings", "ws")}
-    for path in dirs.values():
-        path.mkdir(parents=True, exist_ok=True)
-    notification = dirs["settings"] / "@jupyterlab" / "apputils-extension"
-    notification.mkdir(parents=True)
-    (notification / "notification.jupyterlab-settings").write_text(
-        json.dumps({"fetchNews": "false", "checkForUpdates": False})
-    )
-    env = {
-        **os.environ,
-        "JUPYTER_CONFIG_DIR": str(dirs["config"]),
-        "JUPYTER_DATA_DIR": str(dirs["data"]),
-        "JUPYTER_RUNTIME_DIR": str(dirs["runtime"]),
-        "JUPYTERLAB_SETTINGS_DIR": str(dirs["settings"]),
-        "JUPYTERLAB_WORKSPACES_DIR": str(dirs["ws"]),
-        "JUPYTER_PLATFORM_DIRS": "1",
-        "RUNWIDGET_STORE": store_uri,
-    }
-    port, token = free_port(), secrets.token_hex(16)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root",
-         "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
-         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={dirs['root']}",
-         "--expose-app-in-browser"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            get(url, token, "/api/status")
-            return process, url, token
-        except OSError:
-            time.sleep(0.1)
-    process.terminate()
-    raise SystemExit("jupyter lab did not start within 60 s")
-
-
 def get(url: str, token: str, path: str) -> tuple[float, dict]:
     request = urllib.request.Request(url + path, headers={"Authorization": f"token {token}"})
     start = time.perf_counter()
@@ -142,8 +87,8 @@ def sidebar_draws(url: str, token: str, loads: int = 3) -> tuple[list[float], li
     try:
         with sync_playwright() as pw:
             context = pw.chromium.launch_persistent_context(
-                profile, executable_path="/usr/bin/chromium", headless=True,
-                args=CHROMIUM_ARGS, viewport={"width": 1400, "height": 1000},
+                profile, executable_path=ui.CHROMIUM, headless=True,
+                args=ui.CHROMIUM_ARGS, viewport={"width": 1400, "height": 1000},
             )  # fmt: skip
             page = context.new_page()
             for _ in range(loads):
@@ -198,49 +143,51 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=10_000)
     parser.add_argument("--no-browser", action="store_true", help="skip the sidebar figures")
     args = parser.parse_args()
-    base = Path(tempfile.mkdtemp(prefix="runwidget-bench-server-"))
-    uri = f"sqlite:///{base}/runs.db"
+    import pytest  # the UI harness is written as pytest fixtures; its helpers work alone
+
+    try:
+        server = ui._start_jupyter("lab")
+    except pytest.fail.Exception as e:  # the harness reports set-up problems this way
+        raise SystemExit(f"jupyter lab could not start: {e}") from None
+    url, token = server.url, server.token
     failed = False
     try:
+        # The server reads the store at its first request to the runs API, which comes after.
         start = time.perf_counter()
-        make_store(uri, args.runs)
+        make_store(server.store_uri, args.runs)
         print(f"store: {args.runs} runs with 20 points each, made in "
               f"{time.perf_counter() - start:.1f} s")  # fmt: skip
-        process, url, token = start_lab(base / "lab", uri)
-        try:
-            cold, answer = get(url, token, "/runwidget/api/runs?parent=none&limit=100")
-            assert answer["total"] == args.runs, answer["total"]
-            print(f"first request at start-up (index of {args.runs} runs loading): {cold:.1f} ms")
-            cases = {
-                "page 1 (100 runs, newest first)": "runs?parent=none&limit=100",
-                "page 50 (offset 4900)": "runs?parent=none&limit=100&offset=4900",
-                "active runs only": "runs?parent=none&status=active&limit=100",
-                "one experiment": "runs?parent=none&experiment=experiment-07&limit=100",
-                "search 'lr=0.003'": "runs?parent=none&q=lr%3D0.003&limit=100",
-                "page 1 + primary metric (warm)": "runs?parent=none&limit=100&stats=primary",
-                "poll: changed since cursor": f"runs?parent=none&since={answer['cursor']}",
-            }
-            get(url, token, "/runwidget/api/" + cases["page 1 + primary metric (warm)"])
-            print(f"{'runs API (median / p95 of 30 requests)':48s}   median      p95")
-            for name, path in cases.items():
-                median, p95 = timed(url, token, "/runwidget/api/" + path)
-                mark = "" if median <= PAGE_TARGET_MS else "   over target"
-                failed |= median > PAGE_TARGET_MS
-                print(f"  {name:46s} {median:7.1f} ms {p95:7.1f} ms{mark}")
-            if not args.no_browser:
-                first, jump, rows = sidebar_draws(url, token)
-                print(f"sidebar first draw, {len(first)} page loads:   "
-                      + ", ".join(f"{t:.0f} ms" for t in first)
-                      + f" (target {DRAW_TARGET_MS:.0f} ms)")  # fmt: skip
-                print("sidebar jump to the middle of the list:   "
-                      + ", ".join(f"{t:.0f} ms" for t in jump))  # fmt: skip
-                print(f"rows in the DOM for {args.runs} runs: {rows} (virtual list)")
-                failed |= max(first) > DRAW_TARGET_MS
-        finally:
-            process.terminate()
-            process.wait(timeout=20)
+        cold, answer = get(url, token, "/runwidget/api/runs?parent=none&limit=100")
+        assert answer["total"] == args.runs, answer["total"]
+        print(f"first request at start-up (index of {args.runs} runs loading): {cold:.1f} ms")
+        cases = {
+            "page 1 (100 runs, newest first)": "runs?parent=none&limit=100",
+            "page 50 (offset 4900)": "runs?parent=none&limit=100&offset=4900",
+            "active runs only": "runs?parent=none&status=active&limit=100",
+            "one experiment": "runs?parent=none&experiment=experiment-07&limit=100",
+            "search 'lr=0.003'": "runs?parent=none&q=lr%3D0.003&limit=100",
+            "page 1 + primary metric (warm)": "runs?parent=none&limit=100&stats=primary",
+            "poll: changed since cursor": f"runs?parent=none&since={answer['cursor']}",
+        }
+        get(url, token, "/runwidget/api/" + cases["page 1 + primary metric (warm)"])
+        print(f"{'runs API (median / p95 of 30 requests)':48s}   median      p95")
+        for name, path in cases.items():
+            median, p95 = timed(url, token, "/runwidget/api/" + path)
+            mark = "" if median <= PAGE_TARGET_MS else "   over target"
+            failed |= median > PAGE_TARGET_MS
+            print(f"  {name:46s} {median:7.1f} ms {p95:7.1f} ms{mark}")
+        if not args.no_browser:
+            first, jump, rows = sidebar_draws(url, token)
+            print(f"sidebar first draw, {len(first)} page loads:   "
+                  + ", ".join(f"{t:.0f} ms" for t in first)
+                  + f" (target {DRAW_TARGET_MS:.0f} ms)")  # fmt: skip
+            print("sidebar jump to the middle of the list:   "
+                  + ", ".join(f"{t:.0f} ms" for t in jump))  # fmt: skip
+            print(f"rows in the DOM for {args.runs} runs: {rows} (virtual list)")
+            failed |= max(first) > DRAW_TARGET_MS
     finally:
-        shutil.rmtree(base, ignore_errors=True)
+        ui._stop(server)
+        shutil.rmtree(server.log_path.parent, ignore_errors=True)
     print("targets met" if not failed else "a target was missed")
     return 1 if failed else 0
 

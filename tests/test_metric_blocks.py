@@ -125,6 +125,9 @@ def test_short_metrics_and_metrics_with_strings_come_as_points(store: SqlStore) 
     assert [(c.name, c.blocks) for c in columns] == [("acc", None), ("short", None)]
     assert len(columns[0].seq) == 20_000 and columns[0].others[0].value == "diverged"
     assert len(store.read_metric_columns(run.id, blocks_from=10)[0][1].blocks) == 10
+    for bad in (0, 2.5, "10", True):
+        with pytest.raises(InvalidValueError, match="blocks_from must be an integer"):
+            store.read_metric_columns(run.id, blocks_from=bad)
 
 
 def test_a_failed_write_leaves_the_blocks_right(store: SqlStore) -> None:

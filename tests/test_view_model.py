@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from runwidget import Experiment, Workspace
+from runwidget import Experiment, Run, Workspace
 from runwidget.errors import StoreUnavailableError
 from runwidget.sources import RunSource, StoreSource, source_for
 from runwidget.store import Batch, RunStore, open_store
@@ -397,12 +397,17 @@ class _FlakySource(RunSource):
         return self.inner.child(run_id)
 
 
-def test_an_unreachable_store_gives_a_notice_then_recovers(experiment: Experiment) -> None:
+def _flaky_run(experiment: Experiment) -> tuple[Run, _FlakySource]:
+    """A run with two points of "loss", and a source of it that can be switched off."""
     run = experiment.start_logging()
     run.log("loss", 1.0)
     run.log("loss", 0.5)
     run.flush()
-    source = _FlakySource(StoreSource(run._store, run.id))
+    return run, _FlakySource(StoreSource(run._store, run.id))
+
+
+def test_an_unreachable_store_gives_a_notice_then_recovers(experiment: Experiment) -> None:
+    run, source = _flaky_run(experiment)
     view = RunView(source)
     s = _refresh(view)
     source.down = True
@@ -433,11 +438,7 @@ def test_a_prefetched_first_read_is_the_first_read(experiment: Experiment) -> No
 
 
 def test_a_failed_prefetch_is_read_again(experiment: Experiment) -> None:
-    run = experiment.start_logging()
-    run.log("loss", 1.0)
-    run.log("loss", 0.5)
-    run.flush()
-    source = _FlakySource(StoreSource(run._store, run.id))
+    _, source = _flaky_run(experiment)
     source.concurrent_metric_reads = True
     view = RunView(source)
     source.down = True

@@ -10,7 +10,6 @@ import time
 import uuid
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
 from typing import Any
@@ -39,7 +38,7 @@ from runwidget.errors import (
 )
 from runwidget.store import schema as s
 from runwidget.store.base import _UNSET, RunStore
-from runwidget.store.blocks import BlockState, MetricBlocks, NewBlock, add_points
+from runwidget.store.blocks import BlockState, NewBlock, add_points
 from runwidget.store.records import (
     Batch,
     ExperimentRecord,
@@ -49,7 +48,7 @@ from runwidget.store.records import (
     MetricPoint,
     RunRecord,
 )
-from runwidget.store.sql_columns import read_blocks, read_numbers
+from runwidget.store.sql_columns import StoredBlocks, read_blocks, read_numbers
 
 logger = logging.getLogger("runwidget")
 
@@ -640,6 +639,10 @@ class SqlStore(RunStore):
     def read_metric_columns(
         self, run_id: str, *, since: int = 0, blocks_from: int | None = None
     ) -> tuple[list[MetricColumns], int]:
+        if blocks_from is not None and (
+            not isinstance(blocks_from, int) or isinstance(blocks_from, bool) or blocks_from < 1
+        ):
+            raise InvalidValueError(f"blocks_from must be an integer >= 1, got {blocks_from!r}")
         # Every query is bounded by the largest seq found first: a run's points commit in seq
         # order (one writer per run), so all of them up to that seq are there, and later ones
         # are left for the next call. Numbers go into numpy with no record per point
@@ -678,32 +681,29 @@ class SqlStore(RunStore):
             for row in rows:
                 point = _decode_metric(row)
                 others.setdefault(point.name, []).append(point)
-            blocks: dict[str, _Blocks] = {}
+            blocks: dict[str, StoredBlocks] = {}
             if blocks_from is not None and since == 0:
                 for n, found_blocks in read_blocks(conn, self._sqlite, key, top).items():
                     if found_blocks is None:
                         logger.info("metric %r has blocks of two writers; reading points", n)
-                    elif n in kinds and n not in others and len(found_blocks[0]) >= blocks_from:
-                        blocks[n] = _Blocks(*found_blocks)
-            # Metrics in the order of their first point, as read_metrics gives them.
-            first_sql = self._q(
-                "mc:first",
-                "SELECT seq FROM rw_metrics WHERE run_key = ? AND seq > ? AND seq <= ? "
-                "AND name = ? ORDER BY seq LIMIT 1",
-            )
-            first = {
-                n: blocks[n].first_seq if n in blocks
-                else conn.exec_driver_sql(first_sql, (*bounds, n)).scalar()
-                for n in kinds
-            }  # fmt: skip
-            names = sorted(kinds, key=lambda n: first[n])
-            # Only the points after the blocks are read, so the scan starts at the first of
-            # them (or at the first point of a metric without blocks).
+                    elif n in kinds and n not in others and len(found_blocks.blocks) >= blocks_from:
+                        blocks[n] = found_blocks
+            # Only the points after the blocks are read: when every metric has blocks, the
+            # scan starts at the first of those points.
+            names = list(kinds)
             after = {names.index(n): b.last_seq for n, b in blocks.items()}
-            start = min(blocks[n].last_seq if n in blocks else first[n] - 1 for n in names)
+            start = min(b.last_seq for b in blocks.values()) if len(blocks) == len(names) else 0
             numbers = read_numbers(conn, self._sqlite, names, (key, max(since, start), top), after)
+        # Metrics in the order of their first point, as read_metrics gives them.
+        first = {name: blocks[name].first_seq for name in blocks}
+        for i, table in numbers.items():
+            first.setdefault(names[i], int(table[0, 0]))
+        for name, points in others.items():
+            first[name] = min(first.get(name, points[0].seq), points[0].seq)
+        order = sorted(range(len(names)), key=lambda i: first[names[i]])
         out = []
-        for i, name in enumerate(names):
+        for i in order:
+            name = names[i]
             table = numbers.get(i, np.empty((0, 3)))
             summary = blocks.get(name)
             out.append(
@@ -749,13 +749,6 @@ class SqlStore(RunStore):
         if data is None:
             raise FileNotFoundError(f"run {run_id!r} has no file {path!r}")
         return bytes(data)
-
-
-@dataclass(frozen=True)
-class _Blocks:
-    blocks: MetricBlocks
-    first_seq: int  # the metric's first point
-    last_seq: int  # the last point the blocks cover
 
 
 def new_run_id(experiment: str, now: float | None = None) -> str:

@@ -12,6 +12,7 @@ as they are.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from itertools import chain
 from typing import Any
 
@@ -19,6 +20,16 @@ import numpy as np
 from sqlalchemy import Connection
 
 from runwidget.store.blocks import MetricBlocks, decode_blocks
+
+
+@dataclass(frozen=True)
+class StoredBlocks:
+    """A metric's block summaries as stored, with the seqs a reader needs."""
+
+    blocks: MetricBlocks
+    first_seq: int  # of the metric's first point
+    last_seq: int  # of the last point the blocks cover
+
 
 _EXACT_TEXT = "CASE WHEN {0} IS NULL THEN 'nan' ELSE printf('%!.20g', {0}) END"
 
@@ -83,10 +94,9 @@ def read_numbers(
 
 def read_blocks(
     conn: Connection, sqlite: bool, key: int, top: int
-) -> dict[str, tuple[MetricBlocks, int, int] | None]:
-    """``{metric: (its blocks, the seq of its first point, the seq of the last point the
-    blocks cover)}`` of run ``key`` up to seq ``top``; None for a metric whose blocks are not
-    numbered 0, 1, 2, ... in seq order (two writers made them)."""
+) -> dict[str, StoredBlocks | None]:
+    """The block summaries of run ``key`` up to seq ``top``, by metric; None for a metric
+    whose blocks are not numbered 0, 1, 2, ... in seq order (two writers made them)."""
     if sqlite:
         sql = (
             "SELECT name, group_concat(block), MIN(first_seq), group_concat(last_seq), "
@@ -115,7 +125,7 @@ def read_blocks(
             )
             for name, group in rows.items()
         ]
-    out: dict[str, tuple[MetricBlocks, int, int] | None] = {}
+    out: dict[str, StoredBlocks | None] = {}
     for name, numbers, first_seq, last_seqs, summaries in groups:
         order = np.argsort(numbers, kind="stable")
         numbers, last_seqs = numbers[order], last_seqs[order]
@@ -127,7 +137,8 @@ def read_blocks(
             continue
         size = len(summaries) // len(order)
         table = np.frombuffer(summaries, dtype=np.uint8).reshape(len(order), size)[order]
-        out[name] = (decode_blocks(table.tobytes(), len(order)), int(first_seq), int(last_seqs[-1]))
+        blocks = decode_blocks(table.tobytes(), len(order))
+        out[name] = StoredBlocks(blocks, int(first_seq), int(last_seqs[-1]))
     return out
 
 
