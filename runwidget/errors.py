@@ -31,6 +31,13 @@ class StoreUnavailableError(StoreError):
     """The run store could not be reached (server down, file locked too long)."""
 
 
+class StoreReadOnlyError(StoreUnavailableError):
+    """The run store can be read but not written (a read-only file or database).
+
+    Writers keep their points and retry, as for an outage: the fix is outside the program.
+    """
+
+
 class SchemaVersionError(StoreError):
     """The store was written by a newer runwidget than this one."""
 

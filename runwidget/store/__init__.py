@@ -38,6 +38,7 @@ __all__ = [
     "SqlStore",
     "default_store_uri",
     "open_store",
+    "redact_uri",
     "resolve_store_uri",
 ]
 
@@ -66,16 +67,29 @@ def resolve_store_uri(uri: str | None = None) -> str:
         StoreError: the URI's scheme is not one runwidget knows.
     """
     if uri is not None and not isinstance(uri, str):
-        raise StoreError(f"store URI must be a string, got {type(uri).__name__}: {uri!r}")
+        raise StoreError(f"store URI must be a string, got {type(uri).__name__}")
     chosen = uri or os.environ.get(ENV_VAR) or default_store_uri()
     scheme = chosen.split("://", 1)[0].split("+", 1)[0].lower() if "://" in chosen else ""
     if scheme not in _REGISTRY:
         raise StoreError(
-            f"unknown run store URI {chosen!r}; accepted schemes: "
+            f"unknown run store URI {redact_uri(chosen)!r}; accepted schemes: "
             + ", ".join(f"{k}://" for k in sorted(_REGISTRY))
             + " (for example sqlite:///path/to/runs.db or postgresql://user@host/db)"
         )
     return chosen
+
+
+def redact_uri(uri: str) -> str:
+    """``uri`` fit for a message or a log line: a password in it becomes ``***``."""
+    if "://" not in uri:
+        return uri
+    scheme, rest = uri.split("://", 1)
+    authority, slash, path = rest.partition("/")
+    if "@" not in authority:
+        return uri
+    credentials, host = authority.rsplit("@", 1)
+    user, colon, _password = credentials.partition(":")
+    return f"{scheme}://{user}{':***' if colon else ''}@{host}{slash}{path}"
 
 
 def open_store(uri: str | None = None) -> RunStore:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import threading
 import time
 import uuid
@@ -28,12 +29,14 @@ from sqlalchemy import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
 
+from runwidget._settings import connect_timeout
 from runwidget.errors import (
     ExperimentNotFoundError,
     InvalidValueError,
     RunNotFoundError,
     SchemaVersionError,
     StoreError,
+    StoreReadOnlyError,
     StoreUnavailableError,
 )
 from runwidget.store import schema as s
@@ -83,7 +86,15 @@ class SqlStore(RunStore):
         else:
             if url.drivername in ("postgresql", "postgres"):
                 url = url.set(drivername="postgresql+psycopg")
-            self._engine = create_engine(url, pool_pre_ping=True, pool_size=4, max_overflow=8)
+            # libpq counts whole seconds and takes at least 2.
+            timeout = max(2, round(connect_timeout()))
+            self._engine = create_engine(
+                url,
+                pool_pre_ping=True,
+                pool_size=4,
+                max_overflow=8,
+                connect_args={"connect_timeout": timeout},
+            )
             self._mark = "%s"
         self._run_keys: dict[str, int] = {}
         self._sql: dict[str, str] = {}
@@ -101,7 +112,7 @@ class SqlStore(RunStore):
             path = Path(database)
             if path.is_dir():
                 raise StoreError(f"run store path {database!r} is a directory; give a file path")
-            path.parent.mkdir(parents=True, exist_ok=True)
+            _create_private(path)
         # Driver-level autocommit: this class issues BEGIN IMMEDIATE itself for writes, so
         # that two writers queue on the busy timeout instead of failing to upgrade a lock.
         engine = create_engine(
@@ -130,6 +141,11 @@ class SqlStore(RunStore):
         try:
             yield
         except exc.OperationalError as e:
+            if "readonly database" in str(e.orig):
+                raise StoreReadOnlyError(
+                    f"run store {self._display} is read-only ({_first_line(e.orig)}): make the "
+                    "file and its directory writable by this user, or pass another store"
+                ) from e
             raise StoreUnavailableError(
                 f"run store {self._display} is unreachable: {_first_line(e.orig)}"
             ) from e
@@ -758,6 +774,19 @@ def new_run_id(experiment: str, now: float | None = None) -> str:
     )
     slug = slug.strip("-")[:40] or "run"
     return f"{slug}_{int(now if now is not None else time.time())}_{uuid.uuid4().hex[:8]}"
+
+
+def _create_private(path: Path) -> None:
+    """Create the store's directory (0700) and file (0600) when missing: runs hold secrets
+    such as tags and logs. SQLite gives its -wal and -shm files the database file's mode."""
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        pass
+    except OSError as e:
+        raise StoreError(f"cannot create the run store file {str(path)!r}: {e}") from e
 
 
 def _dumps(value: Any) -> str:

@@ -19,12 +19,12 @@ from typing import Any
 
 from runwidget import status as st
 from runwidget.errors import (
-    InvalidValueError,
     RunNotFoundError,
     RunwidgetWarning,
-    StoreError,
+    StoreUnavailableError,
 )
-from runwidget.store import Batch, NewFile, RunStore
+from runwidget.store import Batch, NewFile, RunStore, redact_uri
+from runwidget.tracking._validate import clean_text
 
 logger = logging.getLogger("runwidget")
 
@@ -53,6 +53,13 @@ class Flusher:
         self._alive: set[str] = set()
         self._wake = threading.Event()
         self._stop = threading.Event()
+        # Each write attempt takes the whole buffer; a flush waits for the first attempt
+        # taken after it was called to succeed (a failed one gives its items back, so a
+        # later success holds them too). Only the writer thread writes: a flush keeps its
+        # time limit whatever the store is doing.
+        self._done = threading.Condition(threading.Lock())
+        self._takes = 0
+        self._written = 0
         self._thread: threading.Thread | None = None
         self._failing_since: float | None = None
         self._last_beat = 0.0
@@ -72,7 +79,7 @@ class Flusher:
             if self._dropped == 0:
                 _warn(
                     f"runwidget buffer is full ({MAX_BUFFERED} items waiting for the store "
-                    f"{self.store.uri}); new points are being dropped. "
+                    f"{redact_uri(self.store.uri)}); new points are being dropped. "
                     "Set RUNWIDGET_MAX_BUFFERED to keep more."
                 )
             self._dropped += n
@@ -105,6 +112,8 @@ class Flusher:
             self._ensure_thread()
 
     def add_logs(self, run_id: str, lines: list[tuple[str, str, float]]) -> None:
+        # Output is never refused: what a store cannot hold (NUL, lone surrogates) is replaced.
+        lines = [(stream, clean_text(text), at) for stream, text, at in lines]
         with self._lock:
             if self._admit(len(lines)):
                 self._batch(run_id).logs.extend(lines)
@@ -137,17 +146,49 @@ class Flusher:
 
     # -- writing ---------------------------------------------------------------------------
     def flush(self, timeout: float | None = None) -> bool:
-        """Write everything queued so far. Retries until ``timeout`` seconds have passed
-        (forever with None). Returns whether it was written."""
+        """Wait until everything queued so far is written, at most ``timeout`` seconds
+        (forever with None). Returns whether it was written; if not, it stays queued."""
+        with self._lock:
+            need = self._takes + 1
+            nothing_left = self._count == 0 and not self._updates
+        if nothing_left:
+            with self._done:
+                if self._written >= self._takes:  # no write under way
+                    return True
+                need = self._takes
+        if not self._writer_can_run():
+            return self._flush_here(timeout)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        self._wake.set()
+        with self._done:
+            while self._written < need:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    return False
+                self._done.wait(left if left is None else min(left, 1.0))
+                if self._written < need:
+                    self._wake.set()
+        return True
+
+    def _writer_can_run(self) -> bool:
+        if threading.current_thread() is self._thread:
+            return False
+        try:
+            self._ensure_thread()
+        except RuntimeError:  # no new threads at interpreter shutdown
+            return False
+        return self._thread is not None and self._thread.is_alive()
+
+    def _flush_here(self, timeout: float | None) -> bool:
+        """Write from the calling thread (the writer itself, or at interpreter shutdown)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         delay = 0.05
-        while True:
-            if self._write_once():
-                return True
+        while not self._write_once():
             if deadline is not None and time.monotonic() + delay > deadline:
                 return False
             time.sleep(delay)
             delay = min(delay * 2, MAX_BACKOFF)
+        return True
 
     def _write_once(self) -> bool:
         """One attempt to write what is buffered now. Returns whether it was written."""
@@ -155,42 +196,84 @@ class Flusher:
             with self._lock:
                 batches, self._pending = self._pending, {}
                 updates, self._updates = self._updates, []
-                taken = self._count
                 self._count = 0
+                self._takes += 1
+                take = self._takes
+            ok = False
             try:
-                if batches:
-                    self._write_batches(batches)
-                    batches = {}
+                self._write_batches(batches)
                 while updates:
                     run_id, changes = updates[0]
                     self._apply_update(run_id, changes)
                     updates.pop(0)
-            except StoreError as e:
-                self._give_back(batches, updates, taken if batches else 0)
+                ok = True
+            except StoreUnavailableError as e:
+                self._give_back(batches, updates)
                 self._note_failure(e)
-                return False
-            self._note_success()
-            return True
+            finally:
+                with self._done:
+                    if ok:
+                        self._written = take
+                    self._done.notify_all()
+            if ok:
+                self._note_success()
+            return ok
 
     def _write_batches(self, batches: dict[str, Batch]) -> None:
+        """Write ``batches``, removing from it what was written.
+
+        An error other than an outage means some item can never be written: the batch is
+        split until that item is alone, every other item is written and the bad one is left
+        out with a warning. Other runs' items never pay for one bad value.
+
+        Raises:
+            StoreUnavailableError: the store is unreachable; ``batches`` holds what is left.
+        """
+        if not batches:
+            return
         try:
             self.store.write(batches)
-        except (RunNotFoundError, InvalidValueError):
-            # Something in one run can never be written: write run by run, drop that one.
-            for run_id, batch in batches.items():
-                try:
-                    self.store.write({run_id: batch})
-                except (RunNotFoundError, InvalidValueError) as e:
-                    _warn(f"runwidget dropped {len(batch)} items of run {run_id!r}: {e}")
+            batches.clear()
+            return
+        except StoreUnavailableError:
+            raise
+        except Exception as e:
+            logger.debug("store write failed (%s); writing run by run", e)
+        for run_id in list(batches):
+            self._write_run(run_id, batches)
+
+    def _write_run(self, run_id: str, batches: dict[str, Batch]) -> None:
+        parts = [batches[run_id]]
+        while parts:
+            part = parts.pop(0)
+            try:
+                self.store.write({run_id: part})
+            except StoreUnavailableError:
+                batches[run_id] = _joined([part, *parts])
+                raise
+            except RunNotFoundError as e:
+                left = sum(len(p) for p in parts) + len(part)
+                _warn(f"runwidget dropped {left} items of run {run_id!r}: {e}")
+                break
+            except Exception as e:
+                if len(part) > 1:
+                    parts[:0] = _halves(part)
+                    continue
+                _warn(f"runwidget left out {_describe(part)} of run {run_id!r}: {e}")
+        del batches[run_id]
 
     def _apply_update(self, run_id: str, changes: dict[str, Any]) -> None:
         try:
             self.store.update_run(run_id, **changes)
-        except RunNotFoundError as e:
-            _warn(f"runwidget could not update run {run_id!r}: {e}")
+        except StoreUnavailableError:
+            raise
+        except Exception as e:
+            what = ", ".join(sorted(changes))
+            _warn(f"runwidget could not update run {run_id!r} ({what}): {e}")
 
-    def _give_back(self, batches: dict[str, Batch], updates: list[Any], taken: int) -> None:
+    def _give_back(self, batches: dict[str, Batch], updates: list[Any]) -> None:
         """Put unwritten items back in front of what was queued meanwhile."""
+        taken = sum(len(batch) for batch in batches.values())
         with self._lock:
             for run_id, newer in self._pending.items():
                 older = batches.get(run_id)
@@ -204,7 +287,7 @@ class Flusher:
             self._updates = updates + self._updates
             self._count += taken
 
-    def _note_failure(self, error: StoreError) -> None:
+    def _note_failure(self, error: StoreUnavailableError) -> None:
         if self._failing_since is None:
             self._failing_since = time.monotonic()
             _warn(
@@ -217,7 +300,7 @@ class Flusher:
         if self._failing_since is not None:
             logger.warning(
                 "runwidget reached the run store %s again after %.0f s; buffered items written",
-                self.store.uri,
+                redact_uri(self.store.uri),
                 time.monotonic() - self._failing_since,
             )
             self._failing_since = None
@@ -253,7 +336,7 @@ class Flusher:
         self._last_beat = now
         try:
             self.store.beat(list(self._alive), now)
-        except StoreError as e:
+        except StoreUnavailableError as e:
             logger.debug("heartbeat failed: %s", e)
 
     def close(self, timeout: float = EXIT_TIMEOUT) -> None:
@@ -269,7 +352,7 @@ class Flusher:
                 logger.error(
                     "runwidget lost %d items: the run store %s stayed unreachable",
                     self.pending(),
-                    self.store.uri,
+                    redact_uri(self.store.uri),
                 )
         self._stop.set()
         self._wake.set()
@@ -298,6 +381,38 @@ def flush_all(timeout: float | None = None) -> None:
 def _close_all(timeout: float = EXIT_TIMEOUT) -> None:
     for flusher in list(_flushers.values()):
         flusher.close(timeout)
+
+
+def _halves(batch: Batch) -> list[Batch]:
+    """``batch`` split in two, each half keeping its items' order."""
+    items = [("metrics", m) for m in batch.metrics]
+    items += [("logs", line) for line in batch.logs]
+    items += [("files", f) for f in batch.files]
+    middle = len(items) // 2
+    halves = []
+    for chunk in (items[:middle], items[middle:]):
+        half = Batch()
+        for kind, item in chunk:
+            getattr(half, kind).append(item)
+        halves.append(half)
+    return halves
+
+
+def _joined(parts: list[Batch]) -> Batch:
+    whole = Batch()
+    for part in parts:
+        whole.metrics.extend(part.metrics)
+        whole.logs.extend(part.logs)
+        whole.files.extend(part.files)
+    return whole
+
+
+def _describe(batch: Batch) -> str:
+    if batch.metrics:
+        return f"a point of metric {batch.metrics[0][0]!r}"
+    if batch.logs:
+        return "a log line"
+    return f"file {batch.files[0].path!r}"
 
 
 def _warn(message: str, warn: Callable[..., None] = warnings.warn) -> None:

@@ -14,13 +14,14 @@ _good_names: set[str] = set()
 
 
 def check_name(name: Any, what: str = "name") -> str:
-    """A non-empty string of at most 255 characters."""
-    if name in _good_names:  # log() is a hot path; names repeat
+    """A non-empty string of at most 255 characters that a store can hold."""
+    if name.__class__ is str and name in _good_names:  # log() is a hot path; names repeat
         return name
     if not isinstance(name, str):
         raise InvalidValueError(
             f"{what} must be a string, got {type(name).__name__}: {_short(name)}"
         )
+    check_text(name, what)
     if not name.strip():
         raise InvalidValueError(f"{what} must not be empty, got {name!r}")
     if len(name) > MAX_NAME:
@@ -30,6 +31,38 @@ def check_name(name: Any, what: str = "name") -> str:
     if len(_good_names) < 100_000:
         _good_names.add(name)
     return name
+
+
+def check_text(text: str, what: str) -> str:
+    """A string every store can hold: valid UTF-8 (no lone surrogate) and no NUL character.
+
+    PostgreSQL refuses NUL in text and neither store can encode a lone surrogate, so such a
+    string is refused here, in the caller's thread, instead of failing in the writer.
+    """
+    if "\x00" in text:
+        raise InvalidValueError(
+            f"{what} must not contain the NUL character (\\x00), got {_short(text)}"
+        )
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise InvalidValueError(
+            f"{what} is not valid Unicode text (a lone surrogate {text[e.start]!r} at "
+            f"position {e.start}), got {_short(text)}"
+        ) from None
+    return text
+
+
+def clean_text(text: str) -> str:
+    """``text`` made storable by replacement, for what must never be refused (log lines,
+    error messages): NUL and lone surrogates become U+FFFD."""
+    if "\x00" in text:
+        text = text.replace("\x00", "\ufffd")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in text)
+    return text
 
 
 def to_number(value: Any, what: str) -> float:
@@ -62,11 +95,11 @@ def to_metric_value(value: Any, name: str) -> float | str:
                 f"value of metric {name!r} is too large for a 64-bit float: {_short(value)}"
             ) from None
     if cls is str:
-        return value
+        return check_text(value, f"value of metric {name!r}")
     if isinstance(value, bool):
         return float(value)
     if isinstance(value, str):
-        return str(value)
+        return check_text(str(value), f"value of metric {name!r}")
     if (
         isinstance(value, (list, tuple, set, dict))
         or hasattr(value, "__array__")
@@ -83,7 +116,7 @@ def to_metric_value(value: Any, name: str) -> float | str:
 def to_cell(value: Any, what: str) -> float | str:
     """One cell of a row or table: a number or a string."""
     if isinstance(value, str):
-        return value
+        return check_text(str(value), what)
     if isinstance(value, bool):
         return float(value)
     return to_number(value, what)

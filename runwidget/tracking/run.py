@@ -31,6 +31,8 @@ from runwidget.tracking._flusher import flusher_for
 from runwidget.tracking._metrics import metrics_dict, metrics_rows
 from runwidget.tracking._validate import (
     check_name,
+    check_text,
+    clean_text,
     to_cell,
     to_metric_value,
     to_number,
@@ -49,8 +51,12 @@ logger = logging.getLogger("runwidget")
 MAX_FILE_BYTES = int(os.environ.get("RUNWIDGET_MAX_FILE_BYTES", str(256 * 1024 * 1024)))
 # How long complete()/fail() wait for the store before leaving the rest to the writer thread.
 END_FLUSH_TIMEOUT = 10.0
+# How long a read waits for this process's own points to be written before reading the store.
+READ_FLUSH_TIMEOUT = 2.0
 _NOT_ENDED = tuple(s for s in st.ALL if s not in st.TERMINAL)
 _IMAGE_TYPES = {".png", ".jpg", ".jpeg", ".gif", ".webp", ".svg"}
+# Properties runwidget keeps for itself: the process that owns a run, a script's supervisor.
+_INTERNAL = "runwidget."
 
 
 class Run:
@@ -110,6 +116,12 @@ class Run:
         arguments: list[Any] | None = None,
     ) -> Run:
         now = time.time()
+        properties = _check_mapping(properties, "properties")
+        if status == st.RUNNING:
+            # This process beats the run: the reaper fails it if the process dies first.
+            from runwidget.execution.reaper import owner_properties
+
+            properties = {**owner_properties(run_type), **properties}
         record = experiment.workspace.store.create_run(
             experiment.name,
             run_id=run_id,
@@ -119,7 +131,7 @@ class Run:
             status=status,
             started=now if status == st.RUNNING else None,
             tags=_check_mapping(tags, "tags"),
-            properties=_check_mapping(properties, "properties"),
+            properties=properties,
             target=target,
             arguments=arguments,
         )
@@ -236,7 +248,15 @@ class Run:
                 f"run.log_table({name!r}, value) takes a non-empty dict of column name to "
                 f"list of values, got {type(value).__name__}: {value!r:.80}"
             )
-        columns = {check_name(c, "column name"): list(v) for c, v in value.items()}
+        columns = {}
+        for column, values in value.items():
+            check_name(column, "column name")
+            if isinstance(values, (str, bytes, Mapping)) or not hasattr(values, "__iter__"):
+                raise InvalidValueError(
+                    f"column {column!r} of table {name!r} must be a list of values, got "
+                    f"{type(values).__name__}: {values!r:.80}"
+                )
+            columns[column] = list(values)
         lengths = {c: len(v) for c, v in columns.items()}
         if len(set(lengths.values())) > 1:
             raise InvalidValueError(
@@ -304,7 +324,7 @@ class Run:
         self._flusher.flush(END_FLUSH_TIMEOUT)
 
     def get_tags(self) -> dict[str, Any]:
-        self._flusher.flush(END_FLUSH_TIMEOUT)
+        self._flusher.flush(READ_FLUSH_TIMEOUT)
         return dict(self.refresh().tags)
 
     def add_properties(self, properties: Mapping[str, Any]) -> None:
@@ -312,8 +332,9 @@ class Run:
         self._flusher.flush(END_FLUSH_TIMEOUT)
 
     def get_properties(self) -> dict[str, Any]:
-        self._flusher.flush(END_FLUSH_TIMEOUT)
-        return dict(self.refresh().properties)
+        """The run's properties, without runwidget's own (``get_details()`` has them all)."""
+        self._flusher.flush(READ_FLUSH_TIMEOUT)
+        return {k: v for k, v in self.refresh().properties.items() if not k.startswith(_INTERNAL)}
 
     def upload_file(self, name: str, path_or_stream: str | os.PathLike[str] | IO[bytes]) -> None:
         """Store a file with the run under ``name`` (e.g. ``outputs/model.pkl``)."""
@@ -399,11 +420,11 @@ class Run:
         """Mark the run Failed with an error message (and traceback for an exception)."""
         if isinstance(error_details, BaseException):
             error = {
-                "message": f"{type(error_details).__name__}: {error_details}",
-                "traceback": "".join(traceback.format_exception(error_details)),
+                "message": clean_text(f"{type(error_details).__name__}: {error_details}"),
+                "traceback": clean_text("".join(traceback.format_exception(error_details))),
             }
         else:
-            error = {"message": str(error_details or "failed"), "traceback": None}
+            error = {"message": clean_text(str(error_details or "failed")), "traceback": None}
         self._end(st.FAILED, error)
 
     def cancel(self) -> None:
@@ -468,8 +489,9 @@ class Run:
     def get_status(self) -> str:
         """The run's status; ``NotResponding`` when an alive run stopped beating."""
         status = self.refresh().current_status()
-        if status in (st.NOT_RESPONDING, st.QUEUED) and self._is_supervised():
-            # On the run's own host a dead supervisor can be seen: the run is marked Failed.
+        if status in (st.NOT_RESPONDING, st.QUEUED):
+            # On the run's own host a dead supervisor (or, for a run logged by a process of
+            # its own, that process) can be seen: the run is marked Failed.
             from runwidget.execution.reaper import reap
 
             if reap(self._store, self._record):
@@ -504,7 +526,7 @@ class Run:
         ``recursive``, ``{run_id: metrics}`` for this run and all its descendants."""
         if name is not None:
             check_name(name, "metric name")
-        self.flush()
+        self.flush(READ_FLUSH_TIMEOUT)
         if recursive:
             ids = [self.id] + [r.id for r in self._store.get_children(self.id, recursive=True)]
             return {run_id: self._metrics_of(run_id, name) for run_id in ids}
@@ -521,7 +543,7 @@ class Run:
 
         if name is not None:
             check_name(name, "metric name")
-        self.flush()
+        self.flush(READ_FLUSH_TIMEOUT)
         ids = [self.id]
         if recursive:
             ids += [r.id for r in self._store.get_children(self.id, recursive=True)]
@@ -620,6 +642,8 @@ def _check_mapping(value: Mapping[str, Any] | None, what: str) -> dict[str, Any]
                 f"{what[:-1]} {key!r} must be a string, number or bool, got "
                 f"{type(item).__name__}: {item!r:.80}"
             )
+        if isinstance(item, str):
+            check_text(item, f"{what[:-1]} {key!r}")
         out[key] = item
     return out
 
