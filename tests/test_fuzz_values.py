@@ -113,7 +113,7 @@ def _fuzz(store_uri: str) -> None:
         made = [e for e in (_call(run, c) for c in batch) if e is not None]
         # A name used by several calls holds all their points; check names used once.
         where = [("metric" if k in ("metric", "row", "table") else k, n) for k, n, _ in made]
-        expected = [e for e, w in zip(made, where) if where.count(w) == 1]
+        expected = [e for e, w in zip(made, where, strict=True) if where.count(w) == 1]
         witness.log("i", float(logged))
         logged += 1
         run.flush(30)
