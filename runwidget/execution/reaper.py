@@ -1,4 +1,4 @@
-"""Ending local runs whose supervisor died without a verdict.
+"""Ending local runs whose supervisor, or whose logging process, died without a verdict.
 
 A supervisor beats its run's heartbeat. When it is killed (SIGKILL, out of memory) or the
 machine restarts, the beats stop and every reader, anywhere, shows the run as NotResponding
@@ -9,18 +9,30 @@ That is done, compare-and-set so only one of them wins, by:
 
 * every supervisor, when it starts and every ``SWEEP_INTERVAL`` seconds while it runs, for
   all runs of its store on its host;
-* ``run.get_status()`` and ``run.wait_for_completion()`` in any process on that host;
+* ``experiment.start_logging()`` (at most every ``SWEEP_INTERVAL`` seconds per store), for
+  all runs of its store on its host;
+* ``run.get_status()``, ``run.wait_for_completion()`` and ``experiment.get_runs()`` in any
+  process on that host;
 * ``run.cancel()``, which marks such a run Canceled instead.
 
 A Queued run is not expected to beat; it is marked Failed as soon as its waiting supervisor
 is gone (or, when no supervisor was ever recorded, ``NEVER_STARTED_AFTER`` seconds after it
 was created).
+
+An interactive run (``experiment.start_logging()``) and a child run (``run.child_run()``) are
+beaten by the process that created them, their *owner*, recorded in the run's properties
+(``owner_properties``). When that process is gone (a killed kernel, a script that exited
+without ``run.complete()``) and the heartbeat is stale, the same readers on its host mark the
+run Failed, with its open child runs that no other live process owns. A run whose owner still
+lives is never failed, whatever its heartbeat; one owned on another host is never touched;
+one that names no owner (logged by an older runwidget) ends only with its parent.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import signal
 import time
 from pathlib import Path
@@ -28,7 +40,7 @@ from pathlib import Path
 from runwidget import status as st
 from runwidget.errors import StoreError
 from runwidget.execution._local import SUPERVISED_TYPES, run_dir
-from runwidget.execution._process import ProcessId, host_name
+from runwidget.execution._process import ProcessId, boot_id, host_name
 from runwidget.execution.slots import remove_ticket
 from runwidget.store import RunRecord, RunStore
 
@@ -38,6 +50,37 @@ ACTIVE = (st.QUEUED, st.STARTING, st.RUNNING, st.FINALIZING)
 NEVER_STARTED_AFTER = 120.0
 SWEEP_INTERVAL = 30.0
 _LOG_TAIL_LINES = 30
+
+
+def owner_properties(run_type: str) -> dict[str, object]:
+    """The properties naming this process as the owner of a run it creates and beats; none
+    for a supervised run, whose supervisor records itself."""
+    if run_type in SUPERVISED_TYPES:
+        return {}
+    return {
+        **ProcessId.of(os.getpid()).as_properties("owner"),
+        "runwidget.host": host_name(),
+        "runwidget.boot_id": boot_id(),
+    }
+
+
+def owner_gone(record: RunRecord, now: float | None = None) -> bool | None:
+    """Whether the process that created and beat a run (not a supervised one) is known gone.
+
+    Returns:
+        True or False when this host can tell; None when the run is supervised, has ended,
+        has no recorded owner, or its owner runs on another host.
+    """
+    if record.run_type in SUPERVISED_TYPES or record.status not in ACTIVE:
+        return None
+    owner = ProcessId.from_properties(record.properties, "owner")
+    if owner is None or not owner.local:
+        return None
+    # Both: a beating run is not dead whatever its pid says (a host name shared by two
+    # machines), and a live owner is never failed whatever its heartbeat.
+    if record.current_status(now) != st.NOT_RESPONDING:
+        return False
+    return not owner.alive()
 
 
 def supervisor_gone(record: RunRecord, now: float | None = None) -> bool | None:
@@ -124,11 +167,13 @@ def end_open_children(store: RunStore, run_id: str, status: str) -> int:
 
 
 def reap(store: RunStore, record: RunRecord) -> bool:
-    """Mark the run Failed if its supervisor is gone (see the module docstring).
+    """Mark the run Failed if its supervisor, or its owner, is gone (see the module docstring).
 
     Returns:
         Whether the run was marked Failed by this call.
     """
+    if record.run_type not in SUPERVISED_TYPES:
+        return _reap_owned(store, record)
     if not supervisor_gone(record):
         return False
     supervisor = ProcessId.from_properties(record.properties, "supervisor")
@@ -155,7 +200,7 @@ def reap(store: RunStore, record: RunRecord) -> bool:
 
 
 def reap_host(store: RunStore) -> int:
-    """Reap every supervised local run of this host in ``store``. Returns how many were marked."""
+    """Reap every local run of this host in ``store``. Returns how many were marked."""
     marked = 0
     try:
         candidates = store.list_runs(status=ACTIVE)
@@ -168,6 +213,57 @@ def reap_host(store: RunStore) -> int:
         except StoreError as e:
             logger.debug("cannot reap run %s: %s", record.id, e)
     return marked
+
+
+def _owner_ended(owner: ProcessId) -> dict[str, str | None]:
+    return {
+        "message": (
+            f"the process that logged this run (pid {owner.pid} on host {owner.host!r}) ended "
+            "without completing it: it was killed (a kernel restart, out of memory) or it "
+            "exited before run.complete()"
+        ),
+        "traceback": None,
+    }
+
+
+def _reap_owned(store: RunStore, record: RunRecord) -> bool:
+    """Mark an interactive or child run Failed if its owner is gone, with the open child runs
+    that the same process logged (or that name no owner). Returns whether this call did."""
+    owner = ProcessId.from_properties(record.properties, "owner")
+    if owner is None or not owner_gone(record):
+        return False
+    error = _owner_ended(owner)
+    if not _fail(store, record.id, error, [record.status]):
+        return False
+    logger.warning("runwidget: run %s marked Failed: %s", record.id, error["message"])
+    open_statuses = [s for s in st.ALL if s not in st.TERMINAL]
+    try:
+        children = store.get_children(record.id, recursive=True)
+    except StoreError as e:
+        logger.warning("run %s: cannot list its child runs: %s", record.id, e)
+        return True
+    orphaned = {
+        "message": f"the process of run {record.id!r} ended while this child run was still open",
+        "traceback": None,
+    }
+    for child in children:
+        if child.status not in open_statuses:
+            continue
+        child_owner = ProcessId.from_properties(child.properties, "owner")
+        with contextlib.suppress(StoreError):
+            if child_owner is None:
+                _fail(store, child.id, orphaned, open_statuses)
+            elif child_owner == owner:
+                _fail(store, child.id, error, open_statuses)
+            else:  # logged by another process: ended only when that one is gone too
+                _reap_owned(store, child)
+    return True
+
+
+def _fail(store: RunStore, run_id: str, error: dict[str, str | None], if_status: list[str]) -> bool:
+    return store.update_run(
+        run_id, status=st.FAILED, ended=time.time(), error=error, only_if_status=if_status
+    )
 
 
 def remove_queue_ticket(record: RunRecord) -> None:

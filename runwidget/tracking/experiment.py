@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from runwidget.errors import InvalidValueError
-from runwidget.status import RUNNING
+from runwidget.status import NOT_RESPONDING, QUEUED, RUNNING
 from runwidget.store import RunType
 from runwidget.tracking._validate import check_name
 from runwidget.tracking.workspace import Workspace, default_workspace
 
 if TYPE_CHECKING:
+    from runwidget.store import RunRecord, RunStore
     from runwidget.tracking.run import Run
+
+# When this process last looked for dead runs of its host, by store URI.
+_last_sweep: dict[str, float] = {}
+_sweep_lock = threading.Lock()
 
 
 class Experiment:
@@ -50,6 +57,10 @@ class Experiment:
     ) -> Run:
         """Start an interactive run, logged from this process. Its status is Running.
 
+        The run records this process as its owner: if the process ends without ending the
+        run (a killed kernel), the next runwidget process on this host to look at the run
+        marks it Failed. This call looks too, for the store's runs of this host.
+
         Args:
             display_name: a name to show instead of the run id.
             snapshot_directory: a folder whose files are stored with the run.
@@ -62,6 +73,7 @@ class Experiment:
         run = Run._create(
             self, display_name=display_name, run_type=run_type, tags=tags, status=RUNNING
         )
+        _sweep(self.workspace.store)
         if snapshot_directory is not None:
             from runwidget.tracking.snapshot import take_snapshot
 
@@ -104,7 +116,29 @@ class Experiment:
                 continue
             if tags and any(record.tags.get(k) != v for k, v in tags.items()):
                 continue
+            if record.current_status() in (NOT_RESPONDING, QUEUED):
+                record = _reaped(self.workspace.store, record)
             yield Run(self, record.id, _record=record)
 
     def __repr__(self) -> str:
         return f"Experiment(name={self.name!r}, workspace={self.workspace!r})"
+
+
+def _reaped(store: RunStore, record: RunRecord) -> RunRecord:
+    """The run's record, read again if the reaper just ended it (its process is gone)."""
+    from runwidget.execution import reaper
+
+    return store.get_run(record.id) if reaper.reap(store, record) else record
+
+
+def _sweep(store: RunStore) -> None:
+    """End this host's runs whose process is gone, at most every ``SWEEP_INTERVAL`` s."""
+    from runwidget.execution import reaper
+
+    now = time.monotonic()
+    with _sweep_lock:
+        last = _last_sweep.get(store.uri)
+        if last is not None and now - last < reaper.SWEEP_INTERVAL:
+            return
+        _last_sweep[store.uri] = now
+    reaper.reap_host(store)
