@@ -4,6 +4,10 @@ Enabled on install by ``jupyter-config/jupyter_server_config.d/runwidget.json``.
 handler authenticates and authorizes through Jupyter's own identity provider and
 authorizer; POSTs need Jupyter's XSRF token as every Jupyter POST does.
 
+The run store is opened by the first request that needs it, in a thread of its own: the
+server starts at once even when the store does not answer, and meanwhile the API answers
+503 with a message that names the store.
+
 Configuration (``jupyter_server_config.py`` or the command line)::
 
     c.RunwidgetServer.store = "postgresql://user@host/runs"
@@ -23,8 +27,9 @@ from tornado.ioloop import IOLoop
 from traitlets import Bool, Unicode
 from traitlets.config import Configurable
 
-from runwidget.server.app import portal_settings, routes, url_join
-from runwidget.store import ENV_VAR, open_store
+from runwidget.errors import StoreError
+from runwidget.server.app import API_POLICY, PAGE_POLICY, portal_settings, routes, url_join
+from runwidget.store import ENV_VAR, redact_uri, resolve_store_uri
 from runwidget.tracking import _portal
 
 # Authorization resource name, for custom Jupyter authorizers.
@@ -50,9 +55,21 @@ class RunwidgetServer(Configurable):
 
 
 class _Authorized:
-    """Checks Jupyter's authorizer after Jupyter's authentication."""
+    """Checks Jupyter's authorizer after Jupyter's authentication; sends runwidget's
+    Content-Security-Policy (the standalone portal's) unless the server's configuration
+    sets one."""
 
     auth_resource = AUTH_RESOURCE
+    policy = API_POLICY
+
+    @property
+    def content_security_policy(self) -> str:
+        settings = self.settings  # type: ignore[attr-defined]
+        if "Content-Security-Policy" in settings.get("headers", {}):
+            return settings["headers"]["Content-Security-Policy"]
+        jupyter = super().content_security_policy  # type: ignore[misc]
+        report = [p.strip() for p in jupyter.split(";") if p.strip().startswith("report-uri")]
+        return "; ".join([self.policy, *report])
 
     def _authorize(self) -> None:
         user = self.current_user  # type: ignore[attr-defined]
@@ -77,6 +94,7 @@ class JupyterPageBase(_Authorized, JupyterHandler):
     """Base of the portal pages in Jupyter: redirects to Jupyter's login page."""
 
     portal_mode = "jupyter"
+    policy = PAGE_POLICY
 
     async def prepare(self) -> None:  # type: ignore[override]
         await super().prepare()
@@ -98,10 +116,13 @@ def _store_uri(serverapp: Any, config: RunwidgetServer) -> str:
 
 
 def load(serverapp: Any) -> None:
-    """Add runwidget's handlers to a Jupyter server."""
+    """Add runwidget's handlers to a Jupyter server (the store is opened later)."""
     config = RunwidgetServer(parent=serverapp)
     uri = _store_uri(serverapp, config)
-    store = open_store(uri)
+    try:
+        resolve_store_uri(uri)
+    except StoreError as e:  # the API says so on every request
+        serverapp.log.error("runwidget: %s", e)
     base_url = serverapp.base_url
     web_app = serverapp.web_app
     portal_path = url_join(base_url, "runwidget")
@@ -109,7 +130,7 @@ def load(serverapp: Any) -> None:
     def run_page(run_id: str) -> str:
         return _portal.run_path(portal_path, run_id)
 
-    web_app.settings.update(portal_settings(store, base_url=base_url, portal_url=run_page))
+    web_app.settings.update(portal_settings(uri, base_url=base_url, portal_url=run_page))
     web_app.add_handlers(
         ".*$", routes(base_url, api_base=JupyterApiBase, page_base=JupyterPageBase)
     )
@@ -121,4 +142,4 @@ def load(serverapp: Any) -> None:
         _portal.set_jupyter_server(serverapp.connection_url.rstrip("/") + "/runwidget", uri)
 
     IOLoop.current().add_callback(announce)
-    serverapp.log.info("runwidget: serving runs of %s at %s", store, portal_path)
+    serverapp.log.info("runwidget: serving runs of %s at %s", redact_uri(uri), portal_path)

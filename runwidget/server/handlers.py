@@ -10,9 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import inspect
 import json
+import logging
+import math
 import mimetypes
+import re
 from collections.abc import Callable
+from types import TracebackType
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -23,20 +28,89 @@ from runwidget.server.service import RunService
 
 T = TypeVar("T")
 
+app_log = logging.getLogger("tornado.application")
+gen_log = logging.getLogger("tornado.general")
+
 # Images a browser may show inline from our origin; everything else is downloaded, and
 # nothing is sniffed: a stored HTML or SVG file must never run as a page of this server.
 INLINE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
 RUN_ID = r"(?P<run_id>[^/]+)"
 
 
-class ServiceMixin:
+# A "token" query parameter, also percent-encoded inside another parameter (``next=``).
+_TOKEN_PARAM = re.compile(r"(?i)((?:^|[?&;]|%3F|%26|%3B)token(?:=|%3D))(?:(?!%26|%3B)[^&;#\s])*")
+
+
+def redact_tokens(text: str) -> str:
+    """``text`` (a URL, a log line) with the value of every ``token`` parameter hidden."""
+    return _TOKEN_PARAM.sub(r"\1[redacted]", text)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if value != value else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+def json_text(data: Any) -> str:
+    """The JSON of every answer: NaN and infinities, which JSON lacks, become the strings
+    ``"NaN"``, ``"Infinity"`` and ``"-Infinity"`` (a tag, a property or a metric may hold
+    them); the front end draws them as text."""
+    try:
+        return json.dumps(data, allow_nan=False, separators=(",", ":"))
+    except ValueError:
+        return json.dumps(_finite(data), allow_nan=False, separators=(",", ":"))
+
+
+def request_summary(request: Any) -> str:
+    """``GET /path?query (ip)`` for a log line, without a token."""
+    return f"{request.method} {redact_tokens(request.uri or '')} ({request.remote_ip})"
+
+
+class LogMixin:
+    """Log lines of a request without the token its URL may hold."""
+
+    request: Any
+
+    def _request_summary(self) -> str:
+        return request_summary(self.request)
+
+    def log_exception(
+        self,
+        typ: type[BaseException] | None,
+        value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        # As tornado's, without the request's repr (it holds the URL as sent).
+        if isinstance(value, web.HTTPError):
+            message = _http_message(value)
+            if message:
+                gen_log.warning("%d %s: %s", value.status_code, self._request_summary(), message)
+        else:
+            app_log.error(
+                "Uncaught exception %s",
+                self._request_summary(),
+                exc_info=(typ, value, tb),  # type: ignore[arg-type]
+            )
+
+
+class ServiceMixin(LogMixin):
     """Shared by every runwidget handler: the service and error mapping."""
 
     settings: dict[str, Any]
+    _service: RunService | None = None
 
     @property
     def service(self) -> RunService:
-        return self.settings["runwidget_service"]
+        """The service; API handlers wait for it in ``prepare``."""
+        service = self._service or self.settings["runwidget_service"].ready
+        if service is None:
+            raise web.HTTPError(503, "the run store is not open yet")
+        return service
 
     async def blocking(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """``fn(*args, **kwargs)`` in the service's worker threads, errors as HTTP errors."""
@@ -49,7 +123,7 @@ class ServiceMixin:
         except InvalidValueError as e:
             raise web.HTTPError(400, _message(e)) from e
         except StoreUnavailableError as e:
-            raise web.HTTPError(503, f"the run store cannot be reached: {e}") from e
+            raise web.HTTPError(503, _message(e)) from e
         except StoreError as e:
             raise web.HTTPError(500, f"run store error: {e}") from e
 
@@ -58,13 +132,40 @@ class ServiceMixin:
         return self.settings["runwidget_executor"]
 
 
+def _http_message(e: web.HTTPError) -> str | None:
+    if e.log_message and e.args:
+        return e.log_message % e.args
+    return e.log_message
+
+
 def _message(e: BaseException) -> str:
     # KeyError-like exceptions quote their message; runwidget's are plain.
     return e.args[0] if e.args and isinstance(e.args[0], str) else str(e)
 
 
 class ApiMixin(ServiceMixin):
-    """JSON answers."""
+    """JSON answers; errors as ``{"error", "message", "reason"}`` (``message`` is
+    Jupyter's name for it, ``error`` the same text)."""
+
+    async def prepare(self) -> None:
+        # The base class authenticates first; then the store is opened if it is not yet.
+        ready = super().prepare()  # type: ignore[misc]
+        if inspect.isawaitable(ready):
+            await ready
+        if getattr(self, "_finished", False):
+            return
+        try:
+            self._service = await self.settings["runwidget_service"].get()
+        except StoreError as e:
+            raise web.HTTPError(503, _message(e)) from e
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        reason = self._reason  # type: ignore[attr-defined]
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        message = (_http_message(exc) if isinstance(exc, web.HTTPError) else None) or reason
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        self.set_header("Cache-Control", "no-store")
+        self.finish(json_text({"error": message, "message": message, "reason": reason}))  # type: ignore[attr-defined]
 
     def finish_raw(self, data: bytes | str = b"") -> None:
         """Finish with the content type already set (Jupyter's API finish forces JSON)."""
@@ -76,8 +177,7 @@ class ApiMixin(ServiceMixin):
     def finish_json(self, data: Any) -> None:
         self.set_header("Content-Type", "application/json; charset=UTF-8")
         self.set_header("Cache-Control", "no-store")
-        # allow_nan=False: the service never sends NaN; fail loudly if it ever did.
-        self.finish(json.dumps(data, allow_nan=False, separators=(",", ":")))
+        self.finish(json_text(data))
 
     def int_argument(self, name: str, default: int | None = None) -> int | None:
         raw = self.get_argument(name, None)

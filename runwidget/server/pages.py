@@ -8,11 +8,10 @@ with ``<``, ``>`` and ``&`` escaped, so a crafted URL cannot close the element.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-from runwidget.server.handlers import RUN_ID, ServiceMixin
+from runwidget.server.handlers import RUN_ID, ServiceMixin, json_text
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static" / "portal"
 
@@ -36,7 +35,7 @@ _SHELL = """<!doctype html>
 
 def script_json(data: Any) -> str:
     """JSON that is safe inside a ``<script>`` element."""
-    text = json.dumps(data, separators=(",", ":"))
+    text = json_text(data)
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 

@@ -16,7 +16,7 @@ from runwidget.errors import InvalidValueError
 from runwidget.server.index import ACTIVE, RunIndex, RunQuery
 from runwidget.server.stats import MetricStats, primary_metric
 from runwidget.server.views import ViewCache
-from runwidget.store import LogLine, RunRecord, RunStore, RunType
+from runwidget.store import LogLine, RunRecord, RunStore, RunType, redact_uri
 from runwidget.view import status_kind
 
 MAX_PAGE = 1000
@@ -118,7 +118,7 @@ class RunService:
         cursor = self.index.sync()
         return {
             "version": runwidget.__version__,
-            "store": _redact(self.store.uri),
+            "store": redact_uri(self.store.uri),
             "runs": len(self.index),
             "cursor": cursor,
             "time": time.time(),
@@ -326,13 +326,3 @@ class RunService:
 
 def _line(line: LogLine) -> dict[str, Any]:
     return {"seq": line.seq, "stream": line.stream, "text": line.text, "time": line.time}
-
-
-def _redact(uri: str) -> str:
-    """A store URI without its password."""
-    if "://" not in uri or "@" not in uri.split("://", 1)[1].split("/", 1)[0]:
-        return uri
-    scheme, rest = uri.split("://", 1)
-    credentials, host = rest.split("@", 1)
-    user = credentials.split(":", 1)[0]
-    return f"{scheme}://{user}@{host}"

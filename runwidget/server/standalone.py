@@ -4,6 +4,12 @@ It binds to 127.0.0.1 unless told otherwise and asks for a token: a request is l
 ``?token=...`` in the URL (once: a signed cookie then keeps the browser logged in), with an
 ``Authorization: token ...`` header, or after typing the token into the login page. POSTs
 need the ``_xsrf`` cookie echoed in ``X-XSRFToken``, except with the token header.
+
+Every answer carries the Content-Security-Policy the Jupyter extension sends too
+(``runwidget.server.app``) and ``X-Content-Type-Options: nosniff``. A request whose Host is
+not one of the portal's names (127.0.0.1, localhost, [::1] and the address it binds, any
+port) is refused, so that a web page cannot reach the portal through a name of its own
+(DNS rebinding). No log line holds a token.
 """
 
 from __future__ import annotations
@@ -11,24 +17,38 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
-import json
+import ipaddress
 import logging
 import secrets
 import signal
+import socket
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlsplit
 
 from tornado import web
 from tornado.httpserver import HTTPServer
 from tornado.httputil import url_concat
+from tornado.log import access_log
 from tornado.netutil import bind_sockets
 
-from runwidget.server.app import portal_settings, routes, url_join
+from runwidget.server.app import (
+    API_POLICY,
+    PAGE_POLICY,
+    StaticHandler,
+    portal_settings,
+    routes,
+    url_join,
+)
+from runwidget.server.handlers import LogMixin, request_summary
 from runwidget.server.pages import STATIC_DIR
-from runwidget.store import RunStore, open_store
+from runwidget.store import RunStore, open_store, redact_uri
 from runwidget.tracking import _portal
 
 logger = logging.getLogger("runwidget.portal")
+
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
+_ANY_ADDRESS = ("", "0.0.0.0", "::", "*")
 
 DEFAULT_PORT = 8777
 # The login cookie lives this many days.
@@ -54,10 +74,24 @@ started, in a link that logs you in.</p>
 """
 
 
-class _StandaloneBase(web.RequestHandler):
+class _Headers:
+    """The security headers of every answer, errors and redirects included."""
+
+    policy = API_POLICY
+
+    def set_default_headers(self) -> None:
+        set_header = self.set_header  # type: ignore[attr-defined]
+        set_header("Content-Security-Policy", self.policy)
+        set_header("X-Content-Type-Options", "nosniff")
+        set_header("X-Frame-Options", "SAMEORIGIN")
+        set_header("Referrer-Policy", "same-origin")
+
+
+class _StandaloneBase(_Headers, LogMixin, web.RequestHandler):
     """Authenticates with the portal's token or its signed login cookie."""
 
     portal_mode = "standalone"
+    policy = PAGE_POLICY
 
     @property
     def _token(self) -> str:
@@ -94,25 +128,15 @@ class _StandaloneBase(web.RequestHandler):
             return
         super().check_xsrf_cookie()
 
-    def set_default_headers(self) -> None:
-        self.set_header("X-Frame-Options", "SAMEORIGIN")
-        self.set_header("Referrer-Policy", "same-origin")
-
 
 class StandaloneApiBase(_StandaloneBase):
-    """API handlers: JSON errors, 403 without the token."""
+    """API handlers: 403 without the token (``ApiMixin`` writes errors as JSON)."""
+
+    policy = API_POLICY
 
     def prepare(self) -> None:
         if self.current_user is None:
             raise web.HTTPError(403, "this portal needs its token")
-
-    def write_error(self, status_code: int, **kwargs: Any) -> None:
-        message = self._reason
-        exc = kwargs.get("exc_info", (None, None, None))[1]
-        if isinstance(exc, web.HTTPError) and exc.log_message:
-            message = exc.log_message
-        self.set_header("Content-Type", "application/json; charset=UTF-8")
-        self.finish(json.dumps({"message": message, "reason": self._reason}))
 
 
 class StandalonePageBase(_StandaloneBase):
@@ -126,14 +150,30 @@ class StandalonePageBase(_StandaloneBase):
             self.redirect(self.request.path)
 
 
+def local_path(target: str, fallback: str) -> str:
+    """``target`` when it is a path on this server, else ``fallback``: never an open
+    redirect. Refused: a scheme or a host; a path that does not start with one ``/``;
+    backslashes, raw or percent-encoded (browsers read ``/\\host`` as ``//host``); spaces
+    and control characters (browsers drop tabs and newlines, which can make ``//``)."""
+    if not target or not target.isascii():
+        return fallback
+    decoded = unquote(target)
+    if any(c <= " " or c == "\x7f" for c in target) or any(c < " " or c == "\x7f" for c in decoded):
+        return fallback
+    if "\\" in decoded:
+        return fallback
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not parts.path.startswith("/"):
+        return fallback
+    if target.startswith("//") or unquote(parts.path).startswith("//"):
+        return fallback
+    return target
+
+
 class LoginHandler(_StandaloneBase):
     def _safe_next(self) -> str:
-        target = self.get_argument("next", "") or self.settings["runwidget_portal_base"] + "/"
-        parsed = urlparse(target)
-        # Only a path on this server: never an open redirect.
-        if parsed.scheme or parsed.netloc or not target.startswith("/") or target.startswith("//"):
-            return self.settings["runwidget_portal_base"] + "/"
-        return target
+        home = self.settings["runwidget_portal_base"] + "/"
+        return local_path(self.get_argument("next", ""), home)
 
     def _form(self, error: str = "") -> None:
         from html import escape
@@ -172,32 +212,125 @@ class LogoutHandler(_StandaloneBase):
         self.redirect(self.get_login_url())
 
 
+class _Static(_Headers, StaticHandler):
+    pass
+
+
+class _Redirect(_Headers, LogMixin, web.RedirectHandler):
+    pass
+
+
+class _NotFound(_Headers, LogMixin, web.ErrorHandler):
+    pass
+
+
+class _UnknownHost(_Headers, LogMixin, web.RequestHandler):
+    def prepare(self) -> None:
+        raise web.HTTPError(403, "Host %r is not a name of this portal", self.request.host)
+
+
+@dataclass(frozen=True)
+class PortalHosts:
+    """The Host names (without port) the portal answers to.
+
+    Args:
+        names: the names, lower-case, IPv6 addresses in brackets.
+        any_address: also any IP address (a Host that is an address cannot be a DNS
+            rebinding): for a portal that binds every interface.
+    """
+
+    names: frozenset[str]
+    any_address: bool = False
+
+    @classmethod
+    def binding(cls, host: str) -> PortalHosts:
+        """The names of a portal that binds ``host``: the loopback names and ``host``; for
+        an address of every interface, the machine's names and any IP address."""
+        names = set(LOOPBACK_NAMES)
+        bound = host.strip().lower()
+        if bound in _ANY_ADDRESS:
+            with contextlib.suppress(OSError):
+                names.update({socket.gethostname().lower(), socket.getfqdn().lower()})
+            return cls(frozenset(names), any_address=True)
+        names.add(f"[{bound}]" if ":" in bound and not bound.startswith("[") else bound)
+        return cls(frozenset(names))
+
+    def allows(self, name: str) -> bool:
+        return name in self.names or (self.any_address and _is_ip(name))
+
+
+def _is_ip(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name[1:-1] if name.startswith("[") else name)
+    except ValueError:
+        return False
+    return True
+
+
+class _PortalApplication(web.Application):
+    """Refuses a request for a Host that is not one of the portal's names, before routing."""
+
+    def find_handler(self, request: Any, **kwargs: Any) -> Any:
+        if not self.settings["runwidget_hosts"].allows(request.host_name):
+            return self.get_handler_delegate(request, _UnknownHost)
+        return super().find_handler(request, **kwargs)
+
+
+def _log_request(handler: web.RequestHandler) -> None:
+    """Tornado's access log line, without a token."""
+    status = handler.get_status()
+    if status < 400:
+        log = access_log.info
+    elif status < 500:
+        log = access_log.warning
+    else:
+        log = access_log.error
+    elapsed = 1000.0 * handler.request.request_time()
+    log("%d %s %.2fms", status, request_summary(handler.request), elapsed)
+
+
 def make_app(
-    store: RunStore, *, token: str, base_url: str = "/", cookie_suffix: str = ""
+    store: RunStore,
+    *,
+    token: str,
+    base_url: str = "/",
+    cookie_suffix: str = "",
+    hosts: PortalHosts | None = None,
 ) -> web.Application:
-    """The portal's tornado application."""
+    """The portal's tornado application.
+
+    Args:
+        hosts: the Host names it answers to (default: those of a portal on 127.0.0.1).
+    """
     portal = url_join(base_url, "runwidget")
 
     def run_page(run_id: str) -> str:
         return _portal.run_path(portal, run_id)
 
-    table = routes(base_url, api_base=StandaloneApiBase, page_base=StandalonePageBase)
+    table = routes(
+        base_url, api_base=StandaloneApiBase, page_base=StandalonePageBase, static_base=_Static
+    )
     table += [
         (f"{portal}/login", LoginHandler),
         (f"{portal}/logout", LogoutHandler),
-        (url_join(base_url), web.RedirectHandler, {"url": f"{portal}/"}),
+        (url_join(base_url), _Redirect, {"url": f"{portal}/"}),
     ]
     settings = {
         **portal_settings(store, base_url=base_url, portal_url=run_page),
         "runwidget_token": token,
         "runwidget_cookie": f"runwidget-portal{cookie_suffix}",
+        "runwidget_hosts": hosts or PortalHosts.binding("127.0.0.1"),
         "cookie_secret": secrets.token_bytes(32),
         "xsrf_cookies": True,
         "login_url": f"{portal}/login",
         "static_path": str(STATIC_DIR),
         "static_url_prefix": f"{portal}/static/",
+        "static_handler_class": _Static,
+        "default_handler_class": _NotFound,
+        "default_handler_args": {"status_code": 404},
+        "log_function": _log_request,
     }
-    return web.Application(table, **settings)
+    return _PortalApplication(table, **settings)
 
 
 async def serve(
@@ -221,7 +354,7 @@ async def serve(
     token = token or secrets.token_hex(24)
     sockets = bind_sockets(port, address=host)
     bound = sockets[0].getsockname()[1]
-    app = make_app(store, token=token, cookie_suffix=f"-{bound}")
+    app = make_app(store, token=token, cookie_suffix=f"-{bound}", hosts=PortalHosts.binding(host))
     server = HTTPServer(app)
     server.add_sockets(sockets)
     shown_host = f"[{host}]" if ":" in host else host
@@ -234,7 +367,12 @@ async def serve(
         # Not in the main thread, or on Windows: stopped by the caller instead.
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-    logger.info("runwidget portal of %s at http://%s:%d/runwidget/", store, shown_host, bound)
+    logger.info(
+        "runwidget portal of %s at http://%s:%d/runwidget/",
+        redact_uri(store.uri),
+        shown_host,
+        bound,
+    )
     try:
         await stop.wait()
     finally:

@@ -38,15 +38,16 @@ class _RunStats:
 def _number(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    number = float(value)
-    return number if math.isfinite(number) else None
+    return float(value)
 
 
 class MetricStats:
     """Last, minimum and maximum of every numeric single-value metric of each run read.
 
     ``run.log`` and ``run.log_list`` points count; rows and tables (several columns) and
-    strings do not. NaN and infinities are left out.
+    strings do not. ``last`` is the last value as logged, NaN and infinities included (a
+    loss that went NaN reads NaN, not the number before it); ``min`` and ``max`` leave NaN
+    out, and are NaN only when every value is.
 
     Args:
         store: the run store.
@@ -90,9 +91,11 @@ class MetricStats:
                     stats.metrics[p.name] = _Stat(value, value, value)
                 else:
                     s.last = value
-                    s.low = min(s.low, value)
-                    s.high = max(s.high, value)
                     s.count += 1
+                    if not math.isnan(value):
+                        # NaN so far (only NaN was logged) gives way to the first number.
+                        s.low = value if math.isnan(s.low) else min(s.low, value)
+                        s.high = value if math.isnan(s.high) else max(s.high, value)
             if points:
                 stats.cursor = points[-1].seq
             if len(points) < READ_PAGE:
