@@ -29,7 +29,9 @@ export function createRunsSidebar({ api, isVisible, actions }) {
   const activeButton = h("button", { type: "button", className: "rw-sb-filter", text: "Active", dataset: { filter: "active" } });
   const allButton = h("button", { type: "button", className: "rw-sb-filter", text: "All", dataset: { filter: "all" } });
   const search = h("input", { type: "search", className: "rw-sb-search", placeholder: "Search runs", attrs: { "aria-label": "Search runs" } });
-  const count = h("div", { className: "rw-sb-count", attrs: { "aria-live": "polite" } });
+  const count = h("div", { className: "rw-sb-count", attrs: { "aria-live": "polite" }, text: "Loading runs…" });
+  // Why the list cannot be read (the server's message, as text): shown until a read works.
+  const notice = h("div", { className: "rw-notice rw-notice-error rw-sb-notice", attrs: { role: "alert" }, hidden: true });
   const spacer = h("div", { className: "rw-sb-spacer" });
   const scroller = h("div", { className: "rw-sb-list", attrs: { role: "list", tabindex: 0 } }, spacer);
   const el = h(
@@ -38,6 +40,7 @@ export function createRunsSidebar({ api, isVisible, actions }) {
     h("div", { className: "rw-sb-bar" }, h("div", { className: "rw-sb-title", text: "Runs" }), h("div", { className: "rw-sb-filters", attrs: { role: "group" } }, activeButton, allButton)),
     h("div", { className: "rw-sb-bar" }, experiment, search),
     count,
+    notice,
     scroller,
   );
 
@@ -90,6 +93,7 @@ export function createRunsSidebar({ api, isVisible, actions }) {
   async function fetchPage(index, gen) {
     const answer = await api.runs({ ...query(), offset: index * PAGE, limit: PAGE });
     if (gen !== generation) return null;
+    clearError();
     skew = answer.time - Date.now() / 1000;
     if (answer.total !== total) {
       total = answer.total;
@@ -124,8 +128,14 @@ export function createRunsSidebar({ api, isVisible, actions }) {
   }
 
   function showError(e) {
-    count.textContent = `Cannot list runs: ${e.message}`;
-    count.classList.add("rw-sb-error");
+    notice.textContent = `Cannot list runs: ${(e && e.message) || String(e)}`;
+    notice.hidden = false;
+    if (count.textContent === "Loading runs…") count.textContent = "";
+  }
+
+  function clearError() {
+    notice.hidden = true;
+    notice.textContent = "";
   }
 
   function runAt(i) {
@@ -134,7 +144,6 @@ export function createRunsSidebar({ api, isVisible, actions }) {
   }
 
   function render() {
-    count.classList.remove("rw-sb-error");
     count.textContent = total === 0 ? (filter === "active" ? "No queued or running runs." : "No runs yet.") : `${total} run${total === 1 ? "" : "s"}`;
     spacer.style.height = `${total * ROW_HEIGHT}px`;
     const [first, last] = visibleRange();
@@ -280,6 +289,7 @@ export function createRunsSidebar({ api, isVisible, actions }) {
     try {
       const answer = await api.runs({ ...query(), since: cursor, limit: 500 });
       if (gen !== generation) return;
+      clearError();
       skew = answer.time - Date.now() / 1000;
       cursor = Math.max(cursor, answer.cursor);
       const known = new Map();

@@ -46,7 +46,9 @@ export function createApi({ base, token = "" }) {
       body = null;
     }
     if (!response.ok) {
-      throw new ApiError(response.status, (body && body.message) || `${response.status} ${response.statusText}`);
+      // runwidget's errors say what is wrong in `error` (and, as Jupyter's do, `message`).
+      const message = body && typeof body === "object" ? body.error || body.message : null;
+      throw new ApiError(response.status, typeof message === "string" && message ? message : `${response.status} ${response.statusText}`);
     }
     return body;
   }
