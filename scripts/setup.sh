@@ -57,7 +57,17 @@ fi
 # --- JS front end.
 if has_js_build; then
   say "building the JS front end ..."
-  npm install --no-audit --no-fund --loglevel=error
+  # npm ci installs what package-lock.json says and never rewrites it (npm install adds the
+  # optional packages of other platforms to it); skipped when node_modules already has it.
+  npm_stamp=node_modules/.runwidget-installed
+  if [ ! -f package-lock.json ]; then
+    npm install --no-audit --no-fund --loglevel=error
+  fi
+  npm_want=$(cat package.json package-lock.json | sha256sum)
+  if [ "$(cat "$npm_stamp" 2>/dev/null)" != "$npm_want" ]; then
+    npm ci --no-audit --no-fund --loglevel=error
+    echo "$npm_want" >"$npm_stamp"
+  fi
   npm run build
   # The editable install copied the JupyterLab extension; link it instead, so that a rebuild
   # is what JupyterLab loads.
