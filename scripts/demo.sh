@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Set up, then open the quickstart notebook in JupyterLab with the embedded default store.
-# PORT=9999 bash scripts/demo.sh picks another port.
+# PORT=9999 bash scripts/demo.sh picks another port; --no-setup skips the set-up (done before).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash scripts/setup.sh
+if [ "${1:-}" != "--no-setup" ]; then
+  bash scripts/setup.sh
+fi
 
 notebook=notebooks/quickstart.ipynb
 [ -f "$notebook" ] || { echo "runwidget demo: $notebook is missing" >&2; exit 1; }
