@@ -3,6 +3,7 @@
 from importlib.metadata import PackageNotFoundError, version
 
 from runwidget.automl import AutoMLConfig
+from runwidget.compute import ComputeTarget, ComputeTargetError, RayCompute
 from runwidget.errors import (
     ExperimentNotFoundError,
     InvalidValueError,
@@ -16,6 +17,7 @@ from runwidget.errors import (
     StoreUnavailableError,
 )
 from runwidget.execution import ScriptRunConfig
+from runwidget.execution.environment import Environment
 from runwidget.tracking import Experiment, Run, Workspace
 from runwidget.widgets import RunDetails
 
@@ -26,9 +28,13 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 
 __all__ = [
     "AutoMLConfig",
+    "ComputeTarget",
+    "ComputeTargetError",
+    "Environment",
     "Experiment",
     "ExperimentNotFoundError",
     "InvalidValueError",
+    "RayCompute",
     "Run",
     "RunDetails",
     "RunFailedError",

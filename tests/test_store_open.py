@@ -68,7 +68,7 @@ def test_newer_schema_is_refused(tmp_path):
     SqlStore(f"sqlite:///{path}").close()
     with sqlite3.connect(path) as conn:
         conn.execute("UPDATE rw_meta SET value = '99' WHERE key = 'schema_version'")
-    with pytest.raises(SchemaVersionError, match="schema version 99.*reads versions up to 2"):
+    with pytest.raises(SchemaVersionError, match="schema version 99.*reads versions up to 3"):
         SqlStore(f"sqlite:///{path}")
 
 
@@ -79,13 +79,13 @@ def test_older_schema_is_migrated(tmp_path, monkeypatch):
     def add_column(conn):
         conn.exec_driver_sql("ALTER TABLE rw_runs ADD COLUMN note TEXT")
 
-    monkeypatch.setattr(schema_module, "SCHEMA_VERSION", 3)
-    monkeypatch.setitem(schema_module.MIGRATIONS, 2, add_column)
+    monkeypatch.setattr(schema_module, "SCHEMA_VERSION", 4)
+    monkeypatch.setitem(schema_module.MIGRATIONS, 3, add_column)
     SqlStore(f"sqlite:///{path}").close()
     with sqlite3.connect(path) as conn:
         version = conn.execute("SELECT value FROM rw_meta WHERE key='schema_version'").fetchone()
         columns = [row[1] for row in conn.execute("PRAGMA table_info(rw_runs)")]
-    assert version == ("3",)
+    assert version == ("4",)
     assert "note" in columns
 
 
@@ -114,13 +114,29 @@ def test_version_1_store_gets_metric_blocks(tmp_path):
         store.close()
     with sqlite3.connect(path) as conn:
         version = conn.execute("SELECT value FROM rw_meta WHERE key='schema_version'").fetchone()
-    assert version == ("2",)
+    assert version == (str(schema_module.SCHEMA_VERSION),)
+
+
+def test_version_2_store_gets_compute_targets(tmp_path):
+    path = tmp_path / "runs.db"
+    SqlStore(f"sqlite:///{path}").close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("DROP TABLE rw_compute_targets")
+        conn.execute("UPDATE rw_meta SET value = '2' WHERE key = 'schema_version'")
+    store = SqlStore(f"sqlite:///{path}")
+    try:
+        store.put_target("ray", "ray", {"address": "http://head:8265"})
+        assert [(t.name, t.config) for t in store.list_targets()] == [
+            ("ray", {"address": "http://head:8265"})
+        ]
+    finally:
+        store.close()
 
 
 def test_unmigratable_schema(tmp_path, monkeypatch):
     path = tmp_path / "runs.db"
     SqlStore(f"sqlite:///{path}").close()
-    monkeypatch.setattr(schema_module, "SCHEMA_VERSION", 3)
+    monkeypatch.setattr(schema_module, "SCHEMA_VERSION", 4)
     with pytest.raises(StoreError, match="cannot migrate"):
         SqlStore(f"sqlite:///{path}")
 

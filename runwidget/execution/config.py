@@ -22,6 +22,7 @@ from runwidget import status as st
 from runwidget.errors import InvalidValueError, RunwidgetError, StoreError
 from runwidget.execution import _local
 from runwidget.execution._process import ProcessId, boot_id, host_name
+from runwidget.execution.environment import Environment
 from runwidget.execution.slots import create_ticket, remove_ticket
 from runwidget.store import RunType
 from runwidget.store.sql import new_run_id
@@ -65,6 +66,10 @@ class ScriptRunConfig:
         arguments: command-line arguments: strings or numbers (``["--alpha", 0.1]``).
         environment_variables: extra environment variables for the script (names to
             strings or numbers).
+        compute_target: where to run: ``"local"`` (default), the name of an attached target
+            (``ComputeTarget.attach``), or a ``ComputeTarget``.
+        environment: an ``Environment``: its variables are set for the script; on a Ray
+            target its pip requirements are installed first (Ray's ``runtime_env``).
 
     Raises:
         InvalidValueError: ``source_directory`` is not a directory, ``script`` is not a file
@@ -78,11 +83,33 @@ class ScriptRunConfig:
         script: str | os.PathLike[str],
         arguments: Sequence[str | int | float] | None = None,
         environment_variables: Mapping[str, str | int | float] | None = None,
+        compute_target: Any = None,
+        environment: Environment | None = None,
     ) -> None:
         self.source_directory = _check_directory(source_directory)
         self.script = _check_script(self.source_directory, script)
         self.arguments: list[str] = _check_arguments(arguments)
         self.environment_variables: dict[str, str] = _check_environment(environment_variables)
+        self.compute_target = _check_target(compute_target)
+        if environment is not None and not isinstance(environment, Environment):
+            raise InvalidValueError(
+                f"environment must be an Environment, got {type(environment).__name__}"
+            )
+        self.environment = environment
+
+    @property
+    def target(self) -> str:
+        """The target's name, as ``run_config.target`` in the reference SDK."""
+        value = self.compute_target
+        return value if isinstance(value, str) else getattr(value, "name", "local")
+
+    def _script_variables(self) -> dict[str, str]:
+        """The script's environment variables: the environment's, then the config's own."""
+        variables = {}
+        if self.environment is not None:
+            variables.update(_check_environment(self.environment.variables()))
+        variables.update(self.environment_variables)
+        return variables
 
     # What a configuration that runs something else than a user's script through the same
     # supervisor (an AutoML search, see ``runwidget.automl``) changes: the run's type and
@@ -101,9 +128,16 @@ class ScriptRunConfig:
 
     # -- submission ------------------------------------------------------------------------
     def _submit(self, experiment: Experiment, tags: Mapping[str, Any] | None = None) -> Run:
+        """Submit to the configured compute target (called by ``experiment.submit``)."""
+        from runwidget.compute.target import resolve_target
+
+        target = resolve_target(experiment.workspace, self.compute_target)
+        return target.submit(self, experiment, tags)
+
+    def _submit_local(self, experiment: Experiment, tags: Mapping[str, Any] | None = None) -> Run:
         """Create the run (Queued), store its snapshot and start its supervisor, detached.
 
-        Called by ``experiment.submit``. Everything that can be checked is checked before
+        Called by the local target. Everything that can be checked is checked before
         the run is created, so bad input never leaves a run behind.
 
         Raises:
@@ -134,6 +168,12 @@ class ScriptRunConfig:
             raise RunwidgetError(
                 "local execution of submitted scripts needs a POSIX system (Linux or macOS); "
                 f"this is {sys.platform!r}"
+            )
+        if self.environment is not None and self.environment.installs_packages():
+            raise InvalidValueError(
+                f"environment {self.environment.name!r} installs pip packages, which only a "
+                "Ray target does; a local run uses this Python as it is "
+                "(python.user_managed_dependencies = True)"
             )
         # Again at submission: the folder may have changed since the config was made.
         _check_directory(self.source_directory)
@@ -195,7 +235,7 @@ class ScriptRunConfig:
         for name in (ENV_RUN_ID, ENV_VERDICT_FILE):
             env.pop(name, None)  # a script submitting a script: the new run is its own
         env[ENV_STORE] = store_uri
-        env[_local.ENV_SCRIPT_ENV] = json.dumps(self.environment_variables)
+        env[_local.ENV_SCRIPT_ENV] = json.dumps(self._script_variables())
         # The exec dir is made absolute here: the supervisor's working directory differs.
         env[_local.ENV_EXEC_DIR] = str(_local.exec_dir())
         if env.get("MPLBACKEND", "").startswith("module://matplotlib_inline"):
@@ -206,6 +246,85 @@ class ScriptRunConfig:
             # runwidget was imported from a source tree on sys.path: let the children find it.
             env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
         return env
+
+
+# -- runs on a cluster ---------------------------------------------------------------------
+def prepare_cluster_run(
+    config: ScriptRunConfig, experiment: Experiment, tags: Mapping[str, Any] | None, target: Any
+) -> tuple[Run, Path, dict[str, str]]:
+    """Check ``config``, create its Queued run on ``target`` with the snapshot stored, and
+    unpack the snapshot into a fresh folder for the engine to ship.
+
+    Returns:
+        The run, the unpacked folder (remove its parent when done) and the script's
+        environment variables for the job.
+    """
+    from runwidget.compute.ray import temp_workdir
+    from runwidget.tracking.run import Run
+
+    _check_directory(config.source_directory)
+    _check_script(config.source_directory, config.script)
+    variables = config._script_variables()
+    snapshot = take_snapshot(config.source_directory)
+    with zipfile.ZipFile(io.BytesIO(snapshot)) as archive:
+        if config.script not in archive.namelist():
+            raise InvalidValueError(
+                f"script {config.script!r} is left out of the snapshot of "
+                f"{str(config.source_directory)!r} by its .runwidgetignore; remove the "
+                "pattern that matches it"
+            )
+        workdir = temp_workdir()
+        archive.extractall(workdir)
+    properties: dict[str, Any] = {
+        **config._run_properties(),
+        "runwidget.script": config.script,
+        "runwidget.source_directory": str(config.source_directory),
+        "runwidget.target_kind": target.kind,
+        "runwidget.target_address": target.config.get("address"),
+    }
+    if config.environment is not None:
+        properties["runwidget.environment"] = config.environment.name
+    run = Run._create(
+        experiment,
+        run_id=new_run_id(experiment.name),
+        run_type=config._run_type,
+        status=st.QUEUED,
+        tags=tags,
+        properties=properties,
+        target=target.name,
+        arguments=list(config.arguments),
+    )
+    try:
+        run._store_snapshot(snapshot)
+        if not run.flush(SNAPSHOT_WRITE_TIMEOUT):
+            raise StoreError(
+                f"the snapshot of run {run.id!r} could not be written to the run store "
+                f"within {SNAPSHOT_WRITE_TIMEOUT:.0f} s"
+            )
+    except BaseException as error:
+        _abandon(run, error)
+        raise
+    env = {_local.ENV_SCRIPT_ENV: json.dumps(variables)}
+    root = str(Path(__file__).resolve().parents[2])
+    if not _importable_without(root):
+        env["PYTHONPATH"] = root  # a source tree on this host: the job finds it there
+    return run, workdir, env
+
+
+def launch_watcher(run: Run, store_uri: str) -> int:
+    """Start, detached, the process that follows ``run``'s job through its engine."""
+    base = _local.ensure_exec_dir()
+    own_dir = _local.ensure_dir(_local.run_dir(run.id, base))
+    env = dict(os.environ)
+    env[ENV_STORE] = store_uri
+    env.pop(ENV_RUN_ID, None)
+    root = str(Path(__file__).resolve().parents[2])
+    if not _importable_without(root):
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+    command = [sys.executable, "-m", "runwidget.compute.watch", run.id]
+    pid = _launch(own_dir / "watcher.log", own_dir, command, env)
+    run._store.update_run(run.id, properties=ProcessId.of(pid).as_properties("watcher"))
+    return pid
 
 
 # -- launching ----------------------------------------------------------------------------
@@ -281,6 +400,19 @@ def _shareable_uri(uri: str) -> str:
 
 
 # -- checks -------------------------------------------------------------------------------
+def _check_target(value: Any) -> Any:
+    from runwidget.compute.target import ComputeTarget
+
+    if value is None or isinstance(value, ComputeTarget):
+        return value
+    if isinstance(value, str) and value.strip():
+        return value
+    raise InvalidValueError(
+        f"compute_target must be a target's name (such as 'local') or a ComputeTarget, got "
+        f"{type(value).__name__}: {value!r:.80}"
+    )
+
+
 def _check_directory(value: Any) -> Path:
     if not isinstance(value, (str, os.PathLike)):
         raise InvalidValueError(

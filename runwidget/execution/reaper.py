@@ -92,6 +92,8 @@ def supervisor_gone(record: RunRecord, now: float | None = None) -> bool | None:
     """
     if record.run_type not in SUPERVISED_TYPES or record.status not in ACTIVE:
         return None
+    if record.target != "local":  # a cluster's run is watched through its engine
+        return None
     if record.properties.get("runwidget.host") != host_name():
         return None
     now = time.time() if now is None else now

@@ -32,6 +32,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import zipfile
 from pathlib import Path
@@ -66,12 +67,22 @@ MAX_TRACEBACK_LINES = 100
 
 
 class Supervisor:
-    def __init__(self, run_id: str, store: RunStore, ticket: Path | None = None) -> None:
+    """One run's life. ``in_job``: run as the entrypoint of a cluster's job, whose engine
+    queued it and unpacked its snapshot into the working directory already."""
+
+    def __init__(
+        self, run_id: str, store: RunStore, ticket: Path | None = None, in_job: bool = False
+    ) -> None:
         self.run_id = run_id
         self.store = store
+        self.in_job = in_job
         self.base = _local.exec_dir()
-        self.dir = _local.run_dir(run_id, self.base)
-        self.workdir = self.dir / "work"
+        if in_job:
+            self.dir = Path(tempfile.mkdtemp(prefix=f"runwidget-{run_id[:40]}-"))
+            self.workdir = Path.cwd()
+        else:
+            self.dir = _local.run_dir(run_id, self.base)
+            self.workdir = self.dir / "work"
         self.ticket = ticket
         self.flusher: Flusher = flusher_for(store)
         self.flusher.interval = LOG_FLUSH_INTERVAL
@@ -118,7 +129,7 @@ class Supervisor:
             self._request_stop(f"ended in the store ({record.status})")
         elif "runwidget.cancel_requested" in record.properties:
             self._request_stop("canceled (requested through the store)")
-        if now - self._last_sweep > reaper.SWEEP_INTERVAL:
+        if not self.in_job and now - self._last_sweep > reaper.SWEEP_INTERVAL:
             self._last_sweep = now
             reaper.reap_host(self.store)
 
@@ -154,16 +165,20 @@ class Supervisor:
                 "runwidget.cancel_grace": self.grace,
             }
         )
-        reaper.reap_host(self.store)
+        if self.in_job:
+            self._update(properties=_job_node_properties())
+        else:
+            reaper.reap_host(self.store)
         self._last_sweep = time.monotonic()
 
-        if not self._wait_in_queue():
+        if not self.in_job and not self._wait_in_queue():
             return 0
         if not self._update(status=st.STARTING, started=time.time(), only_if_status=[st.QUEUED]):
             logger.info("run %s left the queue by another hand; not started", self.run_id)
             return 0
         self.flusher.set_alive(self.run_id, True)
-        self._unpack_snapshot()
+        if not self.in_job:
+            self._unpack_snapshot()
         self._poll_store(force=True)
         if self.stop_reason is not None:
             self._set_final(st.CANCELED, None)
@@ -370,7 +385,16 @@ class Supervisor:
     def cleanup(self) -> None:
         if _local.keep_workdir() or self._keep_dir:
             return
-        shutil.rmtree(self.dir, ignore_errors=True)
+        shutil.rmtree(self.dir, ignore_errors=True)  # in a job, the engine owns the workdir
+
+
+def _job_node_properties() -> dict[str, Any]:
+    """Where a cluster's job runs, for ``get_details()``: the host and Ray's node id."""
+    properties: dict[str, Any] = {"runwidget.node_host": host_name()}
+    node_id = os.environ.get("RAY_NODE_ID")
+    if node_id:
+        properties["runwidget.ray_node_id"] = node_id
+    return properties
 
 
 def describe_failure(script: str, returncode: int, stderr_tail: list[str]) -> dict[str, Any]:
@@ -428,6 +452,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("run_id")
     parser.add_argument("--ticket", type=Path, default=None, help="its queue ticket")
+    parser.add_argument(
+        "--in-job", action="store_true", help="run as a cluster job's entrypoint (see compute)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO,
@@ -437,7 +464,7 @@ def main(argv: list[str] | None = None) -> int:
     uri = os.environ.get(ENV_STORE)
     if not uri:
         parser.error(f"{ENV_STORE} must name the run's store")
-    supervisor = Supervisor(args.run_id, open_store(uri), args.ticket)
+    supervisor = Supervisor(args.run_id, open_store(uri), args.ticket, in_job=args.in_job)
     code = supervisor.run()
     supervisor.cleanup()
     return code

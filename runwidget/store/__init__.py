@@ -20,6 +20,7 @@ from runwidget.store.records import (
     NewFile,
     RunRecord,
     RunType,
+    TargetRecord,
 )
 from runwidget.store.sql import SqlStore
 
@@ -36,6 +37,7 @@ __all__ = [
     "RunRecord",
     "RunStore",
     "SqlStore",
+    "TargetRecord",
     "default_store_uri",
     "open_store",
     "redact_uri",

@@ -14,6 +14,7 @@ from runwidget.store.records import (
     MetricColumns,
     MetricPoint,
     RunRecord,
+    TargetRecord,
     metric_columns,
 )
 
@@ -139,6 +140,19 @@ class RunStore(abc.ABC):
 
     @abc.abstractmethod
     def read_file(self, run_id: str, path: str) -> bytes: ...
+
+    # -- compute targets -------------------------------------------------------------------
+    @abc.abstractmethod
+    def put_target(self, name: str, kind: str, config: Mapping[str, Any]) -> None:
+        """Record (or replace) the compute target ``name``."""
+
+    @abc.abstractmethod
+    def list_targets(self) -> list[TargetRecord]:
+        """Every recorded compute target, by name."""
+
+    @abc.abstractmethod
+    def delete_target(self, name: str) -> bool:
+        """Remove the target ``name``; whether it was there."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections. The store may not be used afterwards."""

@@ -145,6 +145,16 @@ class FileInfo:
     step: float | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class TargetRecord:
+    """An attached compute target: its name, kind (``ray``...) and how to reach it."""
+
+    name: str
+    kind: str
+    config: dict[str, Any]
+    created: float
+
+
 @dataclass(slots=True)
 class NewFile:
     """A file waiting to be written."""

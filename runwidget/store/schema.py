@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 
 # Bump when the schema changes, and add the step from the previous version to MIGRATIONS.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # SQLite only makes a rowid alias (cheap appends, no extra index) of "INTEGER PRIMARY KEY".
 SeqKey = BigInteger().with_variant(Integer, "sqlite")
@@ -148,10 +148,28 @@ files = Table(
 )
 
 
+# Attached compute targets, by name: shared by everyone who uses the store.
+compute_targets = Table(
+    "rw_compute_targets",
+    metadata,
+    Column("name", String(255), primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("config", Text, nullable=False),  # JSON, what the kind needs to reach it
+    Column("created", Double, nullable=False),
+)
+
+
 # MIGRATIONS[n] upgrades a store of schema version n to n + 1, inside one transaction.
 def _add_metric_blocks(conn: Connection) -> None:
     # Runs logged before have no blocks; their readers read every point, as before.
     metric_blocks.create(conn)
 
 
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _add_metric_blocks}
+def _add_compute_targets(conn: Connection) -> None:
+    compute_targets.create(conn, checkfirst=True)
+
+
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {
+    1: _add_metric_blocks,
+    2: _add_compute_targets,
+}

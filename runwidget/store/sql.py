@@ -50,6 +50,7 @@ from runwidget.store.records import (
     MetricColumns,
     MetricPoint,
     RunRecord,
+    TargetRecord,
 )
 from runwidget.store.sql_columns import StoredBlocks, read_blocks, read_numbers
 
@@ -765,6 +766,28 @@ class SqlStore(RunStore):
         if data is None:
             raise FileNotFoundError(f"run {run_id!r} has no file {path!r}")
         return bytes(data)
+
+    # -- compute targets -------------------------------------------------------------------
+    def put_target(self, name: str, kind: str, config: Mapping[str, Any]) -> None:
+        table = s.compute_targets
+        with self._writing() as conn:
+            conn.execute(table.delete().where(table.c.name == name))
+            conn.execute(
+                table.insert().values(
+                    name=name, kind=kind, config=_dumps(dict(config)), created=time.time()
+                )
+            )
+
+    def list_targets(self) -> list[TargetRecord]:
+        table = s.compute_targets
+        with self._reading() as conn:
+            rows = conn.execute(select(table).order_by(table.c.name)).all()
+        return [TargetRecord(r.name, r.kind, json.loads(r.config), r.created) for r in rows]
+
+    def delete_target(self, name: str) -> bool:
+        table = s.compute_targets
+        with self._writing() as conn:
+            return conn.execute(table.delete().where(table.c.name == name)).rowcount > 0
 
 
 def new_run_id(experiment: str, now: float | None = None) -> str:

@@ -430,9 +430,15 @@ class Run:
     def cancel(self) -> None:
         """Cancel the run. A submitted script's process is stopped, from any process."""
         if self._is_supervised() and not self._is_own_context():
-            from runwidget.execution.cancel import request_cancel
+            from runwidget.compute.target import ComputeTargetError, resolve_target
 
-            request_cancel(self)
+            try:
+                target = resolve_target(self.experiment.workspace, self._record.target)
+            except ComputeTargetError:  # detached since: ask its supervisor through the store
+                from runwidget.compute.local import LocalCompute
+
+                target = LocalCompute(self.experiment.workspace)
+            target.cancel(self)
             self._ended = True
             return
         self._end(st.CANCELED)

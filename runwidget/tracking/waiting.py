@@ -66,7 +66,9 @@ def wait_for_completion(
             queued_long = time.monotonic() - started > QUEUED_NOTICE_AFTER
             if show_output and status == st.QUEUED and queued_long and not said_queued:
                 said_queued = True
-                file.write(f"[run {run.id} is Queued: waiting for a free local slot]\n")
+                target = run._record.target
+                where = "a free local slot" if target == "local" else f"the {target!r} cluster"
+                file.write(f"[run {run.id} is Queued: waiting for {where}]\n")
                 file.flush()
             time.sleep(poll_interval)
     except KeyboardInterrupt:

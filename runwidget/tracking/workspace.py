@@ -9,6 +9,7 @@ from runwidget.errors import InvalidValueError
 from runwidget.store import RunStore, open_store, resolve_store_uri
 
 if TYPE_CHECKING:
+    from runwidget.compute.target import ComputeTarget
     from runwidget.tracking.experiment import Experiment
     from runwidget.tracking.run import Run
 
@@ -41,6 +42,13 @@ class Workspace:
         from runwidget.tracking.experiment import Experiment
 
         return {e.name: Experiment(self, e.name) for e in self.store.list_experiments()}
+
+    @property
+    def compute_targets(self) -> dict[str, ComputeTarget]:
+        """The attached compute targets by name; ``local`` is always there."""
+        from runwidget.compute.target import list_targets
+
+        return list_targets(self)
 
     def get_run(self, run_id: str) -> Run:
         from runwidget.tracking.run import Run

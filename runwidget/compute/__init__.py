@@ -1,0 +1,25 @@
+"""Compute targets: where a submitted run executes.
+
+``target`` holds the interface and the records in the store; each kind has one module:
+``local`` (a supervisor on this machine) and ``ray`` (a Ray job, followed by ``watch``).
+"""
+
+from runwidget.compute.local import LocalCompute
+from runwidget.compute.ray import RayCompute
+from runwidget.compute.target import (
+    ComputeTarget,
+    ComputeTargetError,
+    get_target,
+    list_targets,
+    resolve_target,
+)
+
+__all__ = [
+    "ComputeTarget",
+    "ComputeTargetError",
+    "LocalCompute",
+    "RayCompute",
+    "get_target",
+    "list_targets",
+    "resolve_target",
+]

@@ -1,0 +1,102 @@
+"""A real two-node Ray cluster on this machine for the compute tests.
+
+The head has 1 CPU and the dashboard (Jobs API) on 127.0.0.1; a second node joins with 1 CPU
+and the custom resource ``node2``, so that a target can pin its runs there. Started with the
+``ray`` of the test environment, in a temp dir of its own, stopped at the end.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+NODE2_RESOURCE = "node2"
+
+
+@dataclass(frozen=True)
+class RayCluster:
+    address: str  # the dashboard, for the Jobs API
+    gcs: str
+    temp_dir: Path
+
+    def node_ids(self) -> dict[str, str]:
+        """Node id -> "head" or "node2"."""
+        from ray.util.state import list_nodes
+
+        nodes = list_nodes(address=self.address, detail=True)
+        return {
+            n.node_id: NODE2_RESOURCE if NODE2_RESOURCE in (n.resources_total or {}) else "head"
+            for n in nodes
+            if n.state == "ALIVE"
+        }
+
+    def job_status(self, job_id: str) -> str:
+        from ray.job_submission import JobSubmissionClient
+
+        return str(JobSubmissionClient(self.address).get_job_status(job_id).value)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _ray_env() -> dict[str, str]:
+    bin_dir = str(Path(sys.executable).parent)
+    env = dict(os.environ)
+    # The jobs' entrypoint runs `python`: the test environment's, with runwidget in it.
+    env["PATH"] = os.pathsep.join([bin_dir, env.get("PATH", "")])
+    env["RAY_USAGE_STATS_ENABLED"] = "0"
+    env.pop("RUNWIDGET_STORE", None)
+    return env
+
+
+def _ray(*args: str, env: dict[str, str]) -> None:
+    ray = str(Path(sys.executable).with_name("ray"))
+    done = subprocess.run([ray, *args], env=env, capture_output=True, text=True, timeout=180)
+    if done.returncode != 0:
+        pytest.fail(f"ray {' '.join(args)} failed:\n{done.stdout[-3000:]}{done.stderr[-3000:]}")
+
+
+@contextlib.contextmanager
+def running_ray_cluster() -> Iterator[RayCluster]:
+    temp_dir = Path(tempfile.mkdtemp(prefix="rwray-", dir="/tmp"))
+    env = _ray_env()
+    port, dashboard = _free_port(), _free_port()
+    gcs = f"127.0.0.1:{port}"
+    try:
+        _ray("start", "--head", "--num-cpus", "1", "--port", str(port),
+             "--dashboard-host", "127.0.0.1", "--dashboard-port", str(dashboard),
+             "--include-dashboard", "true", "--temp-dir", str(temp_dir),
+             "--disable-usage-stats", env=env)  # fmt: skip
+        _ray("start", "--address", gcs, "--num-cpus", "1",
+             "--resources", json.dumps({NODE2_RESOURCE: 1}), "--disable-usage-stats",
+             env=env)  # fmt: skip
+        address = f"http://127.0.0.1:{dashboard}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{address}/api/version", timeout=2):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"the Ray dashboard at {address} did not answer")
+                time.sleep(0.5)
+        yield RayCluster(address, gcs, temp_dir)
+    finally:
+        _ray("stop", "--force", env=env)
+        shutil.rmtree(temp_dir, ignore_errors=True)
