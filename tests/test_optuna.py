@@ -85,7 +85,7 @@ def test_callback_records_each_trial_as_a_child_of_a_sweep(storage: Any, sqlite_
     assert run.get_status() == st.COMPLETED
     details = run.get_details()
     assert details["displayName"] == "quadratic"
-    assert details["properties"] == {
+    assert run.get_properties() == {
         "primary_metric": "value",
         "goal": "minimize",
         "study_name": "quadratic",
