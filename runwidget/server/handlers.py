@@ -200,8 +200,8 @@ class ExperimentsHandler(ApiMixin):
 
 
 class RunsHandler(ApiMixin):
-    """``GET runs?experiment=&parent=none|ID&status=active|ended|A,B&q=&offset=&limit=
-    &since=&stats=primary|*|a,b``."""
+    """``GET runs?experiment=&parent=none|ID&status=active|ended|A,B&q=&target=&offset=
+    &limit=&since=&stats=primary|*|a,b``."""
 
     async def get(self) -> None:
         answer = await self.blocking(
@@ -214,8 +214,16 @@ class RunsHandler(ApiMixin):
             offset=self.int_argument("offset", 0),
             limit=self.int_argument("limit"),
             stats=self.get_argument("stats", None),
+            target=self.get_argument("target", None),
         )
         self.finish_json(answer)
+
+
+class TargetsHandler(ApiMixin):
+    """``GET targets``: the compute targets, whether each answers, and its runs' counts."""
+
+    async def get(self) -> None:
+        self.finish_json(await self.blocking(self.service.targets))
 
 
 class RunHandler(ApiMixin):
@@ -332,6 +340,7 @@ API_ROUTES: list[tuple[str, type]] = [
     (r"status", StatusHandler),
     (r"experiments", ExperimentsHandler),
     (r"runs", RunsHandler),
+    (r"targets", TargetsHandler),
     (rf"runs/{RUN_ID}", RunHandler),
     (rf"runs/{RUN_ID}/view", ViewHandler),
     (rf"runs/{RUN_ID}/logs", LogsHandler),

@@ -25,6 +25,22 @@ MIN_SYNC_INTERVAL = 1.0
 HEARTBEAT_RECHECK = 20.0
 # Statuses the filter "active" selects: queued and running, not ended.
 ACTIVE = tuple(s for s in st.ALL if s not in st.TERMINAL)
+# How a target's runs are counted: waiting for it, on it, done.
+WAITING = frozenset({st.NOT_STARTED, st.QUEUED})
+LOCAL_TARGET = "local"
+
+
+def target_of(record: RunRecord) -> str:
+    """The compute target a run was submitted to (``local`` when none is recorded)."""
+    return record.target or LOCAL_TARGET
+
+
+def count_kind(status: str) -> str:
+    """``queued``, ``running`` or ``ended``: the column of a target's counts ``status`` adds
+    to (NotResponding counts as running: nothing said that it ended)."""
+    if status in st.TERMINAL:
+        return "ended"
+    return "queued" if status in WAITING else "running"
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,15 +52,18 @@ class RunQuery:
         parent: ``None`` for every run, ``""`` for top-level runs, else a parent run id.
         statuses: only runs whose shown status is one of these.
         search: a case-insensitive text that the name, id, experiment or a tag contains.
+        target: only runs of this compute target (``local`` by default).
     """
 
     experiment: str | None = None
     parent: str | None = None
     statuses: frozenset[str] | None = None
     search: str | None = None
+    target: str | None = None
 
     def matcher(self, now: float) -> Callable[[_Entry], bool]:
         experiment, parent, statuses = self.experiment, self.parent, self.statuses
+        target = self.target
         needle = " ".join((self.search or "").lower().split())
 
         def match(entry: _Entry) -> bool:
@@ -54,6 +73,8 @@ class RunQuery:
             if parent is not None and (r.parent_id or "") != parent:
                 return False
             if statuses is not None and r.current_status(now) not in statuses:
+                return False
+            if target is not None and target_of(r) != target:
                 return False
             return needle in entry.text
 
@@ -227,6 +248,17 @@ class RunIndex:
         return sorted(
             summary.values(), key=lambda e: e["last_created"] or e["created"], reverse=True
         )
+
+    def target_counts(self) -> dict[str, dict[str, int]]:
+        """Per compute target, its runs (child runs included) queued, running and ended."""
+        now = time.time()
+        with self._lock:
+            records = [e.record for e in self._entries.values()]
+        counts: dict[str, dict[str, int]] = {}
+        for r in records:
+            item = counts.setdefault(target_of(r), {"queued": 0, "running": 0, "ended": 0})
+            item[count_kind(r.current_status(now))] += 1
+        return counts
 
     def runs_of(self, run_ids: Collection[str]) -> list[RunRecord]:
         return [e.record for rid in run_ids if (e := self._entries.get(rid)) is not None]

@@ -104,6 +104,22 @@ class RunPage(PageMixin):
         self.render_page(run=run_id)
 
 
+class ComputePage(PageMixin):
+    page = "compute"
+
+    def get(self) -> None:
+        self.render_page()
+
+
+class RunsPage(PageMixin):
+    """Every run, or those of one compute target (``runs?target=NAME``)."""
+
+    page = "runs"
+
+    def get(self) -> None:
+        self.render_page(target=self.get_argument("target", None))
+
+
 class ComparePage(PageMixin):
     page = "compare"
 
@@ -116,6 +132,8 @@ PAGE_ROUTES: list[tuple[str, type]] = [
     (r"/?", HomePage),
     (r"/active", ActivePage),
     (r"/experiments/(?P<name>[^/]+)", ExperimentPage),
+    (r"/runs/?", RunsPage),
     (rf"/runs/{RUN_ID}", RunPage),
+    (r"/compute", ComputePage),
     (r"/compare", ComparePage),
 ]

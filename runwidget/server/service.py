@@ -13,8 +13,9 @@ from urllib.parse import quote
 
 from runwidget import status as st
 from runwidget.errors import InvalidValueError
-from runwidget.server.index import ACTIVE, RunIndex, RunQuery
+from runwidget.server.index import ACTIVE, RunIndex, RunQuery, target_of
 from runwidget.server.stats import MetricStats, primary_metric
+from runwidget.server.targets import TargetDirectory
 from runwidget.server.views import ViewCache
 from runwidget.store import LogLine, RunRecord, RunStore, RunType, redact_uri
 from runwidget.view import status_kind
@@ -43,6 +44,7 @@ def run_json(record: RunRecord, now: float, children: int = 0) -> dict[str, Any]
         "started": record.started,
         "ended": record.ended,
         "tags": record.tags,
+        "target": target_of(record),
         "children": children,
         "seq": record.seq,
     }
@@ -100,6 +102,7 @@ class RunService:
         self.index = RunIndex(store)
         self.stats = MetricStats(store)
         self.views = ViewCache(store, image_url=self.file_url, portal_url=portal_url)
+        self.directory = TargetDirectory(store)
 
     def file_url(self, run_id: str, path: str) -> str:
         return f"{self.api_url}/runs/{quote(run_id, safe='')}/files/{quote(path, safe='/')}"
@@ -128,6 +131,25 @@ class RunService:
         cursor = self.index.sync()
         return {"experiments": self.index.experiments(), "cursor": cursor, "time": time.time()}
 
+    def targets(self) -> dict[str, Any]:
+        """Every compute target, ``local`` first, with counts of its runs queued, running
+        and ended; a target that runs name but that is no longer attached is listed too."""
+        self.index.sync()
+        counts = self.index.target_counts()
+        targets = self.directory.describe()
+        names = {t["name"] for t in targets}
+        for name in sorted(n for n in counts if n not in names):
+            targets.append({
+                "name": name,
+                "kind": None,
+                "address": None,
+                "reachable": False,
+                "problem": "not attached (its runs keep its name)",
+            })  # fmt: skip
+        for t in targets:
+            t["counts"] = counts.get(t["name"], {"queued": 0, "running": 0, "ended": 0})
+        return {"targets": targets, "time": time.time()}
+
     def runs(
         self,
         *,
@@ -139,12 +161,14 @@ class RunService:
         offset: int = 0,
         limit: int | None = None,
         stats: str | None = None,
+        target: str | None = None,
     ) -> dict[str, Any]:
         """A page of runs, newest first; with ``since``, the runs changed after that cursor.
 
         Args:
             parent: ``"none"`` for top-level runs, a run id for its children, else all.
             status: see ``parse_statuses``.
+            target: only the runs of this compute target.
             stats: ``"primary"`` adds each run's primary metric; ``"*"`` or a
                 comma-separated list of names adds last / min / max of those metrics.
 
@@ -159,6 +183,7 @@ class RunService:
             parent=None if parent is None else ("" if parent in ("", "none") else parent),
             statuses=parse_statuses(status),
             search=(search or "").strip() or None,
+            target=(target or "").strip() or None,
         )
         self.index.sync()
         if since is not None:
