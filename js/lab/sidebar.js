@@ -157,7 +157,7 @@ export function createRunsSidebar({ api, isVisible, actions }) {
         row = makeRow(run);
         rows.set(run.id, row);
         spacer.appendChild(row.el);
-      } else if (row.run.seq !== run.seq || row.run.status !== run.status || JSON.stringify(row.run.primary_metric) !== JSON.stringify(run.primary_metric)) {
+      } else if (row.run.seq !== run.seq || row.run.status !== run.status || row.run.target !== run.target || JSON.stringify(row.run.primary_metric) !== JSON.stringify(run.primary_metric)) {
         fillRow(row, run);
       }
       row.el.style.transform = `translateY(${i * ROW_HEIGHT}px)`;
@@ -188,6 +188,8 @@ export function createRunsSidebar({ api, isVisible, actions }) {
       metric: h("span", { className: "rw-sb-metric" }),
       experiment: h("span", { className: "rw-sb-exp" }),
       duration: h("span", { className: "rw-sb-duration" }),
+      // The compute target, shown only for a run that is not on "local".
+      target: h("span", { className: "rw-sb-target", hidden: true }),
       cancel: null,
     };
     const button = (text, title, fn, className = "") =>
@@ -225,7 +227,7 @@ export function createRunsSidebar({ api, isVisible, actions }) {
         },
       },
       h("div", { className: "rw-sb-line" }, parts.badge, parts.name, parts.metric),
-      h("div", { className: "rw-sb-line rw-sb-sub" }, parts.experiment, parts.duration, actions),
+      h("div", { className: "rw-sb-line rw-sb-sub" }, parts.experiment, parts.target, parts.duration, actions),
     );
     const row = { el, run, parts };
     fillRow(row, run);
@@ -247,6 +249,11 @@ export function createRunsSidebar({ api, isVisible, actions }) {
     parts.metric.textContent = pm ? `${pm.name} ${shortValue(pm.value)}` : "";
     parts.metric.title = pm ? `${pm.name}: ${pm.value}` : "";
     parts.experiment.textContent = `${run.experiment}${run.children ? ` · ${run.children} child run${run.children === 1 ? "" : "s"}` : ""}`;
+    const target = run.target && run.target !== "local" ? String(run.target) : "";
+    parts.target.textContent = target;
+    parts.target.title = target ? `Compute target: ${target}` : "";
+    parts.target.hidden = !target;
+    row.el.dataset.target = run.target || "local";
     parts.cancel.hidden = TERMINAL.has(run.status);
   }
 

@@ -61,6 +61,7 @@ export function createApi({ base, token = "" }) {
     post: (path, params) => request("POST", path, params),
     experiments: () => request("GET", "experiments"),
     runs: (params) => request("GET", "runs", params),
+    targets: () => request("GET", "targets"),
     run: (id) => request("GET", run(id)),
     view: (id, epoch, version) => request("GET", `${run(id)}/view`, { epoch, version }),
     cancel: (id) => request("POST", `${run(id)}/cancel`),

@@ -1,5 +1,6 @@
 // The portal: experiments, an experiment's runs (metric columns, sort, compare), active runs,
-// a run's page and the compare page. Every user-written string goes in as text.
+// the compute targets and their runs, a run's page and the compare page. Every user-written
+// string goes in as text.
 import { h, replace } from "../components/dom.js";
 import { formatDuration, formatTime, formatValue, runDuration } from "../components/format.js";
 import { createTable } from "../components/table.js";
@@ -7,6 +8,7 @@ import { statusBadge } from "../components/children.js";
 import { createApi } from "./api.js";
 import { createRunView } from "./runview.js";
 import { createLineChart, PALETTE } from "./chart.js";
+import { createTargetsTable } from "./compute.js";
 import "../widget.css";
 import "./portal.css";
 
@@ -19,6 +21,8 @@ const base = config.base;
 const link = {
   home: () => `${base}/`,
   active: () => `${base}/active`,
+  compute: () => `${base}/compute`,
+  runs: (target) => `${base}/runs${target ? `?target=${encodeURIComponent(target)}` : ""}`,
   experiment: (name) => `${base}/experiments/${encodeURIComponent(name)}`,
   run: (id) => `${base}/runs/${encodeURIComponent(id)}`,
   compare: (ids, experiment) => `${base}/compare?runs=${ids.map(encodeURIComponent).join(",")}${experiment ? `&experiment=${encodeURIComponent(experiment)}` : ""}`,
@@ -36,6 +40,7 @@ function nav(current) {
     h("a", { href: link.home(), className: "rw-brand", text: "runwidget" }),
     item("home", link.home(), "Experiments"),
     item("active", link.active(), "Active runs"),
+    item("compute", link.compute(), "Compute"),
   );
 }
 
@@ -69,6 +74,7 @@ function runColumns(serverNow) {
     { key: "name", label: "Run", render: (r) => a(link.run(r.id), r.name || r.id) },
     { key: "status", label: "Status", render: (r) => statusBadge(r.status) },
     { key: "experiment", label: "Experiment", render: (r) => a(link.experiment(r.experiment), r.experiment) },
+    { key: "target", label: "Target", value: (r) => r.target || "local", render: (r) => a(link.runs(r.target || "local"), r.target || "local", "rw-run-target") },
     { key: "started", label: "Started", render: (r) => formatTime(r.started ?? r.created), value: (r) => r.started ?? r.created },
     { key: "duration", label: "Duration", numeric: true, value: (r) => durationOf(r, serverNow()), render: (r) => formatDuration(durationOf(r, serverNow())) },
   ];
@@ -130,6 +136,57 @@ async function activePage(root) {
     showError(body, e);
   }
   every(active.load);
+}
+
+// -- compute targets and their runs ---------------------------------------------------------
+async function computePage(root) {
+  const body = h("div", {}, "Loading…");
+  root.append(
+    nav("compute"),
+    h("h1", { text: "Compute" }),
+    h("p", { className: "rw-hint", text: "Where submitted runs execute: each target, whether it answers now, and its runs." }),
+    body,
+  );
+  const table = createTargetsTable({ runsLink: link.runs });
+  async function load() {
+    const { targets } = await api.targets();
+    table.update(targets);
+    if (body.firstChild !== table.el) replace(body, table.el);
+  }
+  try {
+    await load();
+  } catch (e) {
+    showError(body, e);
+  }
+  every(load);
+}
+
+async function runsPage(root, target) {
+  let skew = 0;
+  const now = () => Date.now() / 1000 + skew;
+  const body = h("div", {}, "Loading…");
+  const more = h("p", { className: "rw-hint" });
+  root.append(
+    nav(target ? "compute" : "runs"),
+    target ? h("h1", {}, "Runs on ", h("span", { className: "rw-name", text: target })) : h("h1", { text: "Runs" }),
+    target ? h("p", {}, a(link.compute(), "Compute targets"), " · ", a(link.runs(), "all runs")) : null,
+    body,
+    more,
+  );
+  const table = createTable({ className: "rw-runs", pageSize: 50, sort: { key: "started", dir: -1 }, columns: runColumns(now), empty: target ? "No run on this target yet." : "No runs yet." });
+  async function load() {
+    const page = await api.runs({ target: target || undefined, limit: 1000 });
+    skew = page.time - Date.now() / 1000;
+    table.update(page.runs);
+    more.textContent = page.total > page.runs.length ? `The ${page.runs.length} newest of ${page.total} runs.` : "";
+    if (body.firstChild !== table.el) replace(body, table.el);
+  }
+  try {
+    await load();
+  } catch (e) {
+    showError(body, e);
+  }
+  every(load);
 }
 
 // -- an experiment's runs ------------------------------------------------------------------
@@ -325,7 +382,16 @@ function runPage(root, runId) {
       },
     },
   });
-  root.append(nav("run"), h("div", { className: "rw-toolbar" }, cancel), view.el);
+  // The compute target the run was submitted to, from its record.
+  const target = h("span", { className: "rw-run-target-info" });
+  root.append(nav("run"), h("div", { className: "rw-toolbar" }, cancel, target), view.el);
+  api
+    .run(runId)
+    .then((run) => {
+      const name = run.target || "local";
+      replace(target, "Target ", a(link.runs(name), name, "rw-run-target"));
+    })
+    .catch((e) => console.warn("runwidget: cannot read the run's target", e));
   const observer = new MutationObserver(() => {
     const status = view.el.dataset.status;
     cancel.hidden = !status || ["Completed", "Failed", "Canceled"].includes(status);
@@ -342,5 +408,7 @@ const params = config.params || {};
 if (config.page === "experiment") experimentPage(root, params.experiment);
 else if (config.page === "active") activePage(root);
 else if (config.page === "run") runPage(root, params.run);
+else if (config.page === "compute") computePage(root);
+else if (config.page === "runs") runsPage(root, params.target);
 else if (config.page === "compare") comparePage(root, params.runs || [], params.experiment);
 else homePage(root);
