@@ -63,10 +63,15 @@ class RayAttachConfiguration:
 
     address: str
     entrypoint_resources: dict[str, float] = field(default_factory=dict)
+    entrypoint_num_cpus: float | None = None
     kind: str = "ray"
 
     def as_config(self) -> dict[str, Any]:
-        return {"address": self.address, "entrypoint_resources": self.entrypoint_resources}
+        return {
+            "address": self.address,
+            "entrypoint_resources": self.entrypoint_resources,
+            "entrypoint_num_cpus": self.entrypoint_num_cpus,
+        }
 
 
 @register_kind
@@ -77,7 +82,9 @@ class RayCompute(ComputeTarget):
 
     @staticmethod
     def attach_configuration(
-        address: str, entrypoint_resources: Mapping[str, float] | None = None
+        address: str,
+        entrypoint_resources: Mapping[str, float] | None = None,
+        entrypoint_num_cpus: float | None = None,
     ) -> RayAttachConfiguration:
         """How to reach the cluster.
 
@@ -85,6 +92,9 @@ class RayCompute(ComputeTarget):
             address: the dashboard's address, ``http://host:8265``.
             entrypoint_resources: Ray resources each run's entrypoint asks for, to place runs
                 on the nodes that have them (``{"gpu_node": 1}``).
+            entrypoint_num_cpus: CPUs each run holds while it runs (Ray's default is 0, so
+                every run starts at once); with 1, a cluster of N CPUs runs N at a time and
+                the others read Queued while Ray holds them.
 
         Raises:
             InvalidValueError: the address is not an http(s) URL with a host, or a resource
@@ -110,7 +120,16 @@ class RayCompute(ComputeTarget):
             if not amount > 0:
                 raise InvalidValueError(f"entrypoint resource {name!r} must be > 0, got {amount}")
             resources[name] = float(amount)
-        return RayAttachConfiguration(address, resources)
+        if entrypoint_num_cpus is not None and (
+            isinstance(entrypoint_num_cpus, bool)
+            or not isinstance(entrypoint_num_cpus, (int, float))
+            or not entrypoint_num_cpus >= 0
+        ):
+            raise InvalidValueError(
+                f"entrypoint_num_cpus must be a number >= 0, got {entrypoint_num_cpus!r}"
+            )
+        cpus = None if entrypoint_num_cpus is None else float(entrypoint_num_cpus)
+        return RayAttachConfiguration(address, resources, cpus)
 
     # -- reaching the cluster ---------------------------------------------------------------
     @property
@@ -196,6 +215,7 @@ class RayCompute(ComputeTarget):
                     submission_id=run.id,
                     runtime_env=runtime_env,
                     entrypoint_resources=resources,
+                    entrypoint_num_cpus=self.config.get("entrypoint_num_cpus"),
                     metadata={
                         "runwidget_run_id": run.id,
                         "runwidget_experiment": run.experiment.name,
