@@ -61,11 +61,6 @@ def test_the_lock_file_is_committed_as_npm_writes_it(tmp_path: Path) -> None:
     assert written == (ROOT / "package-lock.json").read_text(), "npm rewrites package-lock.json"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="log_list stores every number as a float: keeping ints needs the store to record "
-    "them (runwidget/store/sql.py) and the checks to pass them on (tracking/_validate.py)",
-)
 def test_log_list_gives_back_what_was_logged(sqlite_uri: str) -> None:
     run = Experiment(Workspace(sqlite_uri), "first").start_logging()
     run.log_list("Fibonacci", [0, 1, 1, 2, 3, 5, 8])

@@ -86,8 +86,9 @@ def _check(run, expected) -> None:
     assert len(points) == 1, f"{kind} {name!r}: {points}"
     last = points[-1].value
     if kind == "metric":
-        want = float(value) if isinstance(value, (bool, int)) else value
-        assert _same(last, want), (last, want)
+        # A bool reads back as 1.0 or 0.0, an int as an int.
+        want = float(value) if isinstance(value, bool) else value
+        assert _same(last, want) and type(last) is type(want), (last, want)
     elif kind == "row":
         ((column, cell),) = value.items()
         want = float(cell) if isinstance(cell, (bool, int)) else cell

@@ -60,8 +60,9 @@ class RunRecord:
 
 @dataclass(frozen=True, slots=True)
 class MetricPoint:
-    """One logged point. ``value`` is a float (NaN and ±inf included), a str, or, for
-    ``row``/``table`` points, a dict of column name to value. ``step`` is None when the
+    """One logged point. ``value`` is a float (NaN and ±inf included), an int (logged as
+    one: stored as its float, for charts and blocks, and exactly in ``data``), a str, or,
+    for ``row``/``table`` points, a dict of column name to value. ``step`` is None when the
     user gave none: readers number such points by their order."""
 
     seq: int

@@ -52,7 +52,13 @@ from runwidget.store.records import (
     RunRecord,
     TargetRecord,
 )
-from runwidget.store.sql_columns import StoredBlocks, read_blocks, read_numbers
+from runwidget.store.sql_columns import (
+    _EXACT_TEXT,
+    StoredBlocks,
+    _fetch,
+    read_blocks,
+    read_numbers,
+)
 
 logger = logging.getLogger("runwidget")
 
@@ -552,7 +558,8 @@ class SqlStore(RunStore):
         rows = [_encode_metric(key, m) for m in metrics]
         numeric: dict[str, list[int]] = {}  # positions of the numbers, by metric
         for position, row in enumerate(rows):
-            if row[5] is None and row[6] is None:  # neither text nor data
+            # A number: no text, and no data unless it is an int's (then value is set too).
+            if row[5] is None and (row[6] is None or row[4] is not None):
                 numeric.setdefault(row[1], []).append(position)
         states: dict[tuple[int, str], BlockState | None] = {}
         done: dict[str, list[NewBlock]] = {}
@@ -610,7 +617,7 @@ class SqlStore(RunStore):
             self._q(
                 "blocks:count",
                 "SELECT COUNT(*) FROM rw_metrics WHERE run_key = ? AND seq > ? AND seq <= ? "
-                "AND name = ? AND text IS NULL AND data IS NULL",
+                "AND name = ? AND text IS NULL AND (data IS NULL OR value IS NOT NULL)",
             ),
             (key, since, last_seq, name),
         ).scalar()
@@ -691,7 +698,8 @@ class SqlStore(RunStore):
                     "mc:others",
                     "SELECT seq, name, kind, step, value, text, data, time FROM rw_metrics "
                     "WHERE run_key = ? AND seq > ? AND seq <= ? "
-                    "AND (text IS NOT NULL OR data IS NOT NULL) ORDER BY seq",
+                    "AND (text IS NOT NULL OR (data IS NOT NULL AND value IS NULL)) "
+                    "ORDER BY seq",
                 ),
                 bounds,
             ).all()
@@ -710,7 +718,9 @@ class SqlStore(RunStore):
             names = list(kinds)
             after = {names.index(n): b.last_seq for n, b in blocks.items()}
             start = min(b.last_seq for b in blocks.values()) if len(blocks) == len(names) else 0
-            numbers = read_numbers(conn, self._sqlite, names, (key, max(since, start), top), after)
+            bounds = (key, max(since, start), top)
+            numbers = read_numbers(conn, self._sqlite, names, bounds, after)
+            _add_int_numbers(numbers, conn, self._sqlite, names, bounds, after)
         # Metrics in the order of their first point, as read_metrics gives them.
         first = {name: blocks[name].first_seq for name in blocks}
         for i, table in numbers.items():
@@ -846,6 +856,56 @@ def _run_record(row: Any) -> RunRecord:
     )
 
 
+def _add_int_numbers(
+    numbers: dict[int, np.ndarray],
+    conn: Connection,
+    sqlite: bool,
+    names: Sequence[str],
+    bounds: tuple[int, int, int],
+    after: Mapping[int, int],
+) -> None:
+    """Add to ``read_numbers``' tables the int points it leaves out (their ``data`` holds
+    the exact int, their ``value`` the float), in the same bounds, in seq order."""
+    if not names:
+        return
+    where = "run_key = ? AND seq > ? AND seq <= ? AND text IS NULL AND data IS NOT NULL "
+    where += "AND value IS NOT NULL"
+    if sqlite:
+        sql = (
+            f"SELECT name, group_concat(seq), group_concat({_EXACT_TEXT.format('step')}), "
+            f"group_concat(printf('%!.20g', value)) FROM rw_metrics WHERE {where} GROUP BY name"
+        )
+        groups = [
+            (name, np.array(seqs.split(","), dtype=np.int64), steps.split(","), values.split(","))
+            for name, seqs, steps, values in _fetch(conn, sql, list(bounds))
+        ]
+    else:
+        sql = f"SELECT name, seq, step, value FROM rw_metrics WHERE {where.replace('?', '%s')}"
+        rows: dict[str, list[Any]] = {}
+        for name, seq, step, value in _fetch(conn, sql, list(bounds)):
+            rows.setdefault(name, []).append((seq, np.nan if step is None else step, value))
+        groups = [
+            (name, np.array([r[0] for r in g], dtype=np.int64), [r[1] for r in g],
+             [r[2] for r in g])
+            for name, g in rows.items()
+        ]  # fmt: skip
+    index = {name: i for i, name in enumerate(names)}
+    for name, seq, steps, values in groups:
+        i = index.get(name)
+        if i is None:
+            continue
+        table = np.empty((len(seq), 3))
+        table[:, 0] = seq
+        table[:, 1] = np.array(steps, dtype=float)
+        table[:, 2] = np.array(values, dtype=float)
+        table = table[seq > after.get(i, 0)]
+        if not len(table):
+            continue
+        if i in numbers:
+            table = np.concatenate([numbers[i], table])
+        numbers[i] = table[np.argsort(table[:, 0], kind="stable")]
+
+
 def _encode_metric(key: int, m: tuple[str, str, float | None, Any, float]) -> tuple[Any, ...]:
     name, kind, step, value, at = m
     if value.__class__ is float:
@@ -855,6 +915,9 @@ def _encode_metric(key: int, m: tuple[str, str, float | None, Any, float]) -> tu
         return (key, name, kind, step, None, value, None, at)
     if isinstance(value, dict):
         return (key, name, kind, step, None, None, json.dumps(value), at)
+    if value.__class__ is int:
+        # The float for charts and blocks; the exact int, as JSON, to give back.
+        return (key, name, kind, step, float(value), None, str(value), at)
     return (key, name, kind, step, float(value), None, None, at)
 
 
@@ -867,4 +930,6 @@ def _decode_metric(row: Any) -> MetricPoint:
             value = json.loads(data)
         else:
             value = math.nan
+    elif data is not None:
+        value = int(data)  # an int point: both columns are set
     return MetricPoint(seq, name, kind, step, value, at)

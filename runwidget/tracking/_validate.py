@@ -65,15 +65,21 @@ def clean_text(text: str) -> str:
     return text
 
 
-def to_number(value: Any, what: str) -> float:
-    """A real number as a float (NaN and ±inf allowed)."""
-    if value.__class__ is float:
+def to_number(value: Any, what: str) -> float | int:
+    """A real number: a float as a float (NaN and ±inf allowed), an integer (numpy's too) as
+    an int. A bool, and an integer beyond the range of a 64-bit float, are refused."""
+    cls = value.__class__
+    if cls is float:
         return value
+    if cls is int:
+        return _check_int(value, what)
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         # numpy scalars register as numbers.Real; anything else is refused.
         raise InvalidValueError(
             f"{what} must be a number, got {type(value).__name__}: {_short(value)}"
         )
+    if isinstance(value, numbers.Integral):
+        return _check_int(int(value), what)
     try:
         return float(value)
     except OverflowError:
@@ -82,18 +88,30 @@ def to_number(value: Any, what: str) -> float:
         ) from None
 
 
-def to_metric_value(value: Any, name: str) -> float | str:
-    """What ``run.log`` accepts: one number (NaN and ±inf included) or a string."""
+def _check_int(value: int, what: str) -> int:
+    try:
+        float(value)
+    except OverflowError:
+        raise InvalidValueError(
+            f"{what} is too large for a 64-bit float: {_short(value)}"
+        ) from None
+    return value
+
+
+def to_metric_value(value: Any, name: str) -> float | int | str:
+    """What ``run.log`` accepts: one number (NaN and ±inf included) or a string. Integers
+    (numpy's too) stay ints; a bool becomes 1.0 or 0.0."""
     cls = value.__class__
     if cls is float:
         return value
     if cls is int:
         try:
-            return float(value)
+            float(value)  # only to refuse what no float holds; the int is kept
         except OverflowError:
             raise InvalidValueError(
                 f"value of metric {name!r} is too large for a 64-bit float: {_short(value)}"
             ) from None
+        return value
     if cls is str:
         return check_text(value, f"value of metric {name!r}")
     if isinstance(value, bool):
@@ -119,13 +137,13 @@ def to_cell(value: Any, what: str) -> float | str:
         return check_text(str(value), what)
     if isinstance(value, bool):
         return float(value)
-    return to_number(value, what)
+    return float(to_number(value, what))
 
 
 def to_step(step: Any) -> float | None:
     if step is None:
         return None
-    number = to_number(step, "step")
+    number = float(to_number(step, "step"))
     if not math.isfinite(number):
         raise InvalidValueError(f"step must be a finite number, got {step!r}")
     return number
