@@ -24,7 +24,7 @@ from runwidget.execution import _local
 from runwidget.execution._process import ProcessId, boot_id, host_name
 from runwidget.execution.environment import Environment
 from runwidget.execution.slots import create_ticket, remove_ticket
-from runwidget.store import RunType
+from runwidget.store import RunType, redact_uri
 from runwidget.store.sql import new_run_id
 from runwidget.tracking.context import ENV_RUN_ID, ENV_STORE, ENV_VERDICT_FILE
 from runwidget.tracking.snapshot import take_snapshot
@@ -181,14 +181,7 @@ class ScriptRunConfig:
         store_uri = _shareable_uri(experiment.workspace.store.uri)
         limit = _local.max_local_runs()
         _local.cancel_grace()
-        snapshot = take_snapshot(self.source_directory)
-        with zipfile.ZipFile(io.BytesIO(snapshot)) as archive:
-            if self.script not in archive.namelist():
-                raise InvalidValueError(
-                    f"script {self.script!r} is left out of the snapshot of "
-                    f"{str(self.source_directory)!r} by its .runwidgetignore; remove the "
-                    "pattern that matches it"
-                )
+        snapshot = _snapshot_with_script(self)
         base = _local.ensure_exec_dir()
         run_id = new_run_id(experiment.name)
         own_dir = _local.run_dir(run_id, base)
@@ -212,12 +205,7 @@ class ScriptRunConfig:
             arguments=list(self.arguments),
         )
         try:
-            run._store_snapshot(snapshot)
-            if not run.flush(SNAPSHOT_WRITE_TIMEOUT):
-                raise StoreError(
-                    f"the snapshot of run {run.id!r} could not be written to the run store "
-                    f"{experiment.workspace.uri} within {SNAPSHOT_WRITE_TIMEOUT:.0f} s"
-                )
+            _write_snapshot(run, snapshot)
             ticket = create_ticket(base, run.id, run._record.created)
             _local.ensure_dir(own_dir)
         except BaseException as error:
@@ -265,15 +253,9 @@ def prepare_cluster_run(
     _check_directory(config.source_directory)
     _check_script(config.source_directory, config.script)
     variables = config._script_variables()
-    snapshot = take_snapshot(config.source_directory)
+    snapshot = _snapshot_with_script(config)
+    workdir = temp_workdir()
     with zipfile.ZipFile(io.BytesIO(snapshot)) as archive:
-        if config.script not in archive.namelist():
-            raise InvalidValueError(
-                f"script {config.script!r} is left out of the snapshot of "
-                f"{str(config.source_directory)!r} by its .runwidgetignore; remove the "
-                "pattern that matches it"
-            )
-        workdir = temp_workdir()
         archive.extractall(workdir)
     properties: dict[str, Any] = {
         **config._run_properties(),
@@ -295,12 +277,7 @@ def prepare_cluster_run(
         arguments=list(config.arguments),
     )
     try:
-        run._store_snapshot(snapshot)
-        if not run.flush(SNAPSHOT_WRITE_TIMEOUT):
-            raise StoreError(
-                f"the snapshot of run {run.id!r} could not be written to the run store "
-                f"within {SNAPSHOT_WRITE_TIMEOUT:.0f} s"
-            )
+        _write_snapshot(run, snapshot)
     except BaseException as error:
         _abandon(run, error)
         raise
@@ -309,6 +286,28 @@ def prepare_cluster_run(
     if not _importable_without(root):
         env["PYTHONPATH"] = root  # a source tree on this host: the job finds it there
     return run, workdir, env
+
+
+def _snapshot_with_script(config: ScriptRunConfig) -> bytes:
+    """The zipped snapshot of the config's folder, which must hold its script."""
+    snapshot = take_snapshot(config.source_directory)
+    with zipfile.ZipFile(io.BytesIO(snapshot)) as archive:
+        if config.script not in archive.namelist():
+            raise InvalidValueError(
+                f"script {config.script!r} is left out of the snapshot of "
+                f"{str(config.source_directory)!r} by its .runwidgetignore; remove the "
+                "pattern that matches it"
+            )
+    return snapshot
+
+
+def _write_snapshot(run: Run, snapshot: bytes) -> None:
+    run._store_snapshot(snapshot)
+    if not run.flush(SNAPSHOT_WRITE_TIMEOUT):
+        raise StoreError(
+            f"the snapshot of run {run.id!r} could not be written to the run store "
+            f"{redact_uri(run._store.uri)} within {SNAPSHOT_WRITE_TIMEOUT:.0f} s"
+        )
 
 
 def launch_watcher(run: Run, store_uri: str) -> int:
