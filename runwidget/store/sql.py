@@ -53,9 +53,7 @@ from runwidget.store.records import (
     TargetRecord,
 )
 from runwidget.store.sql_columns import (
-    _EXACT_TEXT,
     StoredBlocks,
-    _fetch,
     read_blocks,
     read_numbers,
 )
@@ -720,7 +718,6 @@ class SqlStore(RunStore):
             start = min(b.last_seq for b in blocks.values()) if len(blocks) == len(names) else 0
             bounds = (key, max(since, start), top)
             numbers = read_numbers(conn, self._sqlite, names, bounds, after)
-            _add_int_numbers(numbers, conn, self._sqlite, names, bounds, after)
         # Metrics in the order of their first point, as read_metrics gives them.
         first = {name: blocks[name].first_seq for name in blocks}
         for i, table in numbers.items():
@@ -854,56 +851,6 @@ def _run_record(row: Any) -> RunRecord:
         arguments=json.loads(row.arguments),
         seq=row.seq,
     )
-
-
-def _add_int_numbers(
-    numbers: dict[int, np.ndarray],
-    conn: Connection,
-    sqlite: bool,
-    names: Sequence[str],
-    bounds: tuple[int, int, int],
-    after: Mapping[int, int],
-) -> None:
-    """Add to ``read_numbers``' tables the int points it leaves out (their ``data`` holds
-    the exact int, their ``value`` the float), in the same bounds, in seq order."""
-    if not names:
-        return
-    where = "run_key = ? AND seq > ? AND seq <= ? AND text IS NULL AND data IS NOT NULL "
-    where += "AND value IS NOT NULL"
-    if sqlite:
-        sql = (
-            f"SELECT name, group_concat(seq), group_concat({_EXACT_TEXT.format('step')}), "
-            f"group_concat(printf('%!.20g', value)) FROM rw_metrics WHERE {where} GROUP BY name"
-        )
-        groups = [
-            (name, np.array(seqs.split(","), dtype=np.int64), steps.split(","), values.split(","))
-            for name, seqs, steps, values in _fetch(conn, sql, list(bounds))
-        ]
-    else:
-        sql = f"SELECT name, seq, step, value FROM rw_metrics WHERE {where.replace('?', '%s')}"
-        rows: dict[str, list[Any]] = {}
-        for name, seq, step, value in _fetch(conn, sql, list(bounds)):
-            rows.setdefault(name, []).append((seq, np.nan if step is None else step, value))
-        groups = [
-            (name, np.array([r[0] for r in g], dtype=np.int64), [r[1] for r in g],
-             [r[2] for r in g])
-            for name, g in rows.items()
-        ]  # fmt: skip
-    index = {name: i for i, name in enumerate(names)}
-    for name, seq, steps, values in groups:
-        i = index.get(name)
-        if i is None:
-            continue
-        table = np.empty((len(seq), 3))
-        table[:, 0] = seq
-        table[:, 1] = np.array(steps, dtype=float)
-        table[:, 2] = np.array(values, dtype=float)
-        table = table[seq > after.get(i, 0)]
-        if not len(table):
-            continue
-        if i in numbers:
-            table = np.concatenate([numbers[i], table])
-        numbers[i] = table[np.argsort(table[:, 0], kind="stable")]
 
 
 def _encode_metric(key: int, m: tuple[str, str, float | None, Any, float]) -> tuple[Any, ...]:

@@ -50,7 +50,11 @@ def read_numbers(
     mark = "?" if sqlite else "%s"
     # The name comes back as its index, so that no string is made per point.
     case = "CASE name " + " ".join(f"WHEN {mark} THEN {i}" for i in range(len(names))) + " END"
-    where = f"run_key = {mark} AND seq > {mark} AND seq <= {mark} AND text IS NULL AND data IS NULL"
+    # A number has no text; an int keeps its exact value in data beside the float.
+    where = (
+        f"run_key = {mark} AND seq > {mark} AND seq <= {mark} AND text IS NULL "
+        "AND (data IS NULL OR value IS NOT NULL)"
+    )
     params: list[Any] = [*names, *bounds]
     if after:
         skip = " ".join(f"WHEN {mark} THEN {mark}" for _ in after)
