@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 import pytest
 
@@ -39,6 +40,11 @@ def test_points_logged_during_an_outage_are_written_later(sqlite_uri, caplog):
         for i in range(1000):
             run.log("x", float(i))
         assert not run.flush(timeout=0.3)
+        # The writer thread warns at its first failed attempt; on a busy machine it may come
+        # after the flush gave up.
+        deadline = time.monotonic() + 10
+        while flusher._failing_since is None and time.monotonic() < deadline:
+            time.sleep(0.05)
     assert flusher.pending() == 1000
     flaky.down = False
     with caplog.at_level(logging.WARNING, logger="runwidget"):
