@@ -19,12 +19,23 @@ from runwidget.errors import (
 from runwidget.execution import ScriptRunConfig
 from runwidget.execution.environment import Environment
 from runwidget.tracking import Experiment, Run, Workspace
-from runwidget.widgets import RunDetails
 
 try:
     __version__ = version("runwidget")
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0.0.0"
+
+
+def __getattr__(name: str) -> object:
+    # The notebook widget (ipywidgets, anywidget, bqplot) loads on first use: a submitted
+    # script, its supervisor and the server start faster without it.
+    if name == "RunDetails":
+        from runwidget.widgets import RunDetails
+
+        globals()["RunDetails"] = RunDetails
+        return RunDetails
+    raise AttributeError(f"module 'runwidget' has no attribute {name!r}")
+
 
 __all__ = [
     "AutoMLConfig",
