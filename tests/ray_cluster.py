@@ -43,6 +43,10 @@ class RayCluster:
             if n.state == "ALIVE"
         }
 
+    def kill(self) -> None:
+        """Kill every process of the cluster at once (SIGKILL), as a lost machine would."""
+        _stop_cluster(self.gcs, self.temp_dir, grace=0)
+
     def job_status(self, job_id: str) -> str:
         from ray.job_submission import JobSubmissionClient
 
@@ -98,5 +102,29 @@ def running_ray_cluster() -> Iterator[RayCluster]:
                 time.sleep(0.5)
         yield RayCluster(address, gcs, temp_dir)
     finally:
-        _ray("stop", "--force", env=env)
+        _stop_cluster(gcs, temp_dir)
         shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def _stop_cluster(gcs: str, temp_dir: Path, grace: float = 10) -> None:
+    """Stop this cluster's processes only (``ray stop`` would stop every Ray on the machine):
+    those whose command line names its GCS address or its temp dir."""
+    import psutil
+
+    marks = (gcs, str(temp_dir))
+    ours = []
+    for process in psutil.process_iter(["cmdline"]):
+        cmdline = " ".join(process.info["cmdline"] or ())
+        if process.pid != os.getpid() and any(mark in cmdline for mark in marks):
+            ours.append(process)
+    for process in ours:
+        with contextlib.suppress(psutil.Error):
+            if grace:
+                process.terminate()
+            else:
+                process.kill()
+    _, alive = psutil.wait_procs(ours, timeout=grace or 5)
+    for process in alive:
+        with contextlib.suppress(psutil.Error):
+            process.kill()
+    psutil.wait_procs(alive, timeout=5)

@@ -54,6 +54,10 @@ RAY_STATUSES: dict[str, str] = {
 }
 
 ENTRYPOINT_MODULE = "runwidget.execution.supervisor"
+# A submission uploads the snapshot (up to RUNWIDGET_MAX_SNAPSHOT_BYTES) to the cluster.
+SUBMIT_TIMEOUT = 120.0
+# How long a submission waits for a just-started head's job agent.
+AGENT_WAIT = 30.0
 _CHATTY_LOGGERS = ("ray.dashboard.modules.dashboard_sdk", "ray._private.runtime_env.packaging")
 
 
@@ -169,10 +173,11 @@ class RayCompute(ComputeTarget):
         self.check_reachable()
         return self.call(lambda: JobSubmissionClient(self.address), "connect")
 
-    def call(self, action: Callable[[], T], what: str) -> T:
-        """``action()`` (a Jobs API call), given up after the connect timeout: the client's
-        own requests have no time limit, and a silent head must not hang a notebook."""
-        timeout = connect_timeout()
+    def call(self, action: Callable[[], T], what: str, timeout: float | None = None) -> T:
+        """``action()`` (a Jobs API call), given up after ``timeout`` (the connect timeout by
+        default): the client's own requests have no limit, and a silent head must not hang
+        a notebook."""
+        timeout = connect_timeout() if timeout is None else timeout
         pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="runwidget-ray")
         future = pool.submit(action)
         pool.shutdown(wait=False)
@@ -209,7 +214,7 @@ class RayCompute(ComputeTarget):
                 runtime_env["pip"] = list(environment.pip_requirements or [])
             resources = self.config.get("entrypoint_resources") or None
             entrypoint = f"python -m {ENTRYPOINT_MODULE} {run.id} --in-job"
-            self.call(
+            self._submit_when_ready(
                 lambda: client.submit_job(
                     entrypoint=entrypoint,
                     submission_id=run.id,
@@ -221,7 +226,6 @@ class RayCompute(ComputeTarget):
                         "runwidget_experiment": run.experiment.name,
                     },
                 ),
-                "submit",
             )
             launch_watcher(run, store_uri)
         except BaseException as error:
@@ -232,6 +236,19 @@ class RayCompute(ComputeTarget):
         finally:
             shutil.rmtree(workdir.parent, ignore_errors=True)
         return run
+
+    def _submit_when_ready(self, submit: Callable[[], Any]) -> None:
+        """``submit()``, again while the cluster says it has no job agent yet (a head that
+        has just started), for up to ``AGENT_WAIT`` seconds."""
+        deadline = time.monotonic() + AGENT_WAIT
+        while True:
+            try:
+                self.call(submit, "submit", timeout=max(SUBMIT_TIMEOUT, connect_timeout()))
+                return
+            except ComputeTargetError as e:
+                if "No available agent" not in str(e) or time.monotonic() > deadline:
+                    raise
+            time.sleep(1.0)
 
     def status(self, run: Run) -> str | None:
         info = self.job_info(run.id)

@@ -9,9 +9,10 @@ run has ended:
 * a job the engine ended without the supervisor's word: a runtime environment or an
   entrypoint that failed before runwidget started (Failed, with the engine's message and the
   job log's last lines), a stop (Canceled), a supervisor killed before it could write;
-* a cluster that stays unreachable for ``RUNWIDGET_CLUSTER_LOST_AFTER`` seconds (90):
-  readers have shown the run NotResponding since its heartbeat stopped; it is now Failed
-  with a message that says the cluster lost it.
+* a cluster that stays unreachable for ``RUNWIDGET_CLUSTER_LOST_AFTER`` seconds (90) while
+  the run's heartbeat is stale (readers show it NotResponding): it is now Failed with a
+  message that says the cluster lost it. A dashboard that is down while the job still beats
+  has not lost it.
 """
 
 from __future__ import annotations
@@ -68,7 +69,9 @@ def watch(store: RunStore, run_id: str) -> str:
             now = time.time()
             unreachable_since = unreachable_since or now
             logger.info("run %s: %s", run_id, e)
-            if now - unreachable_since >= lost_after:
+            # Both: a dashboard that is down while the job still beats has not lost the run.
+            silent = record.current_status() == st.NOT_RESPONDING
+            if now - unreachable_since >= lost_after and silent:
                 _end(store, run_id, st.FAILED, _lost(target, now - unreachable_since, record))
                 return st.FAILED
             time.sleep(POLL_INTERVAL)

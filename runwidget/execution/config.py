@@ -281,7 +281,15 @@ def prepare_cluster_run(
     except BaseException as error:
         _abandon(run, error)
         raise
-    env = {_local.ENV_SCRIPT_ENV: json.dumps(variables)}
+    # runwidget's own settings apply to the job's supervisor as to a local one.
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if name.startswith("RUNWIDGET_")
+        and name not in _RESERVED_ENV
+        and name not in (ENV_STORE, _local.ENV_EXEC_DIR)
+    }
+    env[_local.ENV_SCRIPT_ENV] = json.dumps(variables)
     root = str(Path(__file__).resolve().parents[2])
     if not _importable_without(root):
         env["PYTHONPATH"] = root  # a source tree on this host: the job finds it there
