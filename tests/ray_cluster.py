@@ -117,6 +117,10 @@ def _stop_cluster(gcs: str, temp_dir: Path, grace: float = 10) -> None:
         cmdline = " ".join(process.info["cmdline"] or ())
         if process.pid != os.getpid() and any(mark in cmdline for mark in marks):
             ours.append(process)
+    # Their children too: agents rename themselves (ray::DashboardAgent) and name neither.
+    for process in list(ours):
+        with contextlib.suppress(psutil.Error):
+            ours += [p for p in process.children(recursive=True) if p not in ours]
     for process in ours:
         with contextlib.suppress(psutil.Error):
             if grace:
