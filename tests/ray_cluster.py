@@ -59,6 +59,14 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _node_ports() -> list[str]:
+    """Free ports for a node's agents: Ray's fixed defaults would clash between the two nodes
+    of this cluster, and with any other cluster on the machine."""
+    flags = ("--dashboard-agent-listen-port", "--dashboard-agent-grpc-port",
+             "--runtime-env-agent-port", "--metrics-export-port")  # fmt: skip
+    return [part for flag in flags for part in (flag, str(_free_port()))]
+
+
 def _ray_env() -> dict[str, str]:
     bin_dir = str(Path(sys.executable).parent)
     env = dict(os.environ)
@@ -86,10 +94,11 @@ def running_ray_cluster() -> Iterator[RayCluster]:
         _ray("start", "--head", "--num-cpus", "1", "--port", str(port),
              "--dashboard-host", "127.0.0.1", "--dashboard-port", str(dashboard),
              "--include-dashboard", "true", "--temp-dir", str(temp_dir),
+             "--ray-client-server-port", str(_free_port()), *_node_ports(),
              "--disable-usage-stats", env=env)  # fmt: skip
         _ray("start", "--address", gcs, "--num-cpus", "1",
-             "--resources", json.dumps({NODE2_RESOURCE: 1}), "--disable-usage-stats",
-             env=env)  # fmt: skip
+             "--resources", json.dumps({NODE2_RESOURCE: 1}), *_node_ports(),
+             "--disable-usage-stats", env=env)  # fmt: skip
         address = f"http://127.0.0.1:{dashboard}"
         deadline = time.monotonic() + 60
         while True:
@@ -100,7 +109,13 @@ def running_ray_cluster() -> Iterator[RayCluster]:
                 if time.monotonic() > deadline:
                     pytest.fail(f"the Ray dashboard at {address} did not answer")
                 time.sleep(0.5)
-        yield RayCluster(address, gcs, temp_dir)
+        cluster = RayCluster(address, gcs, temp_dir)
+        # Both nodes up, so that a test may pin a run to the second one at once.
+        while len(cluster.node_ids()) < 2:
+            if time.monotonic() > deadline:
+                pytest.fail(f"the Ray cluster at {address} has {cluster.node_ids()} nodes")
+            time.sleep(0.5)
+        yield cluster
     finally:
         _stop_cluster(gcs, temp_dir)
         shutil.rmtree(temp_dir, ignore_errors=True)

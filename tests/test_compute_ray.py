@@ -237,3 +237,39 @@ def test_bad_configurations(source, tmp_path):
         ScriptRunConfig(source, "train.py", compute_target=3)
     with pytest.raises(InvalidValueError, match="http"):
         RayCompute.attach_configuration(address="ftp://head:21")
+
+
+# -- AutoML on the cluster -----------------------------------------------------------------
+def test_automl_on_ray_runs_iterations_as_tasks_two_at_a_time(ws):
+    from sklearn.datasets import load_iris
+
+    from runwidget import AutoMLConfig
+
+    config = AutoMLConfig(
+        task="classification",
+        primary_metric="accuracy",
+        training_data=load_iris(as_frame=True).frame,
+        label_column_name="target",
+        iterations=4,
+        n_cross_validations=2,
+        allowed_models=["LogisticRegression", "KNN"],
+        random_state=1,
+        compute_target="ray",
+        max_concurrent_iterations=2,
+    )
+    run = Experiment(ws, "automl-ray").submit(config)
+    assert run.type == "automl" and run.get_details()["target"] == "ray"
+    out = io.StringIO()
+    run.wait_for_completion(show_output=True, file=out)
+    assert run.get_status() == st.COMPLETED, run.get_details().get("error")
+    children = run.get_children()
+    assert len(children) == 4
+    assert all(c.get_status() == st.COMPLETED for c in children)
+    # Two at a time: some iteration started before the one before it ended.
+    spans = sorted((c._record.started, c._record.ended) for c in children)
+    assert any(later[0] < earlier[1] for earlier, later in zip(spans, spans[1:], strict=False))
+    best, model = run.get_output()
+    assert best.id in {c.id for c in children}
+    frame = load_iris(as_frame=True).frame
+    assert (model.predict(frame.drop(columns="target")) == frame["target"]).mean() > 0.8
+    assert "4 iterations: 4 completed" in out.getvalue()

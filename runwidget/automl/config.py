@@ -53,6 +53,11 @@ class AutoMLConfig:
         random_state: seed of the sampler and the data splits (a random one is drawn and
             recorded when None), so a search can be repeated.
         max_cores_per_iteration: threads one iteration may use; -1 for all cores.
+        compute_target: where the search runs: ``"local"`` (default) or an attached target
+            (``ComputeTarget.attach``); on a Ray target the search is a Ray job and each
+            iteration a Ray task.
+        max_concurrent_iterations: on a Ray target, how many iterations run at once (each a
+            task holding ``max_cores_per_iteration`` CPUs); a local search runs one at a time.
 
     Raises:
         InvalidValueError: an argument is not accepted; the message names it and lists what
@@ -76,6 +81,8 @@ class AutoMLConfig:
         blocked_models: Iterable[str] | None = None,
         random_state: int | None = None,
         max_cores_per_iteration: int = 1,
+        compute_target: Any = None,
+        max_concurrent_iterations: int = 1,
     ) -> None:
         require("sklearn", "optuna", extra="automl", feature="AutoML")
         self.task = _check_task(task)
@@ -109,6 +116,12 @@ class AutoMLConfig:
                 max_cores_per_iteration, "max_cores_per_iteration (or -1 for all cores)", 1, 4096
             )
         self.max_cores_per_iteration = max_cores_per_iteration
+        from runwidget.execution.config import _check_target
+
+        self.compute_target = _check_target(compute_target)
+        self.max_concurrent_iterations = _check_int(
+            max_concurrent_iterations, "max_concurrent_iterations", 1, 1024
+        )
         if label_column_name is None or not isinstance(label_column_name, str):
             raise InvalidValueError(
                 "label_column_name must name the column of training_data to predict, got "
@@ -168,6 +181,7 @@ class AutoMLConfig:
             "algorithms": list(self.algorithms),
             "random_state": seed,
             "max_cores_per_iteration": self.max_cores_per_iteration,
+            "max_concurrent_iterations": self.max_concurrent_iterations,
             "numeric_columns": summary.numeric_columns,
             "categorical_columns": summary.categorical_columns,
             "n_rows": summary.n_rows,

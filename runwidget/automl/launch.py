@@ -58,9 +58,14 @@ class _SearchRunConfig(ScriptRunConfig):
     _run_type = RunType.AUTOML
 
     def __init__(
-        self, folder: Path, properties: dict[str, Any], data_file: Path, grace: float
+        self,
+        folder: Path,
+        properties: dict[str, Any],
+        data_file: Path,
+        grace: float,
+        compute_target: Any = None,
     ) -> None:
-        super().__init__(folder, DRIVER_SCRIPT)
+        super().__init__(folder, DRIVER_SCRIPT, compute_target=compute_target)
         self._properties = properties
         self._data_file = data_file
         self._grace = grace
@@ -73,6 +78,13 @@ class _SearchRunConfig(ScriptRunConfig):
         if not os.environ.get(_local.ENV_CANCEL_GRACE, "").strip():
             env[_local.ENV_CANCEL_GRACE] = f"{self._grace:g}"
         return env
+
+    def _cluster_extras(self) -> tuple[dict[str, Path], dict[str, str]]:
+        # On a cluster the data travels with the job's working directory, not in the store.
+        env = {ENV_DATA: DATA_FILE}
+        if not os.environ.get(_local.ENV_CANCEL_GRACE, "").strip():
+            env[_local.ENV_CANCEL_GRACE] = f"{self._grace:g}"
+        return {DATA_FILE: self._data_file}, env
 
     def _prepare(self, experiment: Experiment, tags: Mapping[str, Any] | None) -> _Prepared:
         prepared = super()._prepare(experiment, tags)
@@ -103,6 +115,7 @@ def run_properties(config: AutoMLConfig, settings: dict[str, Any]) -> dict[str, 
         "random_state": settings["random_state"],
         "training_rows": settings["n_rows"],
         "training_columns": len(settings["numeric_columns"]) + len(settings["categorical_columns"]),
+        "max_concurrent_iterations": settings["max_concurrent_iterations"],
     }
 
 
@@ -135,7 +148,11 @@ def submit_search(
             (root / DRIVER_SCRIPT).write_text(_DRIVER, encoding="utf-8")
             (root / SETTINGS_FILE).write_text(json.dumps(settings, indent=2), encoding="utf-8")
             runner = _SearchRunConfig(
-                root, run_properties(config, settings), data_file, cancel_grace(settings)
+                root,
+                run_properties(config, settings),
+                data_file,
+                cancel_grace(settings),
+                compute_target=config.compute_target,
             )
             return runner._submit(experiment, tags)
     finally:

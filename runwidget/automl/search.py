@@ -154,6 +154,73 @@ class Search:
             self._models.rmdir()
         self._footer(stopped)
 
+    def run_concurrent(self, iterations: Any, at_once: int) -> None:
+        """Like ``run``, with ``at_once`` iterations running at a time on ``iterations``
+        (``ray_iterations.RayIterations``): the sampler proposes as each one ends."""
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        study = optuna.create_study(
+            direction=self.settings["goal"],
+            sampler=optuna.samplers.TPESampler(seed=int(self.settings["random_state"])),
+        )
+        self._header()
+        stopped: str | None = None
+        total, started = int(self.settings["iterations"]), 0
+        try:
+            while True:
+                while len(iterations.pending) < at_once and started < total:
+                    stopped = self.stopper.before_iteration()
+                    if stopped is not None:
+                        break
+                    trial = study.ask()
+                    spec = pipelines.suggest(trial, self.settings)
+                    child = self.recorder.start(started, spec)
+                    iterations.start(started, spec, (child, trial))
+                    started += 1
+                if not iterations.pending:
+                    break
+                reason = self.stopper.during_iteration()
+                for item in list(iterations.pending):
+                    late = self.iteration_timeout is not None and (
+                        time.monotonic() - item.started > self.iteration_timeout
+                    )
+                    if reason is not None or late:
+                        iterations.stop(item)
+                for item, outcome in iterations.finished(timeout=0.5):
+                    child, trial = item.context
+                    if outcome.kind == "stopped" and reason is not None:
+                        outcome.reason = reason
+                    elif outcome.kind == "stopped":
+                        outcome = Outcome("timeout")
+                    value = self._conclude(
+                        child, item.iteration, item.spec, outcome, item.started,
+                        keep=lambda item=item, child=child: self._keep_bytes(
+                            child, item.iteration, iterations.model_of(item)
+                        ),
+                    )  # fmt: skip
+                    if value is None:
+                        study.tell(trial, state=optuna.trial.TrialState.FAIL)
+                    else:
+                        study.tell(trial, value)
+                if stopped is None:
+                    stopped = self.stopper.before_iteration()
+        finally:
+            iterations.close()
+            self._models.rmdir()
+        self._footer(stopped)
+
+    def _keep_bytes(self, child: Run, iteration: int, data: bytes | None) -> Outcome:
+        if data is None:
+            return Outcome("failed", error={"message": "no model came back", "traceback": None})
+        path = self._models / f"{iteration}.pkl"
+        try:
+            path.write_bytes(data)
+            self.recorder.keep_model(child, str(path))
+        finally:
+            path.unlink(missing_ok=True)
+        return Outcome("ok")
+
     def _iteration(self, iteration: int, spec: dict[str, Any]) -> float | None:
         """Run and record one iteration; its primary metric, or None if it did not succeed."""
         child = self.recorder.start(iteration, spec)
@@ -162,19 +229,41 @@ class Search:
             outcome = self.worker.evaluate(
                 iteration, spec, self.iteration_timeout, self.stopper.during_iteration
             )
+        except BaseException as error:
+            self._broken(child, error)
+            raise
+        return self._conclude(
+            child, iteration, spec, outcome, started,
+            keep=lambda: self._keep_model(child, iteration),
+        )  # fmt: skip
+
+    def _broken(self, child: Run, error: BaseException) -> None:
+        # The search itself broke (or the iteration process could not start).
+        if isinstance(error, WorkerError):
+            self.recorder.fail(child, error.error)
+        else:
+            self.recorder.fail(child, {"message": f"{type(error).__name__}: {error}"})
+
+    def _conclude(
+        self,
+        child: Run,
+        iteration: int,
+        spec: dict[str, Any],
+        outcome: Outcome,
+        started: float,
+        keep: Any,
+    ) -> float | None:
+        """Record how an iteration ended; its primary metric, or None if it did not succeed."""
+        try:
             value = self._score(outcome)
             if value is not None and self._better(value):
-                saved = self._keep_model(child, iteration)
+                saved = keep()
                 if saved.kind != "ok":
                     outcome = saved
                     value = None
             status = self._end(child, outcome, value)
         except BaseException as error:
-            # The search itself broke (or the iteration process could not start).
-            if isinstance(error, WorkerError):
-                self.recorder.fail(child, error.error)
-            else:
-                self.recorder.fail(child, {"message": f"{type(error).__name__}: {error}"})
+            self._broken(child, error)
             raise
         self.counts[status] += 1
         if status == st.COMPLETED and value is not None and self._better(value):
@@ -337,9 +426,16 @@ def main(settings_file: str | os.PathLike[str] = SETTINGS_FILE) -> int:
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, stopper.cancel)
         signal.signal(signal.SIGINT, stopper.cancel)
+    at_once = int(settings.get("max_concurrent_iterations", 1))
+    on_ray = bool(os.environ.get("RAY_JOB_CONFIG_JSON_ENV_VAR"))
     search = Search(parent, settings, IterationWorker(data_path, settings), stopper)
     try:
-        search.run()
+        if on_ray:
+            from runwidget.automl.ray_iterations import RayIterations
+
+            search.run_concurrent(RayIterations(data_path, settings), at_once)
+        else:
+            search.run()
     except WorkerError as error:
         message = f"the search could not run: {error.error['message']}"
         print(message, file=sys.stderr)

@@ -57,7 +57,7 @@ ENTRYPOINT_MODULE = "runwidget.execution.supervisor"
 # A submission uploads the snapshot (up to RUNWIDGET_MAX_SNAPSHOT_BYTES) to the cluster.
 SUBMIT_TIMEOUT = 120.0
 # How long a submission waits for a just-started head's job agent.
-AGENT_WAIT = 30.0
+AGENT_WAIT = 120.0
 _CHATTY_LOGGERS = ("ray.dashboard.modules.dashboard_sdk", "ray._private.runtime_env.packaging")
 
 

@@ -7,6 +7,7 @@ import io
 import json
 import numbers
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -103,6 +104,11 @@ class ScriptRunConfig:
         value = self.compute_target
         return value if isinstance(value, str) else getattr(value, "name", "local")
 
+    def _cluster_extras(self) -> tuple[dict[str, Path], dict[str, str]]:
+        """Files (name -> path) a cluster's job gets in its working directory besides the
+        snapshot, and environment variables for its supervisor: none for a user's script."""
+        return {}, {}
+
     def _script_variables(self) -> dict[str, str]:
         """The script's environment variables: the environment's, then the config's own."""
         variables = {}
@@ -115,6 +121,8 @@ class ScriptRunConfig:
     # supervisor (an AutoML search, see ``runwidget.automl``) changes: the run's type and
     # the properties it is created with.
     _run_type: str = RunType.SCRIPT
+    # The run it is created under, if any (a sweep's child: see ``runwidget.hyperdrive``).
+    _parent_id: str | None = None
 
     def _run_properties(self) -> dict[str, Any]:
         """Properties the run is created with, besides runwidget's own."""
@@ -190,6 +198,7 @@ class ScriptRunConfig:
             experiment,
             run_id=run_id,
             run_type=self._run_type,
+            parent_id=self._parent_id,
             status=st.QUEUED,
             tags=tags,
             properties={
@@ -257,6 +266,9 @@ def prepare_cluster_run(
     workdir = temp_workdir()
     with zipfile.ZipFile(io.BytesIO(snapshot)) as archive:
         archive.extractall(workdir)
+    extra_files, extra_env = config._cluster_extras()
+    for name, path in extra_files.items():
+        shutil.copyfile(path, workdir / name)
     properties: dict[str, Any] = {
         **config._run_properties(),
         "runwidget.script": config.script,
@@ -270,6 +282,7 @@ def prepare_cluster_run(
         experiment,
         run_id=new_run_id(experiment.name),
         run_type=config._run_type,
+        parent_id=config._parent_id,
         status=st.QUEUED,
         tags=tags,
         properties=properties,
@@ -290,6 +303,7 @@ def prepare_cluster_run(
         and name not in (ENV_STORE, _local.ENV_EXEC_DIR)
     }
     env[_local.ENV_SCRIPT_ENV] = json.dumps(variables)
+    env.update(extra_env)
     root = str(Path(__file__).resolve().parents[2])
     if not _importable_without(root):
         env["PYTHONPATH"] = root  # a source tree on this host: the job finds it there

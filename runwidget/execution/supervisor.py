@@ -78,8 +78,11 @@ class Supervisor:
         self.in_job = in_job
         self.base = _local.exec_dir()
         if in_job:
+            # The engine's copy of the snapshot may be shared by jobs of the same content
+            # (Ray caches it by hash): each run works in a copy of its own.
             self.dir = Path(tempfile.mkdtemp(prefix=f"runwidget-{run_id[:40]}-"))
-            self.workdir = Path.cwd()
+            self.workdir = self.dir / "work"
+            shutil.copytree(Path.cwd(), self.workdir, symlinks=True)
         else:
             self.dir = _local.run_dir(run_id, self.base)
             self.workdir = self.dir / "work"
@@ -385,7 +388,7 @@ class Supervisor:
     def cleanup(self) -> None:
         if _local.keep_workdir() or self._keep_dir:
             return
-        shutil.rmtree(self.dir, ignore_errors=True)  # in a job, the engine owns the workdir
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def _job_node_properties() -> dict[str, Any]:
