@@ -273,3 +273,53 @@ def test_automl_on_ray_runs_iterations_as_tasks_two_at_a_time(ws):
     frame = load_iris(as_frame=True).frame
     assert (model.predict(frame.drop(columns="target")) == frame["target"]).mean() > 0.8
     assert "4 iterations: 4 completed" in out.getvalue()
+
+
+def test_automl_on_ray_an_iteration_whose_worker_dies_fails_alone(ws):
+    import threading
+
+    import pandas as pd
+    import psutil
+    from sklearn.datasets import make_classification
+
+    from runwidget import AutoMLConfig
+
+    X, y = make_classification(n_samples=3000, n_features=20, random_state=0)
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(20)]).assign(label=y)
+    config = AutoMLConfig(
+        task="classification",
+        training_data=frame,
+        label_column_name="label",
+        iterations=4,
+        n_cross_validations=3,
+        allowed_models=["RandomForest"],
+        random_state=2,
+        compute_target="ray",
+        max_concurrent_iterations=2,
+    )
+    killed: list[int] = []
+
+    def kill_one_iteration_worker() -> None:
+        # A real crash: the worker process of an iteration's task dies by SIGKILL.
+        deadline = time.monotonic() + 120
+        while not killed and time.monotonic() < deadline:
+            for process in psutil.process_iter(["cmdline"]):
+                if "ray::_evaluate_task" in " ".join(process.info["cmdline"] or ()):
+                    process.kill()
+                    killed.append(process.pid)
+                    return
+            time.sleep(0.05)
+
+    killer = threading.Thread(target=kill_one_iteration_worker, daemon=True)
+    killer.start()
+    run = Experiment(ws, "automl-ray").submit(config)
+    run.wait_for_completion(file=io.StringIO(), raise_on_error=False)
+    killer.join(timeout=5)
+    assert killed, "no iteration's worker was seen"
+    children = run.get_children()
+    statuses = [c.get_status() for c in children]
+    assert run.get_status() == st.COMPLETED, run.get_details().get("error")
+    assert len(children) == 4 and statuses.count(st.FAILED) == 1, statuses
+    failed = children[statuses.index(st.FAILED)]
+    assert "Ray worker died" in failed.get_details()["error"]["message"]
+    assert statuses.count(st.COMPLETED) == 3
