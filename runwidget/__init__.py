@@ -18,6 +18,7 @@ from runwidget.errors import (
 )
 from runwidget.execution import ScriptRunConfig
 from runwidget.execution.environment import Environment
+from runwidget.hyperdrive import HyperDriveConfig, PrimaryMetricGoal
 from runwidget.tracking import Experiment, Run, Workspace
 
 try:
@@ -44,7 +45,9 @@ __all__ = [
     "Environment",
     "Experiment",
     "ExperimentNotFoundError",
+    "HyperDriveConfig",
     "InvalidValueError",
+    "PrimaryMetricGoal",
     "RayCompute",
     "Run",
     "RunDetails",

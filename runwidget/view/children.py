@@ -180,7 +180,10 @@ class ChildTable:
             row["params"] = {}
         else:
             row["pipeline"] = None
-            row["params"] = {k: json_value(v) for k, v in props.items() if k not in _RESERVED}
+            # runwidget's own properties (a submitted child's script, host...) are no
+            # hyperparameters.
+            row["params"] = {k: json_value(v) for k, v in props.items()
+                             if k not in _RESERVED and not k.startswith("runwidget.")}  # fmt: skip
         primary = meta["primary_metric"]
         scores: dict[str, float] = {}
         for name, last in child.last.items():
