@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from runwidget.tracking.run import Run
 
 T = TypeVar("T")
+logger = logging.getLogger("runwidget")
 
 # Ray's job states -> the run's status: the one table that maps them.
 RAY_STATUSES: dict[str, str] = {
@@ -263,8 +264,12 @@ class RayCompute(ComputeTarget):
         alive = [s for s in st.ALL if s not in st.TERMINAL]
         store.update_run(run.id, properties={"runwidget.cancel_requested": now},
                          only_if_status=alive)  # fmt: skip
-        client = self.client()
-        self.call(lambda: client.stop_job(run.id), "stop job")
+        try:
+            client = self.client()
+            self.call(lambda: client.stop_job(run.id), "stop job")
+        except ComputeTargetError as e:
+            # The job's supervisor reads the request from the store all the same.
+            logger.warning("runwidget: %s; the run stops through the store's cancel request", e)
         deadline = time.monotonic() + seconds("RUNWIDGET_CANCEL_GRACE", 10.0) + 10
         while time.monotonic() < deadline:
             record = store.get_run(run.id)
