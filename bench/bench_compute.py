@@ -12,7 +12,7 @@ by side in one run:
 
 Not a test: the machines are shared and noisy; compare the figures of one run.
 
-    python bench/bench_compute.py [--repeat 5] [--burst 6]
+    python bench/bench_compute.py [--repeat 5] [--burst 20]
 """
 
 from __future__ import annotations
@@ -154,7 +154,7 @@ def burst(ws: Workspace, address: str, source: Path, count: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--burst", type=int, default=6)
+    parser.add_argument("--burst", type=int, default=20)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp, running_ray_cluster() as cluster:
         source = Path(tmp) / "src"

@@ -39,7 +39,10 @@ def test_compute_notebook_runs_a_script_on_ray(
     submit.source = submit.source.replace(
         '"--epochs", 30, "--pause", 0.5', '"--epochs", 8, "--pause", 0.05'
     )
-    nb.cells.append(nbformat.v4.new_code_cell(CHECK))
+    search = next(c for c in nb.cells if "AutoMLConfig(" in c.source and "iterations=6" in c.source)
+    search.source = search.source.replace("iterations=6", "iterations=4")
+    # The check goes after the script run's cells, before the search.
+    nb.cells.insert(nb.cells.index(search) - 1, nbformat.v4.new_code_cell(CHECK))
 
     with running_ray_cluster() as cluster:
         # The kernel inherits this process's environment: the cluster's address and the
@@ -56,13 +59,16 @@ def test_compute_notebook_runs_a_script_on_ray(
     assert "local    local" in printed
     assert (tmp_path / "ray_demo" / "train.py").exists()
     shown = [o for o in outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
-    assert len(shown) == 1
+    assert len(shown) == 2  # the script run's widget and the search's
     # The job's output, streamed by wait_for_completion(show_output=True).
     assert "epoch   0  loss 1.2" in printed and "epoch   7  loss" in printed
     assert "done" in printed
     assert "Completed on ray" in printed
     assert "widget: Completed False ['loss']" in printed
 
+    assert "Completed on ray - best:" in printed
+    (search_run,) = list(Workspace().experiments()["automl-on-ray"].get_runs())
+    assert len(search_run.get_children()) == 4
     (run,) = list(Workspace().experiments()["on-ray"].get_runs())
     assert run.get_status() == st.COMPLETED
     assert len(run.get_metrics()["loss"]) == 8
