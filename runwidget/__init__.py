@@ -25,6 +25,7 @@ try:
     __version__ = version("runwidget")
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0.0.0"
+VERSION = __version__  # the reference SDK's name (``azureml.core.VERSION``)
 
 
 def __getattr__(name: str) -> object:
@@ -60,6 +61,7 @@ __all__ = [
     "ScriptRunConfig",
     "StoreError",
     "StoreUnavailableError",
+    "VERSION",
     "Workspace",
     "__version__",
 ]

@@ -104,6 +104,12 @@ class ScriptRunConfig:
         value = self.compute_target
         return value if isinstance(value, str) else getattr(value, "name", "local")
 
+    @property
+    def run_config(self) -> RunConfiguration:
+        """The reference SDK's ``src.run_config``: its ``environment``, ``target``,
+        ``arguments`` and ``script`` read and set this configuration's own."""
+        return RunConfiguration(self)
+
     def _cluster_extras(self) -> tuple[dict[str, Path], dict[str, str]]:
         """Files (name -> path) a cluster's job gets in its working directory besides the
         snapshot, and environment variables for its supervisor: none for a user's script."""
@@ -243,6 +249,60 @@ class ScriptRunConfig:
             # runwidget was imported from a source tree on sys.path: let the children find it.
             env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
         return env
+
+
+class RunConfiguration:
+    """``ScriptRunConfig.run_config``: a view of the configuration under the reference
+    SDK's names; setting an attribute sets (and checks) the configuration's own."""
+
+    def __init__(self, config: ScriptRunConfig) -> None:
+        self._config = config
+
+    @property
+    def environment(self) -> Environment | None:
+        return self._config.environment
+
+    @environment.setter
+    def environment(self, value: Environment | None) -> None:
+        if value is not None and not isinstance(value, Environment):
+            raise InvalidValueError(
+                f"run_config.environment must be an Environment, got {type(value).__name__}"
+            )
+        self._config.environment = value
+
+    @property
+    def target(self) -> str:
+        return self._config.target
+
+    @target.setter
+    def target(self, value: Any) -> None:
+        self._config.compute_target = _check_target(value)
+
+    @property
+    def arguments(self) -> list[str]:
+        return self._config.arguments
+
+    @arguments.setter
+    def arguments(self, value: Sequence[str | int | float] | None) -> None:
+        self._config.arguments = _check_arguments(value)
+
+    @property
+    def script(self) -> str:
+        return self._config.script
+
+    @script.setter
+    def script(self, value: str | os.PathLike[str]) -> None:
+        self._config.script = _check_script(self._config.source_directory, value)
+
+    @property
+    def environment_variables(self) -> dict[str, str]:
+        return self._config.environment_variables
+
+    def __repr__(self) -> str:
+        return (
+            f"RunConfiguration(script={self.script!r}, target={self.target!r}, "
+            f"arguments={self.arguments!r})"
+        )
 
 
 # -- runs on a cluster ---------------------------------------------------------------------

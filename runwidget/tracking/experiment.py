@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from runwidget.errors import InvalidValueError
-from runwidget.status import NOT_RESPONDING, QUEUED, RUNNING
+from runwidget.status import ALL, NOT_RESPONDING, QUEUED, RUNNING
 from runwidget.store import RunType
 from runwidget.tracking._validate import check_name
 from runwidget.tracking.workspace import Workspace, default_workspace
@@ -102,26 +102,74 @@ class Experiment:
     def get_runs(
         self,
         type: str | None = None,  # noqa: A002 - the reference SDK's name
-        tags: dict[str, Any] | None = None,
+        tags: str | Mapping[str, Any] | None = None,
+        properties: str | Mapping[str, Any] | None = None,
         include_children: bool = False,
+        *,
+        status: str | None = None,
     ) -> Iterator[Run]:
-        """Runs of this experiment, newest first."""
+        """Runs of this experiment, newest first.
+
+        Args:
+            type: only runs of this type (``interactive``, ``script``, ``automl``, ...).
+            tags: only runs with this tag (a name: set to any value) or these tags (a dict
+                of name to value).
+            properties: the same, for properties.
+            include_children: child runs too (else top-level runs only).
+            status: only runs in this status (``Completed``, ...).
+        """
         from runwidget.tracking.run import Run
 
+        if type is not None and not isinstance(type, str):
+            raise InvalidValueError(f"type must be a run type string, got {type!r:.80}")
+        want_tags = _wanted(tags, "tags")
+        want_properties = _wanted(properties, "properties")
+        if status is not None and status not in (*ALL, NOT_RESPONDING):
+            raise InvalidValueError(
+                f"status must be one of {[*ALL, NOT_RESPONDING]}, got {status!r:.80}"
+            )
         kwargs: dict[str, Any] = {} if include_children else {"parent_id": None}
         records = self.workspace.store.list_runs(experiment=self.name, **kwargs)
         records.sort(key=lambda r: r.created, reverse=True)
         for record in records:
             if type is not None and record.run_type != type:
                 continue
-            if tags and any(record.tags.get(k) != v for k, v in tags.items()):
+            if not _matches(record.tags, want_tags):
+                continue
+            if not _matches(record.properties, want_properties):
                 continue
             if record.current_status() in (NOT_RESPONDING, QUEUED):
                 record = _reaped(self.workspace.store, record)
+            if status is not None and record.current_status() != status:
+                continue
             yield Run(self, record.id, _record=record)
 
     def __repr__(self) -> str:
         return f"Experiment(name={self.name!r}, workspace={self.workspace!r})"
+
+
+_ANY: Any = object()
+
+
+def _wanted(value: Any, what: str) -> dict[str, Any]:
+    """A tags or properties filter: a name (any value) or a dict of name to value."""
+    if value is None:
+        return {}
+    if isinstance(value, str):
+        return {check_name(value, f"{what[:-1]} name"): _ANY}
+    if isinstance(value, Mapping):
+        return {check_name(k, f"{what[:-1]} name"): v for k, v in value.items()}
+    raise InvalidValueError(
+        f"{what} must be a name or a dict of name to value, got {type(value).__name__}: "
+        f"{value!r:.80}"
+    )
+
+
+def _matches(stored: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
+    return all(
+        k in stored and (v is _ANY or stored[k] == v or str(stored[k]) == str(v))
+        for k, v in wanted.items()
+    )
 
 
 def _reaped(store: RunStore, record: RunRecord) -> RunRecord:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import io
 import logging
 import mimetypes
@@ -11,7 +13,8 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Mapping
+import zipfile
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from types import TracebackType
@@ -57,6 +60,12 @@ _NOT_ENDED = tuple(s for s in st.ALL if s not in st.TERMINAL)
 _IMAGE_TYPES = {".png", ".jpg", ".jpeg", ".gif", ".webp", ".svg"}
 # Properties runwidget keeps for itself: the process that owns a run, a script's supervisor.
 _INTERNAL = "runwidget."
+_DESCRIPTION = "runwidget.description"
+# Where take_snapshot stores its zips.
+_SNAPSHOTS = "snapshots/"
+# The name of a run's output log in get_details_with_logs and get_all_logs.
+LOG_FILE = "user_logs/std_log.txt"
+_SEARCH_TYPES = frozenset({RunType.AUTOML, RunType.SWEEP})
 
 
 class Run:
@@ -171,6 +180,46 @@ class Run:
     @property
     def display_name(self) -> str:
         return self._record.display_name
+
+    @display_name.setter
+    def display_name(self, value: str) -> None:
+        value = check_name(value, "display_name")
+        self._flusher.update_run(self.id, display_name=value)
+        self._flusher.flush(END_FLUSH_TIMEOUT)
+        self._record = dataclasses.replace(self._record, display_name=value)
+
+    @property
+    def name(self) -> str:
+        """The run's display name (the reference SDK's ``run.name``)."""
+        return self._record.display_name
+
+    @property
+    def description(self) -> str | None:
+        """A free text about the run, settable; kept in its ``runwidget.description``
+        property (shown as ``get_details()["description"]``), so it may change."""
+        self._flusher.flush(READ_FLUSH_TIMEOUT)
+        return self.refresh().properties.get(_DESCRIPTION)
+
+    @description.setter
+    def description(self, value: str | None) -> None:
+        if value is not None:
+            if not isinstance(value, str):
+                raise InvalidValueError(
+                    f"description must be a string or None, got {_type_name(value)}: {value!r:.80}"
+                )
+            check_text(value, "description")
+        self._flusher.update_run(self.id, properties={_DESCRIPTION: value})
+        self._flusher.flush(END_FLUSH_TIMEOUT)
+
+    @property
+    def properties(self) -> dict[str, Any]:
+        """As ``get_properties()``."""
+        return self.get_properties()
+
+    @property
+    def tags(self) -> dict[str, Any]:
+        """As ``get_tags()``."""
+        return self.get_tags()
 
     @property
     def type(self) -> str:
@@ -327,8 +376,40 @@ class Run:
         self._flusher.flush(READ_FLUSH_TIMEOUT)
         return dict(self.refresh().tags)
 
+    def remove_tags(self, tags: str | Sequence[str]) -> dict[str, Any]:
+        """Remove the tags named in ``tags`` (a list of names, or one name); a name the run
+        does not have is skipped. Returns the tags left."""
+        names = [tags] if isinstance(tags, str) else tags
+        if isinstance(names, Mapping) or not isinstance(names, (list, tuple, set, frozenset)):
+            raise InvalidValueError(
+                f"remove_tags takes a list of tag names, got {_type_name(tags)}: {tags!r:.80}"
+            )
+        names = [check_name(n, "tag name") for n in names]
+        self.flush()
+        _remove_tags(self._store, self.id, names)
+        return dict(self.refresh().tags)
+
     def add_properties(self, properties: Mapping[str, Any]) -> None:
-        self._flusher.update_run(self.id, properties=_check_mapping(properties, "properties"))
+        """Add properties. As in the reference SDK they cannot change once set: setting
+        one again to the same value is fine, to another value raises.
+
+        Raises:
+            InvalidValueError: a property is already set to another value.
+        """
+        properties = _check_mapping(properties, "properties")
+        if self._record.run_type not in _SEARCH_TYPES:
+            # The parents of AutoML searches and sweeps carry their progress (the best
+            # child so far) in properties that runwidget updates as the search goes.
+            self._flusher.flush(READ_FLUSH_TIMEOUT)
+            stored = self.refresh().properties
+            for key, value in properties.items():
+                if key in stored and stored[key] != value:
+                    raise InvalidValueError(
+                        f"property {key!r} of run {self.id!r} is already {stored[key]!r} and "
+                        f"properties cannot change once set; cannot set it to {value!r} "
+                        "(use a tag, run.tag(name, value), for a value that changes)"
+                    )
+        self._flusher.update_run(self.id, properties=properties)
         self._flusher.flush(END_FLUSH_TIMEOUT)
 
     def get_properties(self) -> dict[str, Any]:
@@ -377,8 +458,9 @@ class Run:
         self._add_file(SNAPSHOT_PATH, data, kind="snapshot")
 
     def get_file_names(self) -> list[str]:
+        """The run's files: outputs, uploads and images (snapshots have their own methods)."""
         self.flush()
-        return [f.path for f in self._store.list_files(self.id)]
+        return [f.path for f in self._store.list_files(self.id) if f.kind != "snapshot"]
 
     def download_file(
         self, name: str, output_file_path: str | os.PathLike[str] | None = None
@@ -391,6 +473,84 @@ class Run:
             target = target / Path(name).name
         target.write_bytes(data)
         return target
+
+    # -- snapshots -----------------------------------------------------------------------
+    def take_snapshot(self, file_or_folder_path: str | os.PathLike[str]) -> str:
+        """Store a zip of a file or a folder (ignoring what a snapshot ignores) with the run.
+
+        Returns:
+            The snapshot's id, for ``restore_snapshot``.
+        """
+        from runwidget.tracking.snapshot import take_snapshot
+
+        if not isinstance(file_or_folder_path, (str, os.PathLike)):
+            raise InvalidValueError(
+                f"take_snapshot takes a file or folder path, got {_type_name(file_or_folder_path)}"
+            )
+        path = Path(file_or_folder_path).expanduser()
+        if path.is_file():
+            buffer = io.BytesIO()
+            with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+                archive.write(path, path.name)
+            data = buffer.getvalue()
+        elif path.is_dir():
+            data = take_snapshot(path)
+        else:
+            raise InvalidValueError(
+                f"take_snapshot: {str(file_or_folder_path)!r} is neither a file nor a folder"
+            )
+        snapshot_id = str(uuid.uuid4())
+        self._add_file(f"{_SNAPSHOTS}{snapshot_id}.zip", data, kind="snapshot")
+        self.flush()
+        return snapshot_id
+
+    def _snapshots(self) -> dict[str, str]:
+        """Snapshot id -> stored path, oldest first."""
+        self.flush()
+        found = {}
+        for f in self._store.list_files(self.id, kind="snapshot"):
+            if f.path.startswith(_SNAPSHOTS) and f.path.endswith(".zip"):
+                found[f.path[len(_SNAPSHOTS) : -len(".zip")]] = f.path
+            else:  # a submitted run's own snapshot
+                found[str(uuid.uuid5(uuid.NAMESPACE_URL, f"runwidget:{self.id}/{f.path}"))] = f.path
+        return found
+
+    def get_snapshot_id(self) -> str | None:
+        """The id of the run's latest snapshot, or None when it has none."""
+        return next(reversed(self._snapshots()), None)
+
+    def restore_snapshot(
+        self, snapshot_id: str | None = None, path: str | os.PathLike[str] | None = None
+    ) -> str:
+        """Write a snapshot (default: the latest) as a zip file.
+
+        Args:
+            snapshot_id: from ``take_snapshot`` or ``get_snapshot_id``.
+            path: the zip file to write, or a folder for ``<snapshot id>.zip`` (default:
+                the current folder).
+
+        Returns:
+            The zip file's path.
+
+        Raises:
+            InvalidValueError: the run has no snapshot, or none with that id.
+        """
+        snapshots = self._snapshots()
+        if snapshot_id is None:
+            if not snapshots:
+                raise InvalidValueError(f"run {self.id!r} has no snapshot")
+            snapshot_id = next(reversed(snapshots))
+        elif snapshot_id not in snapshots:
+            raise InvalidValueError(
+                f"run {self.id!r} has no snapshot {snapshot_id!r}; its snapshots: "
+                f"{list(snapshots) or 'none'}"
+            )
+        target = Path(path).expanduser() if path is not None else Path.cwd()
+        if target.is_dir() or path is None or not target.suffix:
+            target.mkdir(parents=True, exist_ok=True)
+            target = target / f"{snapshot_id}.zip"
+        target.write_bytes(self._store.read_file(self.id, snapshots[snapshot_id]))
+        return str(target)
 
     # -- children ------------------------------------------------------------------------
     def child_run(self, name: str | None = None, run_id: str | None = None) -> Run:
@@ -410,6 +570,62 @@ class Run:
             Run(self.experiment, r.id, _record=r)
             for r in self._store.get_children(self.id, recursive=recursive)
         ]
+
+    def create_children(
+        self,
+        count: int | None = None,
+        tag_key: str | None = None,
+        tag_values: Sequence[str] | None = None,
+    ) -> list[Run]:
+        """Start ``count`` child runs (Running), or one per value of ``tag_values``, each
+        tagged ``tag_key=value``. End each with ``complete()`` (or use it in ``with``).
+
+        Raises:
+            InvalidValueError: neither a count nor tag values, or they disagree.
+        """
+        if count is not None and (isinstance(count, bool) or not isinstance(count, int)):
+            raise InvalidValueError(
+                f"count must be a positive int, got {_type_name(count)}: {count!r:.80}"
+            )
+        if count is not None and count < 1:
+            raise InvalidValueError(f"count must be a positive int, got {count}")
+        if tag_values is not None:
+            if isinstance(tag_values, (str, bytes, Mapping)) or not isinstance(
+                tag_values, Sequence
+            ):
+                raise InvalidValueError(
+                    f"tag_values must be a list, got {_type_name(tag_values)}: {tag_values!r:.80}"
+                )
+            if tag_key is None:
+                raise InvalidValueError("create_children: tag_values needs a tag_key")
+            check_name(tag_key, "tag_key")
+            if count is not None and count != len(tag_values):
+                raise InvalidValueError(
+                    f"create_children: count={count} but {len(tag_values)} tag_values"
+                )
+            tags = [_check_mapping({tag_key: v}, "tags") for v in tag_values]
+        elif count is None:
+            raise InvalidValueError("create_children needs a count or tag_key and tag_values")
+        else:
+            if tag_key is not None:
+                check_name(tag_key, "tag_key")
+            tags = [{tag_key: ""} if tag_key is not None else {} for _ in range(count)]
+        return [
+            Run._create(self.experiment, run_type=RunType.CHILD, parent_id=self.id, tags=t)
+            for t in tags
+        ]
+
+    def submit_child(self, config: Any, tags: Mapping[str, Any] | None = None) -> Run:
+        """Submit a ``ScriptRunConfig`` as a child of this run; returns its run at once."""
+        from runwidget.execution.config import ScriptRunConfig
+
+        if not isinstance(config, ScriptRunConfig):
+            raise InvalidValueError(
+                f"submit_child takes a ScriptRunConfig, got {_type_name(config)}"
+            )
+        child = copy.copy(config)  # the caller's config stays as it was
+        child._parent_id = self.id
+        return child._submit(self.experiment, tags=_check_mapping(tags, "tags"))
 
     # -- ending --------------------------------------------------------------------------
     def complete(self) -> None:
@@ -524,7 +740,40 @@ class Run:
         }
         if r.error is not None:
             details["error"] = dict(r.error)
+        if r.properties.get(_DESCRIPTION) is not None:
+            details["description"] = r.properties[_DESCRIPTION]
         return details
+
+    def get_details_with_logs(self) -> dict[str, Any]:
+        """``get_details()`` plus ``"logFiles"``: log name -> text (a submitted script's
+        output log, stdout and stderr in order, as ``LOG_FILE``; none for other runs)."""
+        details = self.get_details()
+        text = self._output_log()
+        details["logFiles"] = {LOG_FILE: text} if text else {}
+        return details
+
+    def get_all_logs(self, destination: str | os.PathLike[str] | None = None) -> list[str]:
+        """Write the run's logs under ``destination`` (default: a folder named as the run
+        id in the current folder). Returns the paths written (none for a run without an
+        output log)."""
+        text = self._output_log()
+        if not text:
+            return []
+        root = Path(destination).expanduser() if destination is not None else Path(self.id)
+        file = root / LOG_FILE
+        file.parent.mkdir(parents=True, exist_ok=True)
+        file.write_text(text, encoding="utf-8")
+        return [str(file)]
+
+    def _output_log(self) -> str:
+        self.flush(READ_FLUSH_TIMEOUT)
+        parts, cursor = [], 0
+        while True:
+            lines = self._store.read_logs(self.id, since=cursor, limit=5000)
+            parts += [line.text + "\n" for line in lines]
+            if len(lines) < 5000:
+                return "".join(parts)
+            cursor = lines[-1].seq
 
     def get_metrics(self, name: str | None = None, recursive: bool = False) -> dict[str, Any]:
         """Metrics by name: one value for a scalar logged once, a list for a series, a
@@ -634,6 +883,35 @@ class Run:
             "</tr></table>"
         )
 
+    # Last in the class: from here on, ``list`` in the class body is this method.
+    @classmethod
+    def list(
+        cls,
+        experiment: Experiment,
+        type: str | None = None,  # noqa: A002 - the reference SDK's name
+        tags: str | Mapping[str, Any] | None = None,
+        properties: str | Mapping[str, Any] | None = None,
+        status: str | None = None,
+        include_children: bool = False,
+    ) -> Iterator[Run]:
+        """Runs of ``experiment``, newest first, as ``experiment.get_runs`` with a status.
+
+        ``tags`` and ``properties``: a name (set to any value) or a dict of name to value.
+        """
+        from runwidget.tracking.experiment import Experiment
+
+        if not isinstance(experiment, Experiment):
+            raise InvalidValueError(
+                f"Run.list takes an Experiment first, got {_type_name(experiment)}"
+            )
+        return experiment.get_runs(
+            type=type,
+            tags=tags,
+            properties=properties,
+            include_children=include_children,
+            status=status,
+        )
+
 
 def _check_mapping(value: Mapping[str, Any] | None, what: str) -> dict[str, Any]:
     if value is None:
@@ -680,3 +958,33 @@ def _iso(at: float | None) -> str | None:
     if at is None:
         return None
     return datetime.fromtimestamp(at, tz=timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def _type_name(value: Any) -> str:
+    return type(value).__name__
+
+
+def _remove_tags(store: Any, run_id: str, names: list[str]) -> None:
+    """Delete tags from a stored run (the store's ``update_run`` merges tags, so cannot)."""
+    import json
+
+    from sqlalchemy import select, update
+
+    from runwidget.store import schema as s
+    from runwidget.store.sql import SqlStore
+
+    if not isinstance(store, SqlStore):
+        raise InvalidValueError(f"remove_tags is not supported by {_type_name(store)}")
+    with store._writing() as conn:
+        row = conn.execute(select(s.runs.c.tags).where(s.runs.c.id == run_id)).first()
+        if row is None:
+            raise RunNotFoundError(f"run {run_id!r} not found")
+        tags = json.loads(row.tags)
+        if not any(n in tags for n in names):
+            return
+        kept = {k: v for k, v in tags.items() if k not in names}
+        conn.execute(
+            update(s.runs)
+            .where(s.runs.c.id == run_id)
+            .values(tags=json.dumps(kept), seq=store._next_seq(conn))
+        )

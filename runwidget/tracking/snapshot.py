@@ -12,16 +12,25 @@ from runwidget.errors import InvalidValueError
 
 ALWAYS_IGNORED = (".git", "__pycache__", ".ipynb_checkpoints", ".runwidget")
 IGNORE_FILE = ".runwidgetignore"
+# Also read: the reference SDK's ignore file, so its users' folders snapshot as before.
+IGNORE_FILES = (IGNORE_FILE, ".amlignore")
 MAX_SNAPSHOT_BYTES = int(os.environ.get("RUNWIDGET_MAX_SNAPSHOT_BYTES", str(300 * 1024 * 1024)))
 SNAPSHOT_PATH = "snapshot.zip"
 
 
 def _ignore_patterns(root: Path) -> list[str]:
-    ignore = root / IGNORE_FILE
-    if not ignore.is_file():
-        return []
-    lines = ignore.read_text(encoding="utf-8", errors="replace").splitlines()
-    return [line.strip().rstrip("/") for line in lines if line.strip() and not line.startswith("#")]
+    patterns: list[str] = []
+    for name in IGNORE_FILES:
+        ignore = root / name
+        if not ignore.is_file():
+            continue
+        lines = ignore.read_text(encoding="utf-8", errors="replace").splitlines()
+        for line in lines:
+            line = line.strip()
+            if line and not line.startswith("#"):
+                # "/data" and "data/" (gitignore forms) name the folder at the top.
+                patterns.append(line.rstrip("/").lstrip("/") or line)
+    return patterns
 
 
 def _ignored(relative: str, name: str, patterns: list[str]) -> bool:
