@@ -335,3 +335,13 @@ def test_a_submitted_runs_snapshot_has_an_id(exp: Experiment, tmp_path: Path, su
     with zipfile.ZipFile(run.restore_snapshot(path=tmp_path / "out.zip")) as archive:
         assert "skip.bin" not in archive.namelist() and "train.py" in archive.namelist()
     assert "snapshot.zip" not in run.get_file_names()
+
+
+def test_workspace_get_and_experiments_as_in_v1(ws: Workspace) -> None:
+    Experiment(ws, "one")
+    assert list(ws.experiments) == ["one"] and ws.experiments["one"].name == "one"
+    assert list(ws.experiments()) == ["one"]
+    named = Workspace.get(name="my-ws", subscription_id="sub", resource_group="rg")
+    assert (named.name, named.subscription_id, named.resource_group) == ("my-ws", "sub", "rg")
+    with pytest.raises(InvalidValueError, match="takes a name"):
+        Workspace.get(name="")

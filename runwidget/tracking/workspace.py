@@ -147,11 +147,35 @@ class Workspace:
                 )
         return cls(**_read_config(found))
 
-    def experiments(self) -> dict[str, Experiment]:
-        """Every experiment in the store, by name."""
+    @property
+    def experiments(self) -> _Experiments:
+        """Every experiment in the store, by name: ``ws.experiments["name"]`` as in the
+        reference SDK (``ws.experiments()`` works too)."""
         from runwidget.tracking.experiment import Experiment
 
-        return {e.name: Experiment(self, e.name) for e in self.store.list_experiments()}
+        return _Experiments(
+            {e.name: Experiment(self, e.name) for e in self.store.list_experiments()}
+        )
+
+    @classmethod
+    def get(
+        cls,
+        name: str,
+        subscription_id: str | None = None,
+        resource_group: str | None = None,
+        *,
+        store: str | RunStore | None = None,
+    ) -> Workspace:
+        """The reference SDK's ``Workspace.get``: the store ``store`` (default: the default
+        store) under the name ``name``; the names choose nothing."""
+        if not isinstance(name, str) or not name.strip():
+            raise InvalidValueError(f"Workspace.get takes a name, got {name!r:.80}")
+        return cls(
+            store,
+            subscription_id=subscription_id,
+            resource_group=resource_group,
+            workspace_name=name,
+        )
 
     @property
     def compute_targets(self) -> dict[str, ComputeTarget]:
@@ -167,6 +191,13 @@ class Workspace:
 
     def __repr__(self) -> str:
         return f"Workspace({self.uri!r})"
+
+
+class _Experiments(dict[str, "Experiment"]):
+    """``ws.experiments``: a dict, also callable (the older ``ws.experiments()``)."""
+
+    def __call__(self) -> _Experiments:
+        return self
 
 
 def _find_config(start: Path) -> Path | None:
