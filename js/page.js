@@ -10,7 +10,7 @@ import { createHeatStrip, createIterationsTable } from "./components/iterations.
 import { createParallelCoordinates } from "./components/parcoords.js";
 import { createLogView } from "./components/logview.js";
 import { createGallery } from "./components/gallery.js";
-import { PALETTE } from "./components/palette.js";
+import { ITERATION_COLOURS, PALETTE } from "./components/palette.js";
 
 export const ITERATION_CHART_PREFIX = "it:";
 
@@ -130,7 +130,7 @@ export function createRunPage({ onOpenChild, onBack, onFullLog, chartHost, maxLi
     chartSection.el.hidden = state.charts.length === 0;
     for (const spec of state.charts) {
       const slot = slotFor(spec.id, chartGrid, spec);
-      setLegend(slot, spec.series.length > 1 ? spec.series.map((s, i) => [s.label, PALETTE[i % PALETTE.length], "line"]) : []);
+      setLegend(slot, spec.series.length > 1 ? spec.series.map((s, i) => [s.label, s.colour ?? PALETTE[i % PALETTE.length], "line"]) : []);
       const skipped = spec.series.reduce((n, s) => n + (s.skipped || 0), 0);
       slot.el.title = skipped ? `${skipped} values (NaN or infinite) not drawn` : "";
       if (!chartHost) {
@@ -171,10 +171,11 @@ export function createRunPage({ onOpenChild, onBack, onFullLog, chartHost, maxLi
     metricSelect.value = selectedMetric ?? "";
     metricSelect.parentNode.parentNode.hidden = metrics.length < 2;
     for (const metric of metrics) {
-      const slot = slotFor(ITERATION_CHART_PREFIX + metric, iterationSlots, { id: ITERATION_CHART_PREFIX + metric, title: metric });
+      const colours = meta.colours ?? ITERATION_COLOURS;
+      const slot = slotFor(ITERATION_CHART_PREFIX + metric, iterationSlots, { id: ITERATION_CHART_PREFIX + metric, title: metric, colours });
       setLegend(slot, [
-        [`${metric} per iteration`, PALETTE[0], "dot"],
-        ["best so far", PALETTE[2], "line"],
+        [`${metric} per iteration`, colours.points, "dot"],
+        ["best so far", colours.best, "line"],
       ]);
       slot.el.hidden = metric !== selectedMetric;
     }

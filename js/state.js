@@ -1,17 +1,18 @@
-// The delta protocol in the browser: the same rules as runwidget/view/delta.py.
+// The delta protocol in the browser: the same rules as runwidget/view/delta.py, checked
+// against the golden files in tests/fixtures/view/ that the Python view model writes.
 // A delta {version, base, time, ...parts} applies to the state whose version is `base`.
 
 const REPLACED = ["header", "properties", "error", "notices", "iterations", "terminal"];
 
 /**
  * Apply `delta` to `state` in place and return it.
- * @param {object} state a snapshot (from RunView.snapshot())
- * @param {object} delta
+ * @param {import("./view-types.js").ViewSnapshot} state a snapshot (from RunView.snapshot())
+ * @param {import("./view-types.js").ViewDelta} delta
  * @param {object} [options]
  * @param {(tail: object) => void} [options.onSeries] takes series points instead of the state
  *   (the notebook widget puts them straight into its bqplot lines); the state then keeps
  *   only each series' count
- * @returns {object} the state
+ * @returns {import("./view-types.js").ViewSnapshot} the state
  * @throws {Error} when delta.base is not state.version
  */
 export function applyDelta(state, delta, { onSeries } = {}) {
@@ -57,7 +58,8 @@ function applyCharts(charts, part, onSeries) {
       ...spec,
       series: spec.series.map((s) => {
         const kept = oldSeries.get(s.id);
-        return kept ? { ...kept, label: s.label } : { ...s, count: 0, skipped: 0, ...(onSeries ? {} : { x: [], y: [] }) };
+        // A kept series takes the spec's label and colour.
+        return kept ? { ...kept, ...s } : { ...s, count: 0, skipped: 0, ...(onSeries ? {} : { x: [], y: [] }) };
       }),
     };
     if (old) charts[charts.indexOf(old)] = chart;

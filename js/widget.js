@@ -3,7 +3,7 @@
 // figures, embedded in the page; series points from deltas go straight into their lines.
 import { createRunPage } from "./page.js";
 import { applyDelta, spliceSeries } from "./state.js";
-import { iterationSeries } from "./components/iterations.js";
+import { sentIterationSeries } from "./components/iterations.js";
 import "./widget.css";
 
 // anywidget hands initialize() and each render() a different proxy of one model: key the
@@ -73,7 +73,7 @@ function storeFor(model) {
       for (const metric of meta.metrics || []) {
         const ids = model.get("_charts")?.[`it:${metric}`]?.series;
         if (!ids) continue;
-        const data = iterationSeries(state.children.rows, metric, meta);
+        const data = sentIterationSeries(meta, metric);
         chain = chain.then(async () => {
           const points = await model.widget_manager.get_model(ids.points);
           const best = await model.widget_manager.get_model(ids.best);

@@ -15,10 +15,10 @@ def test_python_and_js_versions_agree() -> None:
     assert runwidget.__version__ == js
 
 
-def test_python_and_js_chart_colours_agree() -> None:
-    import re
-
-    from runwidget.widgets._charts import COLOURS
+def test_python_and_js_read_one_palette() -> None:
+    from runwidget.view.palette import SERIES
 
     palette = (ROOT / "js" / "components" / "palette.js").read_text()
-    assert re.findall(r'"(#[0-9a-f]{6})"', palette) == COLOURS
+    assert 'from "../../runwidget/view/palette.json"' in palette
+    defined = json.loads((ROOT / "runwidget" / "view" / "palette.json").read_text())
+    assert defined["series"] == SERIES

@@ -97,6 +97,8 @@ def test_each_metric_kind_is_drawn_as_logged(experiment: Experiment, tmp_path: P
     cosine = _chart(s, "Cosine Wave")  # two variables: x = the first column
     assert cosine["kind"] == "xy" and cosine["x_label"] == "angle"
     assert [series["id"] for series in cosine["series"]] == ["cos", "sin"]
+    # Each series names its colour, from the one palette, in order.
+    assert [series["colour"] for series in cosine["series"]] == ["#1f77b4", "#ff7f0e"]
     assert cosine["series"][0]["x"] == [0, 1, 2, 3]
     assert cosine["series"][0]["y"] == pytest.approx([math.cos(a) for a in range(4)])
     sine = _chart(s, "Sine Wave")
@@ -320,6 +322,33 @@ def test_automl_iterations_best_so_far_by_goal(store: RunStore, goal: str) -> No
         assert [r["best"] for r in rows] == [0.7, 0.7, 0.7, 0.7, 0.7]
         assert meta["best"]["iteration"] == 0
     assert rows[2]["status"] == "Failed"
+    assert [r["status_kind"] for r in rows] == ["completed"] * 2 + ["failed"] + ["completed"] * 2
+    # The iteration charts come drawn: a point per iteration, the stepped best so far (a
+    # failed iteration logs nothing), and "loss" guessed lower-is-better by its name.
+    auc, loss = meta["series"]["AUC"], meta["series"]["loss"]
+    assert auc["x"] == [0, 1, 3, 4] and auc["y"] == [0.7, 0.9, 0.8, 0.95]
+    assert auc["best_x"] == [0, 1, 3, 4]
+    assert auc["best_y"] == ([0.7, 0.9, 0.9, 0.95] if goal == "maximize" else [0.7] * 4)
+    assert loss["best_y"] == pytest.approx([0.3, 0.1, 0.1, 0.05])
+    assert meta["colours"] == {"points": "#1f77b4", "best": "#2ca02c"}
+
+
+def test_iteration_series_skip_failed_runs_for_the_best_so_far() -> None:
+    from runwidget.view.children import iteration_series
+
+    rows = [
+        {"iteration": 0, "status": "Failed", "metrics": {"AUC": 0.99}},
+        {"iteration": 1, "status": "Completed", "metrics": {"AUC": 0.5}},
+        {"iteration": 2, "status": "Running", "metrics": {}},
+        {"iteration": 3, "status": "Completed", "metrics": {"AUC": 0.7}},
+    ]
+    assert iteration_series(rows, "AUC", "maximize") == {
+        "x": [0, 1, 3],
+        "y": [0.99, 0.5, 0.7],
+        "best_x": [1, 3],
+        "best_y": [0.5, 0.7],
+    }
+    assert iteration_series(rows, "AUC", "minimize")["best_y"] == [0.5, 0.5]
 
 
 def test_sweep_iterations_have_hyperparameters(store: RunStore) -> None:

@@ -1,11 +1,12 @@
 // The child runs table: number, name, status, started, duration and metric columns.
 // Clicking a row opens that run.
 import { h } from "./dom.js";
-import { formatDuration, formatTime, formatValue, runDuration, statusKind } from "./format.js";
+import { formatDuration, formatTime, formatValue, runDuration, statusClass } from "./format.js";
 import { createTable } from "./table.js";
 
-export function statusBadge(status) {
-  return h("span", { className: `rw-badge rw-status-${statusKind(status)}`, text: status });
+/** A status, coloured by the colour family the view model sent with it (`status_kind`). */
+export function statusBadge(status, kind) {
+  return h("span", { className: `rw-badge ${statusClass(kind)}`, text: status });
 }
 
 /**
@@ -18,7 +19,7 @@ export function createChildrenTable({ onOpen, now = () => Date.now() / 1000, pag
   const base = [
     { key: "number", label: "Run", numeric: true },
     { key: "name", label: "Name" },
-    { key: "status", label: "Status", render: (r) => statusBadge(r.status) },
+    { key: "status", label: "Status", render: (r) => statusBadge(r.status, r.status_kind) },
     { key: "started", label: "Started", render: (r) => formatTime(r.started) },
     {
       key: "duration",

@@ -1,21 +1,11 @@
-// Formatting shared by every component: times, durations, values, statuses.
-
-export const STATUS_KINDS = {
-  Running: "running",
-  Finalizing: "running",
-  Starting: "waiting",
-  Queued: "waiting",
-  NotStarted: "waiting",
-  Completed: "completed",
-  Failed: "failed",
-  Canceled: "canceled",
-  NotResponding: "warning",
-};
+// Formatting shared by every component: times, durations, values. A status's colour is
+// the `status_kind` the view model sends with it.
 
 export const TERMINAL = new Set(["Completed", "Failed", "Canceled"]);
 
-export function statusKind(status) {
-  return STATUS_KINDS[status] || "waiting";
+/** The CSS class of a status colour family, as the view model sent it. */
+export function statusClass(kind) {
+  return `rw-status-${kind || "waiting"}`;
 }
 
 /** `1h 02m 03s`, `2m 05s`, `4.2s`; "" for nothing. */

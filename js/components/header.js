@@ -1,7 +1,7 @@
 // The header: name, status (coloured), type, experiment, run id, started, a duration that
 // ticks in the browser while the run is alive, the portal link, and the way back.
 import { h, replace, safeUrl } from "./dom.js";
-import { TERMINAL, formatDuration, formatTime, runDuration, statusKind } from "./format.js";
+import { TERMINAL, formatDuration, formatTime, runDuration, statusClass } from "./format.js";
 
 /**
  * @param {object} [options]
@@ -57,7 +57,7 @@ export function createHeader({ onBack, now = () => Date.now() / 1000 } = {}) {
     title.textContent = header.display_name || header.run_id;
     title.title = header.display_name || "";
     status.textContent = header.status;
-    status.className = `rw-status rw-status-${statusKind(header.status)}`;
+    status.className = `rw-status ${statusClass(header.status_kind)}`;
     el.dataset.status = header.status;
     // "live" only while something can still change (after the end, polling does one last read).
     live.textContent = polling && !TERMINAL.has(header.status) ? "live" : "";

@@ -1,39 +1,19 @@
-// AutoML and sweep iterations: the heat strip, the iterations table and the per-iteration
-// series (points and a stepped best-so-far line).
+// AutoML and sweep iterations: the heat strip and the iterations table. The per-iteration
+// series (points and a stepped best-so-far line) and the goal come from the view model.
 import { h, replace } from "./dom.js";
 import { formatDuration, formatTime, formatValue, runDuration } from "./format.js";
 import { statusBadge } from "./children.js";
 import { createTable } from "./table.js";
 
-const LOWER_IS_BETTER = ["loss", "error", "mse", "rmse", "mae", "mape", "log_loss", "perplexity"];
-
-/** The goal of a metric: the run's goal for its primary metric, else a guess by name. */
-export function goalOf(metric, meta) {
-  if (meta && metric === meta.primary_metric && (meta.goal === "maximize" || meta.goal === "minimize")) {
-    return meta.goal;
-  }
-  const lowered = String(metric).toLowerCase();
-  return LOWER_IS_BETTER.some((w) => lowered.includes(w)) ? "minimize" : "maximize";
-}
-
-/** Points of `metric` per iteration, and its best-so-far line (as runwidget/widgets/_charts.py). */
-export function iterationSeries(rows, metric, meta) {
-  const goal = goalOf(metric, meta);
-  const ordered = [...rows].sort((a, b) => (a.iteration ?? 0) - (b.iteration ?? 0) || a.number - b.number);
-  const out = { x: [], y: [], best_x: [], best_y: [] };
-  let best = null;
-  for (const row of ordered) {
-    const value = row.metrics?.[metric];
-    if (typeof value !== "number") continue;
-    out.x.push(row.iteration);
-    out.y.push(value);
-    if (row.status !== "Failed" && (best === null || (goal === "maximize" ? value > best : value < best))) best = value;
-    if (best !== null) {
-      out.best_x.push(row.iteration);
-      out.best_y.push(best);
-    }
-  }
-  return out;
+/**
+ * The iteration chart of `metric` as the view model sent it: a point per iteration and the
+ * stepped best-so-far line (`{x, y, best_x, best_y}`); empty when it sent none.
+ * @param {import("../view-types.js").Iterations | null} meta
+ * @param {string} metric
+ * @returns {import("../view-types.js").IterationSeries}
+ */
+export function sentIterationSeries(meta, metric) {
+  return meta?.series?.[metric] ?? { x: [], y: [], best_x: [], best_y: [] };
 }
 
 /** A cell's shade: 0 (worst finished iteration) to 1 (best), by the goal. */
@@ -53,23 +33,12 @@ const STRIP_COLOURS = {
 };
 
 function stripColour(row, score) {
-  switch (row.status) {
-    case "Completed":
-      if (score === null) return "#a5d6a7";
-      // Light to dark green as the score improves.
-      return `hsl(122, 45%, ${Math.round(82 - score * 50)}%)`;
-    case "Running":
-    case "Finalizing":
-      return STRIP_COLOURS.running;
-    case "Failed":
-      return STRIP_COLOURS.failed;
-    case "Canceled":
-      return STRIP_COLOURS.canceled;
-    case "NotResponding":
-      return STRIP_COLOURS.warning;
-    default:
-      return STRIP_COLOURS.waiting;
+  if (row.status_kind === "completed") {
+    if (score === null) return "#a5d6a7";
+    // Light to dark green as the score improves.
+    return `hsl(122, 45%, ${Math.round(82 - score * 50)}%)`;
   }
+  return STRIP_COLOURS[row.status_kind] ?? STRIP_COLOURS.waiting;
 }
 
 /** One cell per iteration: grey not started, blue running, green by score, red failed, orange canceled. */
@@ -104,7 +73,7 @@ export function createHeatStrip({ onOpen } = {}) {
           title,
           attrs: { role: "listitem", "aria-label": title },
           dataset: { status: row.status, id: row.id },
-          style: { background: stripColour(row, row.status === "Completed" ? score : null) },
+          style: { background: stripColour(row, row.status_kind === "completed" ? score : null) },
           on: onOpen ? { click: () => onOpen(row) } : {},
         });
       }),
@@ -134,7 +103,7 @@ export function createIterationsTable({ onOpen, now = () => Date.now() / 1000, p
     cols.push(
       { key: "metric", label: meta.primary_metric || "metric", numeric: true, render: (r) => formatValue(r.metric) },
       { key: "best", label: "Best so far", numeric: true, render: (r) => formatValue(r.best) },
-      { key: "status", label: "Status", render: (r) => statusBadge(r.status) },
+      { key: "status", label: "Status", render: (r) => statusBadge(r.status, r.status_kind) },
       {
         key: "duration",
         label: "Duration",

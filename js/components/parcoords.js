@@ -2,7 +2,6 @@
 // line per iteration coloured by its metric.
 import { h, replace, svg } from "./dom.js";
 import { formatValue } from "./format.js";
-import { goalOf } from "./iterations.js";
 
 const WIDTH_PER_AXIS = 140;
 const HEIGHT = 220;
@@ -39,7 +38,7 @@ export function createParallelCoordinates() {
     const axes = params.map((p) => axisOf(p, usable.map((r) => r.params?.[p] ?? null)));
     axes.push(axisOf(metric, usable.map((r) => r.metric)));
     const metricAxis = axes[axes.length - 1];
-    const goal = goalOf(metric, meta);
+    const goal = meta.goal; // of the primary metric, as the view model decided
     const width = PAD.left + PAD.right + WIDTH_PER_AXIS * (axes.length - 1);
     const innerH = HEIGHT - PAD.top - PAD.bottom;
     const xOf = (i) => PAD.left + i * WIDTH_PER_AXIS;

@@ -3,7 +3,7 @@
 // time from the REST API, so 10,000 runs draw as fast as 10. It polls the runs changed since
 // its cursor about every 10 s, and not while it is hidden.
 import { h, replace } from "../components/dom.js";
-import { TERMINAL, formatDuration, formatValue, runDuration, statusKind } from "../components/format.js";
+import { TERMINAL, formatDuration, formatValue, runDuration, statusClass } from "../components/format.js";
 
 export const ROW_HEIGHT = 50;
 
@@ -239,7 +239,7 @@ export function createRunsSidebar({ api, isVisible, actions }) {
   function fillRow(row, run) {
     row.run = run;
     const { parts } = row;
-    parts.badge.className = `rw-badge rw-status-${statusKind(run.status)}`;
+    parts.badge.className = `rw-badge ${statusClass(run.status_kind)}`;
     parts.badge.textContent = run.status;
     parts.name.textContent = run.name || run.id;
     row.el.title = `${run.name || run.id}\n${run.id}`;

@@ -3,8 +3,10 @@
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 import { h } from "../components/dom.js";
+import { PALETTE } from "../components/palette.js";
 
-export const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
+// The view model names each series' colour; the palette is for series it did not colour.
+export { PALETTE };
 
 /**
  * uPlot wants one x array shared by every series: merge the series' x values and put null

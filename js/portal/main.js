@@ -72,7 +72,7 @@ function durationOf(r, now) {
 function runColumns(serverNow) {
   return [
     { key: "name", label: "Run", render: (r) => a(link.run(r.id), r.name || r.id) },
-    { key: "status", label: "Status", render: (r) => statusBadge(r.status) },
+    { key: "status", label: "Status", render: (r) => statusBadge(r.status, r.status_kind) },
     { key: "experiment", label: "Experiment", render: (r) => a(link.experiment(r.experiment), r.experiment) },
     { key: "target", label: "Target", value: (r) => r.target || "local", render: (r) => a(link.runs(r.target || "local"), r.target || "local", "rw-run-target") },
     { key: "started", label: "Started", render: (r) => formatTime(r.started ?? r.created), value: (r) => r.started ?? r.created },
@@ -329,7 +329,7 @@ async function drawCompare(el, ids) {
     "div",
     { className: "rw-compare-legend" },
     answer.runs.map((r, i) =>
-      h("span", { className: "rw-compare-key" }, h("span", { className: "rw-swatch", style: { background: PALETTE[i % PALETTE.length] } }), a(link.run(r.id), names.get(r.id)), " ", statusBadge(r.status)),
+      h("span", { className: "rw-compare-key" }, h("span", { className: "rw-swatch", style: { background: PALETTE[i % PALETTE.length] } }), a(link.run(r.id), names.get(r.id)), " ", statusBadge(r.status, r.status_kind)),
     ),
   );
   const grid = h("div", { className: "rw-charts rw-compare-charts" });

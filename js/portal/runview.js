@@ -3,7 +3,7 @@
 // with uPlot. Used by the portal's run page and JupyterLab's run panel.
 import { createRunPage, ITERATION_CHART_PREFIX } from "../page.js";
 import { applyDelta } from "../state.js";
-import { iterationSeries } from "../components/iterations.js";
+import { sentIterationSeries } from "../components/iterations.js";
 import { h } from "../components/dom.js";
 import { createLineChart } from "./chart.js";
 
@@ -50,8 +50,8 @@ export function createRunView({ api, runId, onOpenRun, isVisible = () => !docume
           xLabel: isIteration ? "iteration" : spec.x_label,
           yLabel: spec.y_label || "",
           series: isIteration
-            ? [{ label: spec.title, kind: "points" }, { label: "best", kind: "step", colour: "#2e7d32" }]
-            : spec.series.map((s) => ({ label: s.label })),
+            ? [{ label: spec.title, kind: "points", colour: spec.colours?.points }, { label: "best", kind: "step", colour: spec.colours?.best }]
+            : spec.series.map((s) => ({ label: s.label, colour: s.colour })),
         });
         charts.set(chartId, chart);
         drawChart(chartId);
@@ -69,7 +69,7 @@ export function createRunView({ api, runId, onOpenRun, isVisible = () => !docume
       const meta = state.iterations;
       if (!meta) return;
       const metric = chartId.slice(ITERATION_CHART_PREFIX.length);
-      const data = iterationSeries(state.children.rows, metric, meta);
+      const data = sentIterationSeries(meta, metric);
       chart.setData([{ x: data.x, y: data.y }, { x: data.best_x, y: data.best_y }]);
       return;
     }
@@ -77,7 +77,7 @@ export function createRunView({ api, runId, onOpenRun, isVisible = () => !docume
     if (!spec) return;
     chart.setData(
       spec.series.map((s) => ({ x: s.x, y: s.y })),
-      spec.series.map((s) => ({ label: s.label })),
+      spec.series.map((s) => ({ label: s.label, colour: s.colour })),
     );
   }
 

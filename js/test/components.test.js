@@ -7,7 +7,7 @@ import { createProperties } from "../components/properties.js";
 import { createErrorBanner, createNotices } from "../components/notices.js";
 import { createTable } from "../components/table.js";
 import { createChildrenTable } from "../components/children.js";
-import { createHeatStrip, createIterationsTable, iterationSeries } from "../components/iterations.js";
+import { createHeatStrip, createIterationsTable, sentIterationSeries } from "../components/iterations.js";
 import { createParallelCoordinates } from "../components/parcoords.js";
 import { createLogView } from "../components/logview.js";
 import { createGallery, safeImageSrc } from "../components/gallery.js";
@@ -75,7 +75,7 @@ describe("header", () => {
     vi.advanceTimersByTime(1000);
     expect(hd.el.querySelector(".rw-duration").textContent).toBe("1m 15s");
     expect(hd.el.querySelector(".rw-portal").getAttribute("href")).toContain("/runs/exp_1_abc");
-    hd.update(header({ status: "Completed", ended: 1100 }), { time: 1200 });
+    hd.update(header({ status: "Completed", status_kind: "completed", ended: 1100 }), { time: 1200 });
     expect(hd.el.querySelector(".rw-status").className).toContain("rw-status-completed");
     expect(hd.el.querySelector(".rw-duration").textContent).toBe("1m 40s");
     hd.destroy();
@@ -139,7 +139,7 @@ describe("table", () => {
     const c = createChildrenTable({ onOpen, now: () => 2000 });
     c.update({
       columns: [{ key: "acc", label: "acc" }],
-      rows: [{ id: "c1", number: 2, name: XSS, type: "child", status: "Running", created: 1000, started: 1000, ended: null, metrics: { acc: 0.5 } }],
+      rows: [{ id: "c1", number: 2, name: XSS, type: "child", status: "Running", status_kind: "running", created: 1000, started: 1000, ended: null, metrics: { acc: 0.5 } }],
     });
     expect(c.el.querySelector("img")).toBeNull();
     expect(c.el.textContent).toContain(XSS);
@@ -151,17 +151,18 @@ describe("table", () => {
 
 const meta = { kind: "automl", primary_metric: "AUC", goal: "maximize", metrics: ["AUC"], params: [], best: null };
 const iterRows = [
-  { id: "a", number: 2, iteration: 0, status: "Completed", metric: 0.7, best: 0.7, metrics: { AUC: 0.7 }, pipeline: XSS, params: {}, started: 1, ended: 2 },
-  { id: "b", number: 3, iteration: 1, status: "Failed", metric: null, best: 0.7, metrics: {}, pipeline: "SVM", params: {}, started: 1, ended: 2 },
-  { id: "c", number: 4, iteration: 2, status: "Completed", metric: 0.9, best: 0.9, metrics: { AUC: 0.9 }, pipeline: "LGBM", params: {}, started: 1, ended: 2 },
-  { id: "d", number: 5, iteration: 3, status: "Running", metric: null, best: 0.9, metrics: {}, pipeline: "RF", params: {}, started: 1, ended: null },
-  { id: "e", number: 6, iteration: 4, status: "NotStarted", metric: null, best: 0.9, metrics: {}, pipeline: null, params: {}, started: null, ended: null },
+  { id: "a", number: 2, iteration: 0, status: "Completed", status_kind: "completed", metric: 0.7, best: 0.7, metrics: { AUC: 0.7 }, pipeline: XSS, params: {}, started: 1, ended: 2 },
+  { id: "b", number: 3, iteration: 1, status: "Failed", status_kind: "failed", metric: null, best: 0.7, metrics: {}, pipeline: "SVM", params: {}, started: 1, ended: 2 },
+  { id: "c", number: 4, iteration: 2, status: "Completed", status_kind: "completed", metric: 0.9, best: 0.9, metrics: { AUC: 0.9 }, pipeline: "LGBM", params: {}, started: 1, ended: 2 },
+  { id: "d", number: 5, iteration: 3, status: "Running", status_kind: "running", metric: null, best: 0.9, metrics: {}, pipeline: "RF", params: {}, started: 1, ended: null },
+  { id: "e", number: 6, iteration: 4, status: "NotStarted", status_kind: "waiting", metric: null, best: 0.9, metrics: {}, pipeline: null, params: {}, started: null, ended: null },
 ];
 
 describe("iterations", () => {
-  it("computes points and a best-so-far line by the goal", () => {
-    expect(iterationSeries(iterRows, "AUC", meta)).toEqual({ x: [0, 2], y: [0.7, 0.9], best_x: [0, 2], best_y: [0.7, 0.9] });
-    expect(iterationSeries(iterRows, "AUC", { ...meta, goal: "minimize" }).best_y).toEqual([0.7, 0.7]);
+  it("draws the iteration series the view model sent, or nothing", () => {
+    const series = { x: [0, 2], y: [0.7, 0.9], best_x: [0, 2], best_y: [0.7, 0.9] };
+    expect(sentIterationSeries({ ...meta, series: { AUC: series } }, "AUC")).toBe(series);
+    expect(sentIterationSeries(meta, "AUC")).toEqual({ x: [], y: [], best_x: [], best_y: [] });
   });
   it("draws one heat-strip cell per iteration coloured by status and score", () => {
     const s = createHeatStrip();

@@ -26,6 +26,7 @@ from runwidget.store.blocks import MetricBlocks
 from runwidget.store.records import metric_columns
 from runwidget.view._values import finite_number, json_value
 from runwidget.view.downsample import MinMaxSeries
+from runwidget.view.palette import series_colour
 
 CHART_ID_PREFIX = "m:"
 
@@ -38,8 +39,8 @@ class _Series:
     count: int = 0
     skipped: int = 0
 
-    def meta(self) -> dict[str, Any]:
-        return {"id": self.id, "label": self.label}
+    def meta(self, index: int) -> dict[str, Any]:
+        return {"id": self.id, "label": self.label, "colour": series_colour(index)}
 
 
 @dataclass
@@ -59,7 +60,7 @@ class _Chart:
             "kind": self.kind,
             "x_label": self.x_label,
             "y_label": next(iter(self.series.values())).label if single else "",
-            "series": [s.meta() for s in self.series.values()],
+            "series": [s.meta(i) for i, s in enumerate(self.series.values())],
         }
 
 

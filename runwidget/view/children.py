@@ -6,6 +6,9 @@ property. AutoML children name their ``pipeline`` (or ``preprocessor`` + ``algor
 a sweep child's other properties are its hyperparameters. An iteration's metric is the
 best value its run logged for the primary metric (by the goal); other metrics use their
 last value. ``best`` is the best metric of all iterations up to this one.
+
+The iterations part also carries, per metric, the points of the iteration chart and its
+stepped best-so-far line (``series``): front ends draw them as sent.
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ from typing import Any
 
 from runwidget import status as st
 from runwidget.store import MetricKind, MetricPoint, RunRecord, RunType
+from runwidget.view._status import status_kind
 from runwidget.view._values import finite_number, json_value
+from runwidget.view.palette import BEST_SO_FAR, ITERATION_POINTS
 
 ITERATION_TYPES = (RunType.AUTOML, RunType.SWEEP)
 GOALS = ("maximize", "minimize")
@@ -36,6 +41,31 @@ def goal_of(metric: str, primary: str | None, goal: str | None) -> str:
 
 def _better(a: float, b: float | None, goal: str) -> bool:
     return b is None or (a > b if goal == "maximize" else a < b)
+
+
+def iteration_series(
+    ordered: list[dict[str, Any]], metric: str, goal: str
+) -> dict[str, list[float]]:
+    """The iteration chart of ``metric``: a point per iteration that logged it (``x``,
+    ``y``) and the stepped best-so-far line (``best_x``, ``best_y``), which a failed
+    iteration does not move. ``ordered``: the rows by iteration."""
+    x: list[float] = []
+    y: list[float] = []
+    best_x: list[float] = []
+    best_y: list[float] = []
+    best: float | None = None
+    for row in ordered:
+        value = finite_number(row["metrics"].get(metric))
+        if value is None:
+            continue
+        x.append(row["iteration"])
+        y.append(value)
+        if row["status"] != st.FAILED and _better(value, best, goal):
+            best = value
+        if best is not None:
+            best_x.append(row["iteration"])
+            best_y.append(best)
+    return {"x": x, "y": y, "best_x": best_x, "best_y": best_y}
 
 
 @dataclass
@@ -82,6 +112,8 @@ class ChildTable:
                 "metrics": [],
                 "params": [],
                 "best": None,
+                "series": {},
+                "colours": {"points": ITERATION_POINTS, "best": BEST_SO_FAR},
             }
         else:
             meta = None
@@ -89,6 +121,7 @@ class ChildTable:
             meta["metrics"] = self._iterations["metrics"]
             meta["params"] = self._iterations["params"]
             meta["best"] = self._iterations["best"]
+            meta["series"] = self._iterations["series"]
         if meta != self._iterations:
             self._iterations = meta
             self._iterations_changed = True
@@ -150,12 +183,14 @@ class ChildTable:
     # -- output ----------------------------------------------------------------------------
     def _row(self, child: _Child, now: float) -> dict[str, Any]:
         r = child.record
+        status = r.current_status(now)
         row: dict[str, Any] = {
             "id": r.id,
             "number": r.number,
             "name": r.display_name,
             "type": r.run_type,
-            "status": r.current_status(now),
+            "status": status,
+            "status_kind": status_kind(status),
             "created": r.created,
             "started": r.started,
             "ended": r.ended,
@@ -228,6 +263,10 @@ class ChildTable:
         meta_new = dict(meta)
         meta_new["metrics"] = metrics
         meta_new["params"] = params
+        meta_new["series"] = {
+            name: iteration_series(ordered, name, goal_of(name, primary, meta["goal"]))
+            for name in metrics
+        }
         meta_new["best"] = (
             None
             if best_row is None

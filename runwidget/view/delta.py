@@ -14,12 +14,16 @@ changed:
   new rows go at the end;
 * ``log``: ``{"append": [line], "total": n}``; only the last ``log.limit`` lines are kept.
 
-This module is the reference implementation; ``js/state.js`` does the same in the browser.
+This module is the reference implementation; ``js/state.js`` does the same in the browser,
+and the golden files in ``tests/fixtures/view/`` (written from the view model by
+``tests/test_view_fixtures.py``) check that both give the same result. The shapes are typed
+in ``runwidget.view.schema``.
 """
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from typing import Any
 
 _REPLACED = ("header", "properties", "error", "notices", "iterations", "terminal")
@@ -29,7 +33,7 @@ class DeltaMismatchError(ValueError):
     """A delta does not follow the snapshot's version."""
 
 
-def apply_delta(snapshot: dict[str, Any], delta: dict[str, Any]) -> dict[str, Any]:
+def apply_delta(snapshot: Mapping[str, Any], delta: Mapping[str, Any]) -> dict[str, Any]:
     """A new snapshot: ``snapshot`` with ``delta`` applied (``snapshot`` is not changed).
 
     Raises:
@@ -82,7 +86,7 @@ def _apply_charts(charts: list[dict[str, Any]], part: dict[str, Any]) -> None:
             for s in spec["series"]
         ]
         for s, meta in zip(new["series"], spec["series"], strict=True):
-            s["label"] = meta["label"]
+            s.update(meta)  # a kept series takes the spec's label and colour
         if chart is None:
             charts.append(new)
         else:

@@ -11,17 +11,19 @@ import logging
 import threading
 import time
 from concurrent.futures import Future
-from typing import Any
+from typing import Any, cast
 
 from runwidget import status as st
 from runwidget.errors import RunwidgetError, StoreUnavailableError
 from runwidget.sources import RunSource
 from runwidget.store import MetricColumns, RunRecord
+from runwidget.view._status import status_kind
 from runwidget.view._values import json_value
 from runwidget.view.charts import ChartSet
 from runwidget.view.children import ChildTable
 from runwidget.view.images import Gallery
 from runwidget.view.logs import LogTail
+from runwidget.view.schema import ViewDelta, ViewSnapshot
 
 logger = logging.getLogger("runwidget")
 
@@ -29,21 +31,6 @@ logger = logging.getLogger("runwidget")
 INTERNAL_PREFIX = "runwidget."
 # Points read per query on a first load, so that a long history never sits in memory whole.
 READ_PAGE = 100_000
-
-
-def status_kind(status: str) -> str:
-    """The colour family of a status: running, completed, failed, canceled, waiting, warning."""
-    return {
-        st.RUNNING: "running",
-        st.FINALIZING: "running",
-        st.STARTING: "waiting",
-        st.QUEUED: "waiting",
-        st.NOT_STARTED: "waiting",
-        st.COMPLETED: "completed",
-        st.FAILED: "failed",
-        st.CANCELED: "canceled",
-        st.NOT_RESPONDING: "warning",
-    }.get(status, "waiting")
 
 
 class RunView:
@@ -110,7 +97,7 @@ class RunView:
         """The last refresh reached the source."""
         return self._outage is None
 
-    def refresh(self, *, metrics: bool = True, child_metrics: bool = True) -> dict[str, Any] | None:
+    def refresh(self, *, metrics: bool = True, child_metrics: bool = True) -> ViewDelta | None:
         """Read what is new and return the delta from the previous version, or None.
 
         A source that cannot be reached is not an error: the view gets a notice (and
@@ -162,7 +149,8 @@ class RunView:
         if not delta:
             return None
         self.version += 1
-        return {"version": self.version, "base": self.version - 1, "time": now, **delta}
+        out = {"version": self.version, "base": self.version - 1, "time": now, **delta}
+        return cast(ViewDelta, out)
 
     def _poll(self, now: float, metrics: bool = True, child_metrics: bool = True) -> None:
         self._record_changed = False
@@ -342,11 +330,11 @@ class RunView:
         return notices
 
     # -- the whole view ------------------------------------------------------------------
-    def snapshot(self, *, with_series: bool = True) -> dict[str, Any]:
+    def snapshot(self, *, with_series: bool = True) -> ViewSnapshot:
         """The whole view at ``version``. Refresh first: a new view has read nothing."""
         now = time.time()
         children, iterations = self._children.snapshot()
-        return {
+        snapshot = {
             "version": self.version,
             "time": now,
             "header": self._header or self._make_header(now),
@@ -360,6 +348,7 @@ class RunView:
             "log": self._log.snapshot(),
             "terminal": self._terminal,
         }
+        return cast(ViewSnapshot, snapshot)
 
     def series_arrays(self, chart_id: str, series_id: str) -> Any:
         """The downsampled ``(x, y)`` numpy arrays of one series."""

@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from runwidget.view.children import goal_of
+from runwidget.view.palette import BEST_SO_FAR, ITERATION_POINTS, SERIES
 
 if TYPE_CHECKING:
     from bqplot import Figure, Lines, Scatter
 
-# Series colours, in order; js/components/palette.js has the same list (the legends use it).
-COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2"]
+# The view model's palette (each series it sends names its colour; these are the defaults).
+COLOURS = SERIES
 _MARGIN = {"top": 36, "bottom": 44, "left": 64, "right": 16}
 ITERATION_PREFIX = "it:"
 
@@ -83,7 +83,7 @@ class ChartFigures:
         for series in spec["series"]:
             if series["id"] in lines:
                 continue
-            colour = COLOURS[len(lines) % len(COLOURS)]
+            colour = series.get("colour") or COLOURS[len(lines) % len(COLOURS)]
             lines[series["id"]] = Lines(
                 x=np.empty(0),
                 y=np.empty(0),
@@ -115,6 +115,7 @@ class ChartFigures:
         from bqplot import LinearScale, Lines, Scatter
 
         created = False
+        colours = (meta or {}).get("colours") or {}
         for metric in (meta or {}).get("metrics", []):
             chart_id = ITERATION_PREFIX + metric
             if chart_id in self.figures:
@@ -124,7 +125,7 @@ class ChartFigures:
                 x=np.empty(0),
                 y=np.empty(0),
                 scales=scales,
-                colors=[COLOURS[0]],
+                colors=[colours.get("points", ITERATION_POINTS)],
                 default_size=24,
                 labels=[metric],
             )
@@ -132,7 +133,7 @@ class ChartFigures:
                 x=np.empty(0),
                 y=np.empty(0),
                 scales=scales,
-                colors=[COLOURS[2]],
+                colors=[colours.get("best", BEST_SO_FAR)],
                 interpolation="step-after",
                 labels=["best so far"],
                 stroke_width=2,
@@ -142,14 +143,14 @@ class ChartFigures:
             created = True
         return created
 
-    def set_iteration_data(
-        self, meta: dict[str, Any] | None, rows: list[dict[str, Any]], send: bool = True
-    ) -> None:
+    def set_iteration_data(self, meta: dict[str, Any] | None, send: bool = True) -> None:
+        """Put the iteration series the view model sent into the iteration charts."""
         if not meta:
             return
         self.ensure_iterations(meta)
+        empty: dict[str, list[float]] = {"x": [], "y": [], "best_x": [], "best_y": []}
         for metric in meta["metrics"]:
-            series = iteration_series(rows, metric, meta)
+            series = meta.get("series", {}).get(metric, empty)
             points, best = self._iteration_marks[ITERATION_PREFIX + metric]
             set_quietly(points, x=_array(series["x"]), y=_array(series["y"]))
             set_quietly(best, x=_array(series["best_x"]), y=_array(series["best_y"]))
@@ -194,31 +195,3 @@ def set_quietly(widget: Any, **values: Any) -> None:
     traits = widget.traits()
     for name, value in values.items():
         widget._trait_values[name] = traits[name].validate(widget, value)
-
-
-def iteration_series(
-    rows: list[dict[str, Any]], metric: str, meta: dict[str, Any]
-) -> dict[str, list[float]]:
-    """Points of ``metric`` per iteration and its stepped best-so-far line (the same
-    computation as ``iterationSeries`` in js/components/iterations.js)."""
-    goal = goal_of(metric, meta.get("primary_metric"), meta.get("goal"))
-    ordered = sorted(rows, key=lambda r: (r.get("iteration", 0), r["number"]))
-    x: list[float] = []
-    y: list[float] = []
-    best_x: list[float] = []
-    best_y: list[float] = []
-    best: float | None = None
-    for row in ordered:
-        value = row["metrics"].get(metric)
-        if not isinstance(value, (int, float)) or isinstance(value, bool):
-            continue
-        x.append(float(row["iteration"]))
-        y.append(float(value))
-        if row["status"] != "Failed" and (
-            best is None or (value > best if goal == "maximize" else value < best)
-        ):
-            best = float(value)
-        if best is not None:
-            best_x.append(float(row["iteration"]))
-            best_y.append(best)
-    return {"x": x, "y": y, "best_x": best_x, "best_y": best_y}

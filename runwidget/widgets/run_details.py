@@ -323,7 +323,7 @@ class RunDetails(anywidget.AnyWidget):
         page that loads the widget later receives), at no cost on the wire."""
         full = self._view.snapshot(with_series=True)
         self._figures.set_data(full["charts"], send=send)
-        self._figures.set_iteration_data(full["iterations"], full["children"]["rows"], send=send)
+        self._figures.set_iteration_data(full["iterations"], send=send)
         self._charts = self._figures.model_map()
         state = dict(full)
         state["charts"] = [
