@@ -60,7 +60,7 @@ export function createHeatStrip({ onOpen } = {}) {
   const el = h("div", { className: "rw-strip" }, cells, legend);
   function update(rows, meta) {
     const ordered = [...rows].sort((a, b) => (a.iteration ?? 0) - (b.iteration ?? 0) || a.number - b.number);
-    const done = ordered.filter((r) => r.status === "Completed" && typeof r.metric === "number").map((r) => r.metric);
+    const done = ordered.filter((r) => r.status_kind === "completed" && typeof r.metric === "number").map((r) => r.metric);
     const low = done.length ? Math.min(...done) : null;
     const high = done.length ? Math.max(...done) : null;
     replace(
