@@ -198,3 +198,14 @@ class TestStore:
             assert len(again.read_metrics(run.id)) == 3
         finally:
             again.close()
+
+
+def test_update_run_removes_tags_then_merges(store_uri):
+    store = SqlStore(store_uri)
+    try:
+        run = store.create_run("tags", tags={"a": 1, "b": 2, "c": 3})
+        assert store.update_run(run.id, remove_tags=["a", "missing"], tags={"c": 4})
+        assert store.get_run(run.id).tags == {"b": 2, "c": 4}
+        assert store.get_run(run.id).seq > run.seq  # readers see the change
+    finally:
+        store.close()

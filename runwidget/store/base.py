@@ -81,8 +81,10 @@ class RunStore(abc.ABC):
         tags: Mapping[str, Any] | None = None,
         display_name: str | None = None,
         only_if_status: Collection[str] | None = None,
+        remove_tags: Collection[str] | None = None,
     ) -> bool:
-        """Change a run; ``properties`` and ``tags`` are merged into the stored ones.
+        """Change a run; ``properties`` and ``tags`` are merged into the stored ones, after
+        the tags named in ``remove_tags`` are removed.
 
         With ``only_if_status``, the change is made only when the run's stored status is
         one of those (a compare-and-set, so that e.g. a cancel never overwrites Completed).

@@ -354,6 +354,7 @@ class SqlStore(RunStore):
         tags: Mapping[str, Any] | None = None,
         display_name: str | None = None,
         only_if_status: Collection[str] | None = None,
+        remove_tags: Collection[str] | None = None,
     ) -> bool:
         values: dict[str, Any] = {}
         if status is not None:
@@ -380,8 +381,10 @@ class SqlStore(RunStore):
                 return False
             if properties:
                 values["properties"] = _dumps({**json.loads(row.properties), **properties})
-            if tags:
-                values["tags"] = _dumps({**json.loads(row.tags), **tags})
+            if tags or remove_tags:
+                removed = set(remove_tags or ())
+                kept = {k: v for k, v in json.loads(row.tags).items() if k not in removed}
+                values["tags"] = _dumps({**kept, **(tags or {})})
             values["seq"] = self._next_seq(conn)
             conn.execute(update(s.runs).where(s.runs.c.id == run_id).values(**values))
         return True

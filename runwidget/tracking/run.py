@@ -386,7 +386,7 @@ class Run:
             )
         names = [check_name(n, "tag name") for n in names]
         self.flush()
-        _remove_tags(self._store, self.id, names)
+        self._store.update_run(self.id, remove_tags=names)
         return dict(self.refresh().tags)
 
     def add_properties(self, properties: Mapping[str, Any]) -> None:
@@ -962,29 +962,3 @@ def _iso(at: float | None) -> str | None:
 
 def _type_name(value: Any) -> str:
     return type(value).__name__
-
-
-def _remove_tags(store: Any, run_id: str, names: list[str]) -> None:
-    """Delete tags from a stored run (the store's ``update_run`` merges tags, so cannot)."""
-    import json
-
-    from sqlalchemy import select, update
-
-    from runwidget.store import schema as s
-    from runwidget.store.sql import SqlStore
-
-    if not isinstance(store, SqlStore):
-        raise InvalidValueError(f"remove_tags is not supported by {_type_name(store)}")
-    with store._writing() as conn:
-        row = conn.execute(select(s.runs.c.tags).where(s.runs.c.id == run_id)).first()
-        if row is None:
-            raise RunNotFoundError(f"run {run_id!r} not found")
-        tags = json.loads(row.tags)
-        if not any(n in tags for n in names):
-            return
-        kept = {k: v for k, v in tags.items() if k not in names}
-        conn.execute(
-            update(s.runs)
-            .where(s.runs.c.id == run_id)
-            .values(tags=json.dumps(kept), seq=store._next_seq(conn))
-        )
