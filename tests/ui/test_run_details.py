@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Locator, Page, expect
 
 # Where the harness's screenshot fixture saves too (git-ignored).
@@ -64,8 +65,17 @@ def _shot(widget: Locator, name: str) -> None:
     page.set_viewport_size(
         {"width": size["width"], "height": max(size["height"], int(box["height"]) + 300)}
     )
-    widget.scroll_into_view_if_needed()
-    widget.screenshot(path=SCREENSHOTS / f"{name}.png", animations="disabled")
+    # JupyterLab may re-attach a cell's DOM after the resize (its notebook windowing): the
+    # locator finds the widget again on the next try.
+    for attempt in range(3):
+        try:
+            widget.scroll_into_view_if_needed()
+            widget.screenshot(path=SCREENSHOTS / f"{name}.png", animations="disabled")
+            break
+        except PlaywrightError:
+            if attempt == 2:
+                raise
+            page.wait_for_timeout(500)
     page.set_viewport_size(size)
 
 
