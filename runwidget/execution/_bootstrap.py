@@ -14,7 +14,10 @@ What it adds to a plain ``python script.py``:
   root logger's level starts at INFO instead of WARNING;
 * SIGTERM (sent on cancel) raises ``SystemExit`` so that ``finally`` blocks run and what the
   script logged is written before it ends;
-* an uncaught exception prints a traceback without this file's frames and exits with 1.
+* an uncaught exception prints a traceback without this file's frames and exits with 1;
+  its type, message and traceback are also added to the run's verdict file (as
+  ``"exception"``), so that the run's error is the exception's message whatever the script
+  printed after it.
 """
 
 import os
@@ -25,6 +28,8 @@ import sys
 if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__)):
     del sys.path[0]
 
+import contextlib  # noqa: E402
+import json  # noqa: E402
 import logging  # noqa: E402
 import runpy  # noqa: E402
 import signal  # noqa: E402
@@ -65,13 +70,49 @@ def _on_sigterm(signum, frame):
     raise SystemExit(128 + signum)
 
 
+# The supervisor's verdict file (runwidget.tracking.context.ENV_VERDICT_FILE).
+ENV_VERDICT_FILE = "RUNWIDGET_VERDICT_FILE"
+
+
 def _print_exception(error: BaseException, script: str) -> None:
-    """Print the traceback from the script's first frame on, as ``python script.py`` would."""
+    """Print the traceback from the script's first frame on, as ``python script.py`` would,
+    and leave the exception in the verdict file."""
     tb = error.__traceback__
     while tb is not None and tb.tb_frame.f_code.co_filename != script:
         tb = tb.tb_next
-    traceback.print_exception(type(error), error, tb)
+    lines = traceback.format_exception(type(error), error, tb)
+    sys.stderr.write("".join(lines))
     sys.stderr.flush()
+    # Should it fail, the traceback on stderr is still there for the supervisor.
+    with contextlib.suppress(Exception):
+        _record_exception(error, "".join(lines))
+
+
+def _record_exception(error: BaseException, formatted: str) -> None:
+    path = os.environ.get(ENV_VERDICT_FILE)
+    if not path:
+        return
+    kind = type(error)
+    name = kind.__qualname__
+    if kind.__module__ not in ("builtins", "__main__"):
+        name = f"{kind.__module__}.{name}"
+    try:
+        message = str(error)
+    except Exception:
+        message = "<exception str() failed>"
+    verdict = {}
+    try:
+        with open(path, encoding="utf-8") as f:
+            verdict = json.load(f)
+    except (OSError, ValueError):
+        pass
+    if not isinstance(verdict, dict):
+        verdict = {}
+    verdict["exception"] = {"type": name, "message": message, "traceback": formatted}
+    temporary = f"{path}.{os.getpid()}.tmp"
+    with open(temporary, "w", encoding="utf-8") as f:
+        json.dump(verdict, f)
+    os.replace(temporary, path)
 
 
 def main() -> None:

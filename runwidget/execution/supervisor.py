@@ -11,8 +11,9 @@ Started detached by ``experiment.submit`` (see ``config.py``), with the store's 
    script's stdout and stderr into the store (``capture.py``) within about half a second;
 4. when the script has exited, marks the run **Finalizing**, writes the last lines and the
    files of ``./outputs``, then ends it: **Completed** (exit code 0), **Failed** (with the
-   exit code, or the signal, and the traceback's last lines as the run's error) or
-   **Canceled**; child runs the script left open end with it (Canceled, or Failed).
+   exit code, or the signal, and the script's exception, its type and message, with its
+   traceback as the run's error) or **Canceled**; child runs the script left open end with
+   it (Canceled, or Failed).
 
 A cancel arrives as SIGTERM (from ``run.cancel()`` on this host) or as the run property
 ``runwidget.cancel_requested`` (from any host; checked every second). The supervisor then
@@ -64,6 +65,8 @@ LINGER = 2.0
 # How long to keep retrying the store for the final status and the last lines.
 FINAL_WRITE_TIMEOUT = 600.0
 MAX_TRACEBACK_LINES = 100
+# The exception's message in the run's error is cut past this many characters.
+MAX_MESSAGE_CHARS = 2000
 
 
 class Supervisor:
@@ -332,7 +335,10 @@ class Supervisor:
             error = verdict.get("error") or {"message": "failed (run.fail() in the script)"}
             self._set_final(st.FAILED, error)
         elif returncode != 0:
-            self._set_final(st.FAILED, describe_failure(script, returncode, list(pump.stderr_tail)))
+            error = describe_failure(
+                script, returncode, list(pump.stderr_tail), verdict.get("exception")
+            )
+            self._set_final(st.FAILED, error)
         elif verdict.get("status") == st.CANCELED:
             self._set_final(st.CANCELED, None)
         else:
@@ -350,18 +356,11 @@ class Supervisor:
         outputs = self.workdir / "outputs"
         if not outputs.is_dir():
             return
-        from runwidget.errors import InvalidValueError
         from runwidget.tracking.run import Run
         from runwidget.tracking.workspace import Workspace
 
         run = Run.get(Workspace(self.store), self.run_id)
-        skipped = []
-        for file in sorted(p for p in outputs.rglob("*") if p.is_file()):
-            name = file.relative_to(self.workdir).as_posix()
-            try:
-                run.upload_file(name, file)
-            except (InvalidValueError, OSError) as e:
-                skipped.append(f"{name}: {e}")
+        skipped = run._upload_outputs(outputs)
         if skipped:
             text = "; ".join(skipped)
             self.flusher.add_logs(
@@ -400,14 +399,25 @@ def _job_node_properties() -> dict[str, Any]:
     return properties
 
 
-def describe_failure(script: str, returncode: int, stderr_tail: list[str]) -> dict[str, Any]:
-    """The run's error for a script that exited with ``returncode``: message and traceback."""
+def describe_failure(
+    script: str, returncode: int, stderr_tail: list[str], exception: Any = None
+) -> dict[str, Any]:
+    """The run's error for a script that exited with ``returncode``: message and traceback.
+
+    ``exception``: the script's uncaught exception as the bootstrap recorded it (type,
+    message, traceback). Its type and message are the error's message, as the reference
+    SDK showed them; without it, the last line of stderr is.
+    """
     if returncode < 0:
         reason = f"{script} was killed by {signal_name(-returncode)}"
         if returncode == -signal.SIGKILL:
             reason += " (out of memory?)"
     else:
         reason = f"{script} exited with code {returncode}"
+    recorded = _recorded_exception(exception)
+    if recorded is not None and returncode > 0:
+        summary, traceback_text = recorded
+        return {"message": f"{summary} ({reason})", "traceback": traceback_text}
     lines = list(stderr_tail)
     while lines and not lines[-1].strip():
         lines.pop()
@@ -426,6 +436,24 @@ def describe_failure(script: str, returncode: int, stderr_tail: list[str]) -> di
     last = next((line.strip() for line in reversed(lines) if line.strip()), "")
     message = f"{last} ({reason})" if last else reason
     return {"message": message, "traceback": traceback_text}
+
+
+def _recorded_exception(exception: Any) -> tuple[str, str | None] | None:
+    """``"Type: message"`` on one line and the traceback, of a recorded exception."""
+    if not isinstance(exception, dict) or not isinstance(exception.get("type"), str):
+        return None
+    message = exception.get("message")
+    text = " ".join(line.strip() for line in str(message or "").splitlines() if line.strip())
+    if len(text) > MAX_MESSAGE_CHARS:
+        text = text[: MAX_MESSAGE_CHARS - 3] + "..."
+    summary = f"{exception['type']}: {text}" if text else exception["type"]
+    traceback_text = exception.get("traceback")
+    if not isinstance(traceback_text, str) or not traceback_text.strip():
+        return summary, None
+    lines = traceback_text.rstrip("\n").splitlines()
+    if len(lines) > MAX_TRACEBACK_LINES:
+        lines = [lines[0], "  ...", *lines[-(MAX_TRACEBACK_LINES - 2) :]]
+    return summary, "\n".join(lines)
 
 
 def _retry(action: Any, timeout: float = FINAL_WRITE_TIMEOUT) -> Any:

@@ -86,7 +86,9 @@ def _offline_run() -> Run:
         "whose metrics are kept in memory only. Submit the script with experiment.submit() "
         "to record them."
     )
-    return Experiment(Workspace(OFFLINE_STORE), "offline").start_logging(display_name="offline")
+    return Experiment(Workspace(OFFLINE_STORE), "offline").start_logging(
+        display_name="offline", outputs=False
+    )
 
 
 def _reset_context() -> None:

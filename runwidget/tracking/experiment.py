@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -19,6 +20,8 @@ if TYPE_CHECKING:
 
 # When this process last looked for dead runs of its host, by store URI.
 _last_sweep: dict[str, float] = {}
+# start_logging's outputs when not given: ./outputs for an interactive run.
+_DEFAULT_OUTPUTS: Any = object()
 _sweep_lock = threading.Lock()
 
 
@@ -54,6 +57,7 @@ class Experiment:
         *,
         tags: dict[str, Any] | None = None,
         run_type: str = RunType.INTERACTIVE,
+        outputs: str | os.PathLike[str] | bool | None = _DEFAULT_OUTPUTS,
     ) -> Run:
         """Start an interactive run, logged from this process. Its status is Running.
 
@@ -65,11 +69,22 @@ class Experiment:
             display_name: a name to show instead of the run id.
             snapshot_directory: a folder whose files are stored with the run.
             tags: tags to set at once.
+            outputs: a folder whose files are stored with the run when it ends, created
+                if missing (default ``./outputs``, as in the reference SDK; False or None
+                for none).
         """
         from runwidget.tracking.run import Run
 
         if display_name is not None:
             check_name(display_name, "display_name")
+        if outputs is _DEFAULT_OUTPUTS:
+            # runwidget's own runs (a sweep's parent) track no folder unless told.
+            outputs = "./outputs" if run_type == RunType.INTERACTIVE else None
+        folder = None
+        if outputs is not False and outputs is not None:
+            from runwidget.tracking.run import _outputs_folder
+
+            folder = _outputs_folder(outputs)
         run = Run._create(
             self, display_name=display_name, run_type=run_type, tags=tags, status=RUNNING
         )
@@ -78,6 +93,7 @@ class Experiment:
             from runwidget.tracking.snapshot import take_snapshot
 
             run._store_snapshot(take_snapshot(snapshot_directory))
+        run._outputs = folder
         return run
 
     def submit(

@@ -20,6 +20,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, TYPE_CHECKING, Any
 
+from runwidget import _settings
 from runwidget import status as st
 from runwidget.errors import (
     InvalidValueError,
@@ -51,7 +52,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("runwidget")
 
-MAX_FILE_BYTES = int(os.environ.get("RUNWIDGET_MAX_FILE_BYTES", str(256 * 1024 * 1024)))
 # How long complete()/fail() wait for the store before leaving the rest to the writer thread.
 END_FLUSH_TIMEOUT = 10.0
 # How long a read waits for this process's own points to be written before reading the store.
@@ -107,6 +107,8 @@ class Run:
         self._lock = threading.Lock()
         self._image_count = 0
         self._uploaded: set[str] | None = None
+        # The folder whose files are stored with the run when it ends (start_logging's).
+        self._outputs: tuple[Path, str] | None = None
 
     # -- creating and finding ------------------------------------------------------------
     @classmethod
@@ -438,9 +440,10 @@ class Run:
             self.upload_file(f"{name}/{file.relative_to(root).as_posix()}", file)
 
     def _add_file(self, name: str, data: bytes, kind: str) -> None:
-        if len(data) > MAX_FILE_BYTES:
+        limit = _settings.max_file_bytes()
+        if len(data) > limit:
             raise InvalidValueError(
-                f"file {name!r} is {len(data)} bytes; the limit is {MAX_FILE_BYTES} "
+                f"file {name!r} is {len(data)} bytes; the limit is {limit} "
                 "(set RUNWIDGET_MAX_FILE_BYTES to raise it)"
             )
         with self._lock:
@@ -453,6 +456,25 @@ class Run:
         self._flusher.add_file(
             self.id, NewFile(name, data, kind=kind, content_type=content_type, time=time.time())
         )
+
+    def _upload_outputs(self, folder: Path, name: str = "outputs") -> list[str]:
+        """Store every file under ``folder`` as ``<name>/<relative path>``, as the
+        reference SDK did for ``./outputs``; a name the run already has (the script
+        uploaded it itself) is left as it is. Returns what could not be stored, and why."""
+        if not folder.is_dir():
+            return []
+        self._flusher.flush(READ_FLUSH_TIMEOUT)
+        stored = {f.path for f in self._store.list_files(self.id)}
+        skipped = []
+        for file in sorted(p for p in folder.rglob("*") if p.is_file()):
+            path = f"{name}/{file.relative_to(folder).as_posix()}"
+            if path in stored or (self._uploaded is not None and path in self._uploaded):
+                continue
+            try:
+                self.upload_file(path, file)
+            except (InvalidValueError, OSError) as e:
+                skipped.append(f"{path}: {e}")
+        return skipped
 
     def _store_snapshot(self, data: bytes) -> None:
         self._add_file(SNAPSHOT_PATH, data, kind="snapshot")
@@ -672,6 +694,16 @@ class Run:
         if self._ended:
             logger.debug("run %s already ended; %s ignored", self.id, status)
             return
+        if self._outputs is not None:
+            skipped = self._upload_outputs(*self._outputs)
+            if skipped:
+                import warnings
+
+                warnings.warn(
+                    f"not stored with run {self.id!r}: {'; '.join(skipped)}",
+                    RunwidgetWarning,
+                    stacklevel=3,
+                )
         self._ended, self._ended_as = True, status
         self._flusher.set_alive(self.id, False)
         self._flusher.update_run(
@@ -932,6 +964,29 @@ def _check_mapping(value: Mapping[str, Any] | None, what: str) -> dict[str, Any]
     return out
 
 
+def _outputs_folder(folder: Any) -> tuple[Path, str]:
+    """``start_logging``'s ``outputs``: the folder (created if missing) and the name its
+    files are stored under (``outputs`` for ``./outputs``)."""
+    if not isinstance(folder, (str, os.PathLike)):
+        raise InvalidValueError(
+            f"outputs must be a folder path, or False for none, got {_type_name(folder)}: "
+            f"{folder!r:.80}"
+        )
+    given = Path(folder).expanduser()
+    path = given if given.is_absolute() else Path.cwd() / given
+    if path.exists() and not path.is_dir():
+        raise InvalidValueError(f"outputs: {str(folder)!r} is not a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise InvalidValueError(f"outputs: cannot create {str(folder)!r}: {e}") from e
+    relative = Path(os.path.normpath(given))
+    name = "" if given.is_absolute() or ".." in relative.parts else relative.as_posix()
+    if name in ("", "."):
+        name = path.resolve().name or "outputs"
+    return path.resolve(), name
+
+
 def _check_file_name(name: Any) -> str:
     name = check_name(name, "file name")
     if name.startswith("/") or ".." in Path(name).parts:
@@ -946,9 +1001,10 @@ def _read_bytes(path: str | os.PathLike[str], what: str) -> bytes:
     if not file.is_file():
         raise InvalidValueError(f"{what}: {str(path)!r} is not a file")
     size = file.stat().st_size
-    if size > MAX_FILE_BYTES:
+    limit = _settings.max_file_bytes()
+    if size > limit:
         raise InvalidValueError(
-            f"{what}: {str(path)!r} is {size} bytes; the limit is {MAX_FILE_BYTES} "
+            f"{what}: {str(path)!r} is {size} bytes; the limit is {limit} "
             "(set RUNWIDGET_MAX_FILE_BYTES to raise it)"
         )
     return file.read_bytes()
