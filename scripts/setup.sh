@@ -50,7 +50,9 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   if [ -L .venv/share/jupyter/labextensions/runwidget ]; then
     rm .venv/share/jupyter/labextensions/runwidget
   fi
-  .venv/bin/python -m pip install -q -e ".[dev]"
+  # A pip configured with local package folders that do not exist warns once per package;
+  # those lines say nothing about this project.
+  .venv/bin/python -m pip install -q -e ".[dev]" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
   echo "$want" >"$stamp"
 fi
 
