@@ -189,3 +189,22 @@ def test_the_recorded_exception_is_preferred_to_stderr() -> None:
     )
     killed = describe_failure("a.py", -9, tail, recorded)
     assert killed["message"].endswith("(a.py was killed by SIGKILL (out of memory?))")
+
+
+def test_a_run_still_ends_when_its_outputs_cannot_be_listed(
+    exp: Experiment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from runwidget.errors import RunwidgetWarning, StoreUnavailableError
+
+    run = exp.start_logging()
+    (tmp_path / "outputs" / "model.pkl").write_bytes(b"model")
+
+    def unreachable(*args, **kwargs):
+        raise StoreUnavailableError("the store is down")
+
+    monkeypatch.setattr(run._store, "list_files", unreachable)
+    with pytest.warns(RunwidgetWarning, match="the store is down"):
+        run.complete()
+    monkeypatch.undo()
+    assert run.get_status() == "Completed"
+    assert (tmp_path / "outputs" / "model.pkl").exists()

@@ -28,6 +28,7 @@ from runwidget.errors import (
     RunFinishedError,
     RunNotFoundError,
     RunwidgetWarning,
+    StoreError,
 )
 from runwidget.store import MetricKind, NewFile, RunRecord, RunType
 from runwidget.tracking import _portal
@@ -695,7 +696,11 @@ class Run:
             logger.debug("run %s already ended; %s ignored", self.id, status)
             return
         if self._outputs is not None:
-            skipped = self._upload_outputs(*self._outputs)
+            folder, self._outputs = self._outputs, None
+            try:
+                skipped = self._upload_outputs(*folder)
+            except StoreError as e:  # the run still ends; its files stay in the folder
+                skipped = [f"the files of {str(folder[0])!r} ({e})"]
             if skipped:
                 import warnings
 
