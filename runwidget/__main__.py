@@ -9,9 +9,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
 import sys
 from collections.abc import Sequence
+
+from runwidget import _settings
 
 
 def _portal(args: argparse.Namespace) -> int:
@@ -57,7 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )  # fmt: skip
     portal.add_argument(
         "--token",
-        default=os.environ.get("RUNWIDGET_PORTAL_TOKEN"),
+        default=_settings.portal_token(),
         help="the token to ask for (default: $RUNWIDGET_PORTAL_TOKEN, else a new random one)",
     )
     args = parser.parse_args(argv)

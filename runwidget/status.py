@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+from runwidget import _settings
 
 NOT_STARTED = "NotStarted"
 QUEUED = "Queued"
@@ -19,16 +19,15 @@ TERMINAL = frozenset({COMPLETED, FAILED, CANCELED})
 # Statuses in which something is expected to beat the run's heartbeat.
 ALIVE = frozenset({STARTING, RUNNING, FINALIZING})
 
-# Seconds without a heartbeat after which an alive run reads as NotResponding.
-HEARTBEAT_INTERVAL = float(os.environ.get("RUNWIDGET_HEARTBEAT_INTERVAL", "15"))
-HEARTBEAT_TIMEOUT = float(os.environ.get("RUNWIDGET_HEARTBEAT_TIMEOUT", "60"))
-
 
 def effective_status(
     status: str, heartbeat: float | None, now: float, timeout: float | None = None
 ) -> str:
-    """The status a reader shows: NotResponding when an alive run's heartbeat is stale."""
-    limit = HEARTBEAT_TIMEOUT if timeout is None else timeout
+    """The status a reader shows: NotResponding when an alive run's heartbeat is stale.
+
+    ``timeout`` defaults to ``$RUNWIDGET_HEARTBEAT_TIMEOUT`` (60 s).
+    """
+    limit = _settings.heartbeat_timeout() if timeout is None else timeout
     if status in ALIVE and heartbeat is not None and now - heartbeat > limit:
         return NOT_RESPONDING
     return status

@@ -55,7 +55,7 @@ def test_points_logged_during_an_outage_are_written_later(sqlite_uri, caplog):
 
 
 def test_full_buffer_drops_new_points_with_one_warning(sqlite_uri, monkeypatch):
-    monkeypatch.setattr(_flusher, "MAX_BUFFERED", 100)
+    monkeypatch.setenv("RUNWIDGET_MAX_BUFFERED", "100")
     workspace = Workspace(sqlite_uri)
     run = Experiment(workspace, "full").start_logging()
     flaky = FlakyStore(workspace.store)

@@ -28,7 +28,6 @@ def test_a_run_whose_cluster_is_lost_ends_failed(sqlite_uri, tmp_path, monkeypat
     # Longer than the heartbeat's limit: the run reads NotResponding for a while first.
     monkeypatch.setenv("RUNWIDGET_CLUSTER_LOST_AFTER", "12")
     monkeypatch.setenv("RUNWIDGET_CONNECT_TIMEOUT", "2")
-    monkeypatch.setattr(st, "HEARTBEAT_TIMEOUT", 4.0)
     source = tmp_path / "src"
     source.mkdir()
     (source / "long.py").write_text(

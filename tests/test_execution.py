@@ -426,7 +426,7 @@ def test_slots_are_taken_oldest_ticket_first(tmp_path: Path) -> None:
 
 # -- a supervisor that dies -------------------------------------------------------------------
 def test_killed_supervisor_reads_not_responding_then_failed(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr(st, "HEARTBEAT_TIMEOUT", 1.5)
+    monkeypatch.setenv("RUNWIDGET_HEARTBEAT_TIMEOUT", "1.5")
     write(tmp_path / "src", "ticks.py", """
         import time
         from runwidget import Run
@@ -465,7 +465,6 @@ def test_killed_supervisor_reads_not_responding_then_failed(tmp_path: Path, monk
 
 
 def test_the_next_supervisor_fails_a_run_whose_supervisor_died(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr(st, "HEARTBEAT_TIMEOUT", 1.5)
     monkeypatch.setenv("RUNWIDGET_HEARTBEAT_TIMEOUT", "1.5")
     src = tmp_path / "src"
     write(src, "ticks.py", "import time\nprint('up', flush=True)\ntime.sleep(60)\n")
@@ -626,8 +625,6 @@ def test_bad_config_is_refused_naming_the_value(src: Path, changes: dict, match:
 
 
 def test_bad_submissions_are_refused_before_a_run_exists(src: Path, monkeypatch) -> None:
-    from runwidget.tracking import snapshot
-
     experiment = Experiment(name="refused")
     config = ScriptRunConfig(src, "train.py")
 
@@ -636,7 +633,7 @@ def test_bad_submissions_are_refused_before_a_run_exists(src: Path, monkeypatch)
         experiment.submit(config)
     (src / ".runwidgetignore").unlink()
 
-    monkeypatch.setattr(snapshot, "MAX_SNAPSHOT_BYTES", 10)
+    monkeypatch.setenv("RUNWIDGET_MAX_SNAPSHOT_BYTES", "10")
     with pytest.raises(
         InvalidValueError, match=r"holds more than 10 bytes of files \(the snapshot cap\)"
     ):

@@ -141,7 +141,9 @@ def test_a_silent_postgresql_host_fails_within_the_connect_timeout(silent_host, 
 
 def test_a_bad_connect_timeout_names_the_variable(silent_host, monkeypatch):
     monkeypatch.setenv("RUNWIDGET_CONNECT_TIMEOUT", "soon")
-    with pytest.raises(InvalidValueError, match="RUNWIDGET_CONNECT_TIMEOUT must be a number"):
+    with pytest.raises(
+        InvalidValueError, match="RUNWIDGET_CONNECT_TIMEOUT='soon' is not a number of seconds"
+    ):
         Workspace(f"postgresql+psycopg://user@{silent_host}/db")
 
 

@@ -112,7 +112,7 @@ def test_record_params_tags_and_status(tracking_uri):
 def test_stale_running_run_reads_as_not_responding(tracking_uri, monkeypatch):
     with mlflow.start_run() as run:
         mlflow.log_metric("loss", 1.0)
-        monkeypatch.setattr(mlflow_source, "STALE_AFTER", 0.5)
+        monkeypatch.setenv("RUNWIDGET_MLFLOW_STALE_AFTER", "0.5")
         time.sleep(1.0)
         record = MlflowSource(run.info.run_id).record()
     assert record.status == "NotResponding"

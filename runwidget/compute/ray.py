@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 from sqlalchemy.engine import make_url
 
 from runwidget import status as st
-from runwidget._settings import connect_timeout, seconds
+from runwidget._settings import cancel_grace, connect_timeout
 from runwidget.compute.target import ComputeTarget, ComputeTargetError, register_kind
 from runwidget.errors import InvalidValueError
 from runwidget.store import redact_uri
@@ -270,7 +270,7 @@ class RayCompute(ComputeTarget):
         except ComputeTargetError as e:
             # The job's supervisor reads the request from the store all the same.
             logger.warning("runwidget: %s; the run stops through the store's cancel request", e)
-        deadline = time.monotonic() + seconds("RUNWIDGET_CANCEL_GRACE", 10.0) + 10
+        deadline = time.monotonic() + cancel_grace() + 10
         while time.monotonic() < deadline:
             record = store.get_run(run.id)
             if record.status in st.TERMINAL:

@@ -25,7 +25,7 @@ import time
 from typing import Any
 
 from runwidget import status as st
-from runwidget._settings import seconds
+from runwidget._settings import cluster_lost_after
 from runwidget.compute.ray import RAY_STATUSES, RayCompute
 from runwidget.compute.target import ComputeTargetError, get_target
 from runwidget.errors import RunNotFoundError, StoreError
@@ -47,7 +47,7 @@ def watch(store: RunStore, run_id: str) -> str:
     target = get_target(Workspace(store), record.target)
     if not isinstance(target, RayCompute):
         raise ComputeTargetError(f"run {run_id!r} runs on {record.target!r}, not a Ray target")
-    lost_after = seconds("RUNWIDGET_CLUSTER_LOST_AFTER", 90.0, minimum=1.0)
+    lost_after = cluster_lost_after()
     client = None
     unreachable_since: float | None = None
     ended_at: float | None = None

@@ -16,21 +16,22 @@ from __future__ import annotations
 
 import os
 import stat
-import tempfile
 from pathlib import Path
 
-from runwidget.errors import InvalidValueError, RunwidgetError
+from runwidget import _settings
+from runwidget.errors import RunwidgetError
 from runwidget.store import RunType
 
-ENV_EXEC_DIR = "RUNWIDGET_EXEC_DIR"
-ENV_MAX_LOCAL_RUNS = "RUNWIDGET_MAX_LOCAL_RUNS"
-ENV_CANCEL_GRACE = "RUNWIDGET_CANCEL_GRACE"
-ENV_KEEP_WORKDIR = "RUNWIDGET_KEEP_WORKDIR"
+# Settings (read in runwidget._settings); a run's processes pass the first two on.
+ENV_EXEC_DIR = _settings.EXEC_DIR.name
+ENV_CANCEL_GRACE = _settings.CANCEL_GRACE.name
+ENV_MAX_LOCAL_RUNS = _settings.MAX_LOCAL_RUNS.name
+ENV_KEEP_WORKDIR = _settings.KEEP_WORKDIR.name
 # The script's environment variables given in ScriptRunConfig, as JSON, for the supervisor
 # (kept out of its own environment, where e.g. a PYTHONHOME meant for the script would hurt).
 ENV_SCRIPT_ENV = "RUNWIDGET_SCRIPT_ENV"
 
-DEFAULT_CANCEL_GRACE = 10.0
+DEFAULT_CANCEL_GRACE = float(_settings.CANCEL_GRACE.default)
 
 # Types of the runs that a local supervisor runs: a submitted script, and an AutoML search
 # (whose search loop is the script; see ``runwidget.automl``). Cancel, heartbeat and reaping
@@ -39,11 +40,7 @@ SUPERVISED_TYPES = frozenset({RunType.SCRIPT, RunType.AUTOML})
 
 
 def exec_dir() -> Path:
-    configured = os.environ.get(ENV_EXEC_DIR)
-    if configured:
-        return Path(configured).expanduser().resolve()
-    uid = os.getuid() if hasattr(os, "getuid") else os.getlogin()
-    return Path(tempfile.gettempdir()) / f"runwidget-{uid}"
+    return _settings.exec_dir()
 
 
 def ensure_exec_dir() -> Path:
@@ -85,19 +82,7 @@ def max_local_runs() -> int:
     Raises:
         InvalidValueError: the variable is set to something else than a positive integer.
     """
-    raw = os.environ.get(ENV_MAX_LOCAL_RUNS, "").strip()
-    if not raw:
-        return max(1, os.cpu_count() or 1)
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise InvalidValueError(
-            f"{ENV_MAX_LOCAL_RUNS}={raw!r} is not a positive integer; set it to the number of "
-            "local runs allowed at once (default: the number of cores)"
-        )
-    return value
+    return _settings.max_local_runs()
 
 
 def cancel_grace() -> float:
@@ -106,20 +91,13 @@ def cancel_grace() -> float:
     Raises:
         InvalidValueError: ``$RUNWIDGET_CANCEL_GRACE`` is not a number of seconds >= 0.
     """
-    raw = os.environ.get(ENV_CANCEL_GRACE, "").strip()
-    if not raw:
-        return DEFAULT_CANCEL_GRACE
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not value >= 0:
-        raise InvalidValueError(
-            f"{ENV_CANCEL_GRACE}={raw!r} is not a number of seconds >= 0 "
-            f"(default {DEFAULT_CANCEL_GRACE:g})"
-        )
-    return value
+    return _settings.cancel_grace()
 
 
 def keep_workdir() -> bool:
-    return os.environ.get(ENV_KEEP_WORKDIR, "").strip().lower() in ("1", "true", "yes")
+    """Whether to keep a run's working copy (``$RUNWIDGET_KEEP_WORKDIR``).
+
+    Raises:
+        InvalidValueError: the variable is not a yes or no.
+    """
+    return _settings.keep_workdir()

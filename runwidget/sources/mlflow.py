@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from runwidget import _settings
 from runwidget import status as st
 from runwidget.errors import RunNotFoundError, StoreUnavailableError
 from runwidget.sources.base import RunSource
@@ -34,7 +35,6 @@ MLFLOW_STATUS = {
 }
 # A RUNNING MLflow run whose data has not changed for this long reads as NotResponding:
 # runs of crashed jobs stay RUNNING forever in MLflow.
-STALE_AFTER = float(os.environ.get("RUNWIDGET_MLFLOW_STALE_AFTER", "600"))
 MAX_POINTS = 2000  # per metric and read: the server samples down to this many
 _PAGE = 1000
 _TEXT_SUFFIXES = {".txt", ".log", ".out", ".err"}
@@ -153,7 +153,7 @@ class MlflowSource(RunSource):
         started = (info.start_time or 0) / 1000
         last_change = max([m.timestamp for m in data._metric_objs] + [info.start_time or 0]) / 1000
         error = None
-        if status == st.RUNNING and time.time() - last_change > STALE_AFTER:
+        if status == st.RUNNING and time.time() - last_change > _settings.mlflow_stale_after():
             status = st.NOT_RESPONDING
             minutes = (time.time() - last_change) / 60
             error = {

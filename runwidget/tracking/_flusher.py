@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import atexit
 import logging
-import os
 import threading
 import time
 import warnings
@@ -17,7 +16,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
-from runwidget import status as st
+from runwidget import _settings
 from runwidget.errors import (
     RunNotFoundError,
     RunwidgetWarning,
@@ -28,22 +27,23 @@ from runwidget.tracking._validate import clean_text
 
 logger = logging.getLogger("runwidget")
 
-FLUSH_INTERVAL = float(os.environ.get("RUNWIDGET_FLUSH_INTERVAL", "0.5"))
-# Items (points, lines, files) kept while the store is unreachable; past it new items are
-# dropped with a warning. 2M points is about 70 minutes of 500 points/s.
-MAX_BUFFERED = int(os.environ.get("RUNWIDGET_MAX_BUFFERED", "2000000"))
+# Items (points, lines, files) kept while the store is unreachable: $RUNWIDGET_MAX_BUFFERED,
+# read with the other settings in runwidget._settings; past it new items are dropped with a
+# warning. 2M points is about 70 minutes of 500 points/s.
 # Wake the writer early when this many items wait, so memory stays small in fast loops.
 EAGER_BATCH = 20_000
 MAX_BACKOFF = 10.0
-EXIT_TIMEOUT = float(os.environ.get("RUNWIDGET_EXIT_FLUSH_TIMEOUT", "60"))
 
 
 class Flusher:
     """One per store and process: the buffer of every run written through that store."""
 
-    def __init__(self, store: RunStore, interval: float = FLUSH_INTERVAL) -> None:
+    def __init__(self, store: RunStore, interval: float | None = None) -> None:
         self.store = store
-        self.interval = interval
+        self.interval = _settings.flush_interval() if interval is None else interval
+        # Read once: the hot path checks them on every point.
+        self._max_buffered = _settings.max_buffered()
+        self._beat_interval = _settings.heartbeat_interval()
         self._lock = threading.Lock()  # guards the buffer
         self._write_lock = threading.Lock()  # one write at a time keeps each run's order
         self._pending: dict[str, Batch] = {}
@@ -64,7 +64,7 @@ class Flusher:
         self._failing_since: float | None = None
         self._last_beat = 0.0
         # Below this many buffered items, add_metric skips the eager-write and bound checks.
-        self._fast_limit = min(EAGER_BATCH, MAX_BUFFERED) - 1
+        self._fast_limit = min(EAGER_BATCH, self._max_buffered) - 1
 
     # -- queueing (hot path) ---------------------------------------------------------------
     def _batch(self, run_id: str) -> Batch:
@@ -75,10 +75,10 @@ class Flusher:
 
     def _admit(self, n: int) -> bool:
         """Whether ``n`` more items fit; call with the lock held."""
-        if self._count + n > MAX_BUFFERED:
+        if self._count + n > self._max_buffered:
             if self._dropped == 0:
                 _warn(
-                    f"runwidget buffer is full ({MAX_BUFFERED} items waiting for the store "
+                    f"runwidget buffer is full ({self._max_buffered} items waiting for the store "
                     f"{redact_uri(self.store.uri)}); new points are being dropped. "
                     "Set RUNWIDGET_MAX_BUFFERED to keep more."
                 )
@@ -331,7 +331,7 @@ class Flusher:
 
     def _beat(self) -> None:
         now = time.time()
-        if not self._alive or now - self._last_beat < st.HEARTBEAT_INTERVAL:
+        if not self._alive or now - self._last_beat < self._beat_interval:
             return
         self._last_beat = now
         try:
@@ -339,8 +339,13 @@ class Flusher:
         except StoreUnavailableError as e:
             logger.debug("heartbeat failed: %s", e)
 
-    def close(self, timeout: float = EXIT_TIMEOUT) -> None:
-        """Flush what is left (waiting up to ``timeout`` s for the store) and stop."""
+    def close(self, timeout: float | None = None) -> None:
+        """Flush what is left (waiting up to ``timeout`` s for the store) and stop.
+
+        ``timeout`` defaults to ``$RUNWIDGET_EXIT_FLUSH_TIMEOUT`` (60 s).
+        """
+        if timeout is None:
+            timeout = _settings.exit_flush_timeout()
         if self.pending():
             if self._failing_since is not None:
                 logger.warning(
@@ -378,7 +383,7 @@ def flush_all(timeout: float | None = None) -> None:
         flusher.flush(timeout)
 
 
-def _close_all(timeout: float = EXIT_TIMEOUT) -> None:
+def _close_all(timeout: float | None = None) -> None:
     for flusher in list(_flushers.values()):
         flusher.close(timeout)
 

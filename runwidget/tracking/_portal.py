@@ -11,11 +11,13 @@ from __future__ import annotations
 import os
 from urllib.parse import quote
 
-DEFAULT_PORTAL_URL = "http://127.0.0.1:8777/runwidget"
+from runwidget import _settings
+
+DEFAULT_PORTAL_URL = str(_settings.PORTAL_URL.default)
 # Set by the Jupyter server extension for the kernels it starts.
 JUPYTER_URL_VAR = "RUNWIDGET_JUPYTER_URL"
 JUPYTER_STORE_VAR = "RUNWIDGET_JUPYTER_STORE"
-PORTAL_URL_VAR = "RUNWIDGET_PORTAL_URL"
+PORTAL_URL_VAR = _settings.PORTAL_URL.name
 
 
 def portal_base(store_uri: str | None = None) -> str:
@@ -28,7 +30,7 @@ def portal_base(store_uri: str | None = None) -> str:
     jupyter = os.environ.get(JUPYTER_URL_VAR)
     if jupyter and (store_uri is None or store_uri == os.environ.get(JUPYTER_STORE_VAR)):
         return jupyter.rstrip("/")
-    return os.environ.get(PORTAL_URL_VAR, DEFAULT_PORTAL_URL).rstrip("/")
+    return _settings.portal_url()
 
 
 def run_path(base: str, run_id: str) -> str:

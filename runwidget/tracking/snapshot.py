@@ -8,13 +8,13 @@ import os
 import zipfile
 from pathlib import Path
 
+from runwidget import _settings
 from runwidget.errors import InvalidValueError
 
 ALWAYS_IGNORED = (".git", "__pycache__", ".ipynb_checkpoints", ".runwidget")
 IGNORE_FILE = ".runwidgetignore"
 # Also read: the reference SDK's ignore file, so its users' folders snapshot as before.
 IGNORE_FILES = (IGNORE_FILE, ".amlignore")
-MAX_SNAPSHOT_BYTES = int(os.environ.get("RUNWIDGET_MAX_SNAPSHOT_BYTES", str(300 * 1024 * 1024)))
 SNAPSHOT_PATH = "snapshot.zip"
 
 
@@ -51,6 +51,7 @@ def snapshot_files(directory: str | os.PathLike[str]) -> list[Path]:
     patterns = _ignore_patterns(root)
     found: list[Path] = []
     total = 0
+    cap = _settings.max_snapshot_bytes()
     for folder, dirs, names in os.walk(root):
         rel_folder = Path(folder).relative_to(root)
         dirs[:] = [d for d in dirs if not _ignored((rel_folder / d).as_posix(), d, patterns)]
@@ -59,10 +60,10 @@ def snapshot_files(directory: str | os.PathLike[str]) -> list[Path]:
             if _ignored(relative.as_posix(), name, patterns):
                 continue
             total += (root / relative).stat().st_size
-            if total > MAX_SNAPSHOT_BYTES:
+            if total > cap:
                 raise InvalidValueError(
                     f"source directory {str(directory)!r} holds more than "
-                    f"{_size(MAX_SNAPSHOT_BYTES)} of files (the snapshot cap). "
+                    f"{_size(cap)} of files (the snapshot cap). "
                     f"List large files or folders in {IGNORE_FILE}, or raise "
                     "RUNWIDGET_MAX_SNAPSHOT_BYTES."
                 )
