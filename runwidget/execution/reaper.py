@@ -2,8 +2,8 @@
 
 A supervisor beats its run's heartbeat. When it is killed (SIGKILL, out of memory) or the
 machine restarts, the beats stop and every reader, anywhere, shows the run as NotResponding
-once the heartbeat is older than ``HEARTBEAT_TIMEOUT``. Only a process on the run's own host
-can tell that the supervisor is really gone (its pid and start time are in the run's
+once the heartbeat is older than ``$RUNWIDGET_HEARTBEAT_TIMEOUT``. Only a process on the run's
+own host can tell that the supervisor is really gone (its pid and start time are in the run's
 properties); such a process marks the run **Failed** and stops the orphaned script, if any.
 That is done, compare-and-set so only one of them wins, by:
 
