@@ -207,6 +207,9 @@ class Flusher:
                     self._apply_update(run_id, changes)
                     updates.pop(0)
                 ok = True
+                # Before waking the flushes that wait for this write: the recovery is logged
+                # by the time they return.
+                self._note_success()
             except StoreUnavailableError as e:
                 self._give_back(batches, updates)
                 self._note_failure(e)
@@ -215,8 +218,6 @@ class Flusher:
                     if ok:
                         self._written = take
                     self._done.notify_all()
-            if ok:
-                self._note_success()
             return ok
 
     def _write_batches(self, batches: dict[str, Batch]) -> None:
