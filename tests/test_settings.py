@@ -173,3 +173,17 @@ def test_every_variable_the_package_names_is_a_setting_or_passed_between_process
 def test_the_readme_table_lists_every_setting():
     readme = (ROOT / "README.md").read_text()
     assert _settings.readme_table() in readme
+
+
+def test_a_bad_supervisor_setting_is_refused_at_submission(tmp_path, monkeypatch):
+    from runwidget import Experiment, ScriptRunConfig, Workspace
+
+    monkeypatch.setenv("RUNWIDGET_EXEC_DIR", str(tmp_path / "exec"))
+    monkeypatch.setenv("RUNWIDGET_KEEP_WORKDIR", "sometimes")
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "train.py").write_text("print('hi')\n")
+    workspace = Workspace(f"sqlite:///{tmp_path / 'runs.db'}")
+    experiment = Experiment(workspace, "refused")
+    with pytest.raises(InvalidValueError, match=r"RUNWIDGET_KEEP_WORKDIR='sometimes' is not one"):
+        experiment.submit(ScriptRunConfig(tmp_path / "src", "train.py"))
+    assert not list(experiment.get_runs())

@@ -193,8 +193,10 @@ class ScriptRunConfig:
         _check_directory(self.source_directory)
         _check_script(self.source_directory, self.script)
         store_uri = _shareable_uri(experiment.workspace.store.uri)
+        # The supervisor's settings: a bad value is refused here, not in the supervisor.
         limit = _local.max_local_runs()
         _local.cancel_grace()
+        _local.keep_workdir()
         snapshot = _snapshot_with_script(self)
         base = _local.ensure_exec_dir()
         run_id = new_run_id(experiment.name)
