@@ -122,7 +122,7 @@ def _mib(n: int) -> str:
 
 @functools.lru_cache(maxsize=256)
 def _parse(setting: Setting, text: str) -> Any:
-    # Cached by text: some settings are read on every status check or every logged point.
+    # Cached by text: the heartbeat timeout is read on every status a reader shows.
     kind = setting.kind
     if kind == "flag":
         if text.lower() in _TRUE:
