@@ -18,7 +18,6 @@ import json
 import logging
 import shutil
 import socket
-import sys
 import tempfile
 import time
 import urllib.error
@@ -318,10 +317,6 @@ def _is_this_host(host: str) -> bool:
     except OSError:
         return False
     return bool(addresses & (own | {"127.0.0.1", "::1"}))
-
-
-def python_version_note() -> str:
-    return f"Python {sys.version_info.major}.{sys.version_info.minor}"
 
 
 def temp_workdir() -> Path:
