@@ -233,3 +233,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "postgres_server" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.postgres)
+
+
+@pytest.fixture
+def submitted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[list]:
+    """Local script runs kept in the test's temp dir; those left running are stopped after."""
+    from runwidget import ScriptRunConfig
+    from tests.local_runs import isolate_local_runs, stop_left_running
+
+    monkeypatch.setenv("RUNWIDGET_CANCEL_GRACE", "5")
+    runs = isolate_local_runs(monkeypatch, tmp_path, ScriptRunConfig, heartbeat="0.2")
+    yield runs
+    stop_left_running(runs)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import textwrap
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -71,3 +72,10 @@ def wait_until(
 def wait_ended(run: Run, timeout: float = 60) -> str:
     wait_until(lambda: run.get_status() in TERMINAL, timeout, f"run {run.id} to end")
     return run.get_status()
+
+
+def script(folder: Path, code: str, name: str = "train.py") -> Path:
+    """``folder`` holding the script ``name`` with ``code`` (dedented)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_text(textwrap.dedent(code))
+    return folder

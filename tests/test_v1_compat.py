@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import textwrap
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,7 +17,7 @@ from runwidget import (
     ScriptRunConfig,
     Workspace,
 )
-from tests.local_runs import isolate_local_runs, stop_left_running
+from tests.local_runs import script
 
 
 @pytest.fixture
@@ -30,20 +28,6 @@ def ws(sqlite_uri: str) -> Workspace:
 @pytest.fixture
 def exp(ws: Workspace) -> Experiment:
     return Experiment(workspace=ws, name="v1-compat")
-
-
-@pytest.fixture
-def submitted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Run]]:
-    monkeypatch.setenv("RUNWIDGET_CANCEL_GRACE", "5")
-    runs = isolate_local_runs(monkeypatch, tmp_path, ScriptRunConfig, heartbeat="0.2")
-    yield runs
-    stop_left_running(runs)
-
-
-def script(folder: Path, code: str, name: str = "train.py") -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / name).write_text(textwrap.dedent(code))
-    return folder
 
 
 # -- 1. VERSION ------------------------------------------------------------------------------

@@ -3,33 +3,17 @@
 from __future__ import annotations
 
 import io
-import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from runwidget import Experiment, InvalidValueError, Run, RunFailedError, ScriptRunConfig, Workspace
-from tests.local_runs import isolate_local_runs, stop_left_running
+from runwidget import Experiment, InvalidValueError, RunFailedError, ScriptRunConfig, Workspace
+from tests.local_runs import script
 
 
 @pytest.fixture
 def exp(sqlite_uri: str) -> Experiment:
     return Experiment(workspace=Workspace(sqlite_uri), name="v1-outputs")
-
-
-@pytest.fixture
-def submitted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Run]]:
-    monkeypatch.setenv("RUNWIDGET_CANCEL_GRACE", "5")
-    runs = isolate_local_runs(monkeypatch, tmp_path, ScriptRunConfig, heartbeat="0.2")
-    yield runs
-    stop_left_running(runs)
-
-
-def script(folder: Path, code: str, name: str = "train.py") -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / name).write_text(textwrap.dedent(code))
-    return folder
 
 
 # -- ./outputs of an interactive run ------------------------------------------------------------

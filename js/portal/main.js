@@ -48,6 +48,16 @@ function showError(where, e) {
   replace(where, h("div", { className: "rw-notice rw-notice-warning", text: e.message || String(e) }));
 }
 
+/** Load a page's data once (a failure shown in `where`), then refresh it with `every`. */
+async function loadAndRefresh(where, load) {
+  try {
+    await load();
+  } catch (e) {
+    showError(where, e);
+  }
+  every(load);
+}
+
 /** Refresh `fn` every REFRESH_MS while the page is visible. */
 function every(fn) {
   let timer = null;
@@ -105,12 +115,7 @@ async function homePage(root) {
     await active.load();
     replace(activeEl, active.el);
   }
-  try {
-    await load();
-  } catch (e) {
-    showError(experimentsEl, e);
-  }
-  every(load);
+  await loadAndRefresh(experimentsEl, load);
 }
 
 function activeRunsTable() {
@@ -129,13 +134,10 @@ async function activePage(root) {
   const body = h("div", {}, "Loading…");
   root.append(nav("active"), h("h1", { text: "Active runs" }), h("p", { className: "rw-hint", text: "Queued and running runs of every experiment." }), body);
   const active = activeRunsTable();
-  try {
+  await loadAndRefresh(body, async () => {
     await active.load();
-    replace(body, active.el);
-  } catch (e) {
-    showError(body, e);
-  }
-  every(active.load);
+    if (body.firstChild !== active.el) replace(body, active.el);
+  });
 }
 
 // -- compute targets and their runs ---------------------------------------------------------
@@ -153,12 +155,7 @@ async function computePage(root) {
     table.update(targets);
     if (body.firstChild !== table.el) replace(body, table.el);
   }
-  try {
-    await load();
-  } catch (e) {
-    showError(body, e);
-  }
-  every(load);
+  await loadAndRefresh(body, load);
 }
 
 async function runsPage(root, target) {
@@ -181,12 +178,7 @@ async function runsPage(root, target) {
     more.textContent = page.total > page.runs.length ? `The ${page.runs.length} newest of ${page.total} runs.` : "";
     if (body.firstChild !== table.el) replace(body, table.el);
   }
-  try {
-    await load();
-  } catch (e) {
-    showError(body, e);
-  }
-  every(load);
+  await loadAndRefresh(body, load);
 }
 
 // -- an experiment's runs ------------------------------------------------------------------
@@ -303,12 +295,7 @@ async function experimentPage(root, name) {
   }
 
   renderSelection();
-  try {
-    await load();
-  } catch (e) {
-    showError(tableHolder, e);
-  }
-  every(load);
+  await loadAndRefresh(tableHolder, load);
 }
 
 // -- compare ---------------------------------------------------------------------------------

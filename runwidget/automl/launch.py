@@ -29,7 +29,8 @@ from typing import TYPE_CHECKING, Any
 from runwidget.automl.config import AutoMLConfig, describe_validation
 from runwidget.automl.search import ENV_DATA, SETTINGS_FILE
 from runwidget.execution import _local
-from runwidget.execution.config import ScriptRunConfig, _abandon, _Prepared
+from runwidget.execution.config import _abandon, _Prepared
+from runwidget.execution.driver import DriverRunConfig, write_driver
 from runwidget.execution.slots import remove_ticket
 from runwidget.store import RunType
 
@@ -43,17 +44,9 @@ DEFAULT_CANCEL_GRACE = 60.0
 # Added to the iteration time limit for the grace period: the search's own bookkeeping.
 GRACE_MARGIN = 15.0
 
-_DRIVER = '''"""The search loop of this AutoML run (written by runwidget.AutoMLConfig)."""
 
-from runwidget.automl.search import main
-
-if __name__ == "__main__":
-    raise SystemExit(main())
-'''
-
-
-class _SearchRunConfig(ScriptRunConfig):
-    """The AutoML search as a supervised local run (see the module docstring)."""
+class _SearchRunConfig(DriverRunConfig):
+    """The AutoML search as a supervised run (see the module docstring)."""
 
     _run_type = RunType.AUTOML
 
@@ -65,26 +58,12 @@ class _SearchRunConfig(ScriptRunConfig):
         grace: float,
         compute_target: Any = None,
     ) -> None:
-        super().__init__(folder, DRIVER_SCRIPT, compute_target=compute_target)
-        self._properties = properties
+        super().__init__(folder, DRIVER_SCRIPT, properties, grace, compute_target)
         self._data_file = data_file
-        self._grace = grace
-
-    def _run_properties(self) -> dict[str, Any]:
-        return dict(self._properties)
-
-    def _supervisor_env(self, store_uri: str) -> dict[str, str]:
-        env = super()._supervisor_env(store_uri)
-        if not os.environ.get(_local.ENV_CANCEL_GRACE, "").strip():
-            env[_local.ENV_CANCEL_GRACE] = f"{self._grace:g}"
-        return env
 
     def _cluster_extras(self) -> tuple[dict[str, Path], dict[str, str]]:
         # On a cluster the data travels with the job's working directory, not in the store.
-        env = {ENV_DATA: DATA_FILE}
-        if not os.environ.get(_local.ENV_CANCEL_GRACE, "").strip():
-            env[_local.ENV_CANCEL_GRACE] = f"{self._grace:g}"
-        return {DATA_FILE: self._data_file}, env
+        return {DATA_FILE: self._data_file}, {ENV_DATA: DATA_FILE, **self._grace_env()}
 
     def _prepare(self, experiment: Experiment, tags: Mapping[str, Any] | None) -> _Prepared:
         prepared = super()._prepare(experiment, tags)
@@ -145,7 +124,12 @@ def submit_search(
             config.training_data.to_pickle(f)  # type: ignore[union-attr]
         with tempfile.TemporaryDirectory(prefix="runwidget-automl-") as folder:
             root = Path(folder)
-            (root / DRIVER_SCRIPT).write_text(_DRIVER, encoding="utf-8")
+            write_driver(
+                root,
+                DRIVER_SCRIPT,
+                "runwidget.automl.search",
+                "The search loop of this AutoML run (written by runwidget.AutoMLConfig).",
+            )
             (root / SETTINGS_FILE).write_text(json.dumps(settings, indent=2), encoding="utf-8")
             runner = _SearchRunConfig(
                 root,

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from runwidget.execution import _local
-from runwidget.execution.config import ScriptRunConfig
+from runwidget.execution.driver import DriverRunConfig, write_driver
 from runwidget.store import RunType
 
 if TYPE_CHECKING:
@@ -34,33 +34,11 @@ SETTINGS_FILE = "hyperdrive_settings.json"
 # Added to the children's cancel grace: the driver's own bookkeeping while it cancels them.
 GRACE_MARGIN = 20.0
 
-_DRIVER = '''"""The driver of this sweep (written by runwidget.hyperdrive.HyperDriveConfig)."""
 
-from runwidget.hyperdrive.driver import main
-
-if __name__ == "__main__":
-    raise SystemExit(main())
-'''
-
-
-class _SweepRunConfig(ScriptRunConfig):
+class _SweepRunConfig(DriverRunConfig):
     """The sweep's driver as a supervised local run (see the module docstring)."""
 
     _run_type = RunType.SWEEP
-
-    def __init__(self, folder: Path, properties: dict[str, Any], grace: float) -> None:
-        super().__init__(folder, DRIVER_SCRIPT)
-        self._properties = properties
-        self._grace = grace
-
-    def _run_properties(self) -> dict[str, Any]:
-        return dict(self._properties)
-
-    def _supervisor_env(self, store_uri: str) -> dict[str, str]:
-        env = super()._supervisor_env(store_uri)
-        if not os.environ.get(_local.ENV_CANCEL_GRACE, "").strip():
-            env[_local.ENV_CANCEL_GRACE] = f"{self._grace:g}"
-        return env
 
 
 def child_settings(config: HyperDriveConfig, experiment: Experiment) -> dict[str, Any]:
@@ -104,8 +82,13 @@ def submit_sweep(
     grace = _local.cancel_grace() + GRACE_MARGIN
     with tempfile.TemporaryDirectory(prefix="runwidget-sweep-") as folder:
         root = Path(folder)
-        (root / DRIVER_SCRIPT).write_text(_DRIVER, encoding="utf-8")
+        write_driver(
+            root,
+            DRIVER_SCRIPT,
+            "runwidget.hyperdrive.driver",
+            "The driver of this sweep (written by runwidget.hyperdrive.HyperDriveConfig).",
+        )
         (root / SETTINGS_FILE).write_text(json.dumps(settings, indent=2), encoding="utf-8")
-        runner = _SweepRunConfig(root, config._properties(), grace)
+        runner = _SweepRunConfig(root, DRIVER_SCRIPT, config._properties(), grace)
         run = runner._submit_local(experiment, tags)
     return HyperDriveRun(experiment, run.id)
