@@ -68,7 +68,10 @@ def test_newer_schema_is_refused(tmp_path):
     SqlStore(f"sqlite:///{path}").close()
     with sqlite3.connect(path) as conn:
         conn.execute("UPDATE rw_meta SET value = '99' WHERE key = 'schema_version'")
-    with pytest.raises(SchemaVersionError, match="schema version 99.*reads versions up to 3"):
+    with pytest.raises(
+        SchemaVersionError,
+        match=f"schema version 99.*reads versions up to {schema_module.SCHEMA_VERSION}",
+    ):
         SqlStore(f"sqlite:///{path}")
 
 
@@ -79,13 +82,14 @@ def test_older_schema_is_migrated(tmp_path, monkeypatch):
     def add_column(conn):
         conn.exec_driver_sql("ALTER TABLE rw_runs ADD COLUMN note TEXT")
 
-    monkeypatch.setattr(schema_module, "SCHEMA_VERSION", 4)
-    monkeypatch.setitem(schema_module.MIGRATIONS, 3, add_column)
+    current = schema_module.SCHEMA_VERSION
+    monkeypatch.setattr(schema_module, "SCHEMA_VERSION", current + 1)
+    monkeypatch.setitem(schema_module.MIGRATIONS, current, add_column)
     SqlStore(f"sqlite:///{path}").close()
     with sqlite3.connect(path) as conn:
         version = conn.execute("SELECT value FROM rw_meta WHERE key='schema_version'").fetchone()
         columns = [row[1] for row in conn.execute("PRAGMA table_info(rw_runs)")]
-    assert version == ("4",)
+    assert version == (str(current + 1),)
     assert "note" in columns
 
 
@@ -136,7 +140,7 @@ def test_version_2_store_gets_compute_targets(tmp_path):
 def test_unmigratable_schema(tmp_path, monkeypatch):
     path = tmp_path / "runs.db"
     SqlStore(f"sqlite:///{path}").close()
-    monkeypatch.setattr(schema_module, "SCHEMA_VERSION", 4)
+    monkeypatch.setattr(schema_module, "SCHEMA_VERSION", schema_module.SCHEMA_VERSION + 1)
     with pytest.raises(StoreError, match="cannot migrate"):
         SqlStore(f"sqlite:///{path}")
 

@@ -8,6 +8,7 @@ holds everything a reader needs.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 from sqlalchemy import (
@@ -24,10 +25,15 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    inspect,
+    select,
+    update,
 )
 
+from runwidget.store.derived import NUMERIC_POINT, search_text, tag_rows
+
 # Bump when the schema changes, and add the step from the previous version to MIGRATIONS.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # SQLite only makes a rowid alias (cheap appends, no extra index) of "INTEGER PRIMARY KEY".
 SeqKey = BigInteger().with_variant(Integer, "sqlite")
@@ -80,9 +86,33 @@ runs = Table(
     Column("target", String(255), nullable=False),
     Column("arguments", Text, nullable=False),
     Column("seq", BigInteger, nullable=False),
+    # Lower-case text that a list's search looks in: name, id, experiment, type and tags.
+    Column("search", Text, nullable=False, server_default=""),
+    # Grows with every write of the run's metrics, logs and files: with ``seq``, what a
+    # reader compares to learn that a run changed (one read by primary key).
+    Column("data_version", BigInteger, nullable=False, server_default="0"),
     Index("rw_runs_seq", "seq"),
     Index("rw_runs_experiment_seq", "experiment_id", "seq"),
     Index("rw_runs_parent_seq", "parent_id", "seq"),
+    # Newest-first pages (keyset on created, key), whole store and by each filter.
+    Index("rw_runs_created", "created", "key"),
+    Index("rw_runs_experiment_created", "experiment_id", "created", "key"),
+    Index("rw_runs_parent_created", "parent_id", "created", "key"),
+    Index("rw_runs_status_created", "status", "created", "key"),
+    Index("rw_runs_target_created", "target", "created", "key"),
+    # Which alive runs stopped beating (NotResponding) without reading the others.
+    Index("rw_runs_status_heartbeat", "status", "heartbeat"),
+)
+
+# Each run's tags, one row per tag, for filters by tag (the run row keeps them as JSON).
+run_tags = Table(
+    "rw_run_tags",
+    metadata,
+    Column("run_key", BigInteger, nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("value", Text, nullable=False),  # as the JSON of the value
+    UniqueConstraint("run_key", "name", name="rw_run_tags_run_name"),
+    Index("rw_run_tags_name", "name", "run_key"),
 )
 
 # value: the float (NULL with text and data NULL means NaN); text: a string metric;
@@ -117,6 +147,21 @@ metric_blocks = Table(
     Column("last_seq", BigInteger, nullable=False),
     Column("summary", LargeBinary, nullable=False),
     Index("rw_metric_blocks_run", "run_key", "name", "block"),
+)
+
+# Per run and numeric metric (``run.log`` and ``run.log_list`` numbers), kept by the writer
+# in the transaction of the points: lists and tables read last / min / max from here.
+# NULL in last means NaN; low and high leave NaN out (NULL when every value was NaN).
+metric_summaries = Table(
+    "rw_metric_summaries",
+    metadata,
+    Column("run_key", BigInteger, primary_key=True),
+    Column("name", String(255), primary_key=True),
+    Column("count", BigInteger, nullable=False),
+    Column("last", Double),
+    Column("low", Double),
+    Column("high", Double),
+    Column("last_seq", BigInteger, nullable=False),
 )
 
 logs = Table(
@@ -159,6 +204,38 @@ compute_targets = Table(
 )
 
 
+# A run's alerts: raised by the user (run.alert) or by runwidget (failed, not responding,
+# a metric gone NaN).
+alerts = Table(
+    "rw_alerts",
+    metadata,
+    Column("seq", SeqKey, primary_key=True, autoincrement=True),
+    Column("run_key", BigInteger, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("level", String(16), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("time", Double, nullable=False),
+    Index("rw_alerts_run_seq", "run_key", "seq"),
+)
+
+# Registered models: a name, versions counting up from 1, files kept as the run's files.
+models = Table(
+    "rw_models",
+    metadata,
+    Column("key", SeqKey, primary_key=True, autoincrement=True),
+    Column("name", String(255), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("run_key", BigInteger),
+    Column("path", String(1024), nullable=False),
+    Column("tags", Text, nullable=False),
+    Column("properties", Text, nullable=False),
+    Column("description", Text),
+    Column("created", Double, nullable=False),
+    UniqueConstraint("name", "version", name="rw_models_name_version"),
+)
+
+
 # MIGRATIONS[n] upgrades a store of schema version n to n + 1, inside one transaction.
 def _add_metric_blocks(conn: Connection) -> None:
     # Runs logged before have no blocks; their readers read every point, as before.
@@ -169,7 +246,44 @@ def _add_compute_targets(conn: Connection) -> None:
     compute_targets.create(conn, checkfirst=True)
 
 
+def _add_lists_and_summaries(conn: Connection) -> None:
+    have = {c["name"] for c in inspect(conn).get_columns("rw_runs")}
+    for column in ("search TEXT NOT NULL DEFAULT ''", "data_version BIGINT NOT NULL DEFAULT 0"):
+        if column.split()[0] not in have:
+            conn.exec_driver_sql(f"ALTER TABLE rw_runs ADD COLUMN {column}")
+    for table in (run_tags, metric_summaries, alerts, models):
+        table.create(conn, checkfirst=True)
+    for index in runs.indexes:
+        if index.name not in ("rw_runs_seq", "rw_runs_experiment_seq", "rw_runs_parent_seq"):
+            index.create(conn, checkfirst=True)
+    # Search text and tag rows of the runs there are, then their metrics' summaries (made
+    # afresh: a store given back an older version number may have some).
+    conn.execute(run_tags.delete())
+    conn.execute(metric_summaries.delete())
+    rows = conn.execute(
+        select(runs.c.key, runs.c.id, runs.c.display_name, runs.c.run_type, runs.c.tags,
+               experiments.c.name).join(experiments, experiments.c.id == runs.c.experiment_id)
+    ).all()  # fmt: skip
+    for key, run_id, name, run_type, tags_json, experiment in rows:
+        tags = json.loads(tags_json)
+        conn.execute(
+            update(runs)
+            .where(runs.c.key == key)
+            .values(search=search_text(name, run_id, experiment, run_type, tags))
+        )
+        if tags:
+            conn.execute(run_tags.insert(), tag_rows(key, tags))
+    conn.exec_driver_sql(
+        "INSERT INTO rw_metric_summaries (run_key, name, count, last, low, high, last_seq) "
+        "SELECT g.run_key, g.name, g.n, l.value, g.low, g.high, g.top FROM ("
+        "SELECT m.run_key, m.name, COUNT(*) AS n, MIN(m.value) AS low, MAX(m.value) AS high, "
+        f"MAX(m.seq) AS top FROM rw_metrics m WHERE {NUMERIC_POINT} GROUP BY m.run_key, m.name"
+        ") g JOIN rw_metrics l ON l.seq = g.top"
+    )
+
+
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     1: _add_metric_blocks,
     2: _add_compute_targets,
+    3: _add_lists_and_summaries,
 }
