@@ -10,6 +10,9 @@ from pathlib import Path
 from runwidget.errors import StoreError
 from runwidget.store.base import RunStore
 from runwidget.store.records import (
+    AlertKind,
+    AlertLevel,
+    AlertRecord,
     Batch,
     ExperimentRecord,
     FileInfo,
@@ -25,6 +28,9 @@ from runwidget.store.records import (
 from runwidget.store.sql import SqlStore
 
 __all__ = [
+    "AlertKind",
+    "AlertLevel",
+    "AlertRecord",
     "Batch",
     "ExperimentRecord",
     "FileInfo",

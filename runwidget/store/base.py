@@ -7,6 +7,7 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 from runwidget.store.records import (
+    AlertRecord,
     Batch,
     ExperimentRecord,
     FileInfo,
@@ -19,6 +20,7 @@ from runwidget.store.records import (
 )
 
 _UNSET: Any = object()
+_LEVEL_RANK = {"info": 0, "warn": 1, "error": 2}
 
 
 class RunStore(abc.ABC):
@@ -155,6 +157,61 @@ class RunStore(abc.ABC):
     @abc.abstractmethod
     def delete_target(self, name: str) -> bool:
         """Remove the target ``name``; whether it was there."""
+
+    # -- alerts ----------------------------------------------------------------------------
+    @abc.abstractmethod
+    def add_alert(
+        self,
+        run_id: str,
+        *,
+        kind: str,
+        level: str,
+        title: str,
+        text: str = "",
+        time: float,
+        once_key: str | None = None,
+    ) -> AlertRecord | None:
+        """Record an alert of run ``run_id``. With ``once_key``, only when the run has no
+        alert of that key yet (many processes may notice the same failure: one alert).
+
+        Alerts get their ``seq`` in commit order, store-wide, so that ``list_alerts``
+        readers following a cursor never skip one.
+
+        Returns:
+            The alert recorded, or None when ``once_key`` was taken already.
+        """
+
+    @abc.abstractmethod
+    def list_alerts(
+        self,
+        *,
+        run_ids: Collection[str] | None = None,
+        since: int = 0,
+        limit: int | None = None,
+    ) -> list[AlertRecord]:
+        """Alerts after cursor ``since``, oldest first: of the runs ``run_ids`` (an unknown
+        one has none), or of every run."""
+
+    def read_alerts(self, run_id: str, *, since: int = 0) -> list[AlertRecord]:
+        """The alerts of one run after cursor ``since``, oldest first.
+
+        Raises:
+            RunNotFoundError: no such run.
+        """
+        self.get_run(run_id)
+        return self.list_alerts(run_ids=[run_id], since=since)
+
+    def alert_marks(self, run_ids: Collection[str]) -> dict[str, dict[str, Any]]:
+        """For the runs of ``run_ids`` that have alerts: ``{"count": n, "level": worst,
+        "title": the latest's}``, for marking them in run lists."""
+        marks: dict[str, dict[str, Any]] = {}
+        for alert in self.list_alerts(run_ids=run_ids):
+            mark = marks.setdefault(alert.run_id, {"count": 0, "level": alert.level})
+            mark["count"] += 1
+            mark["title"] = alert.title
+            if _LEVEL_RANK.get(alert.level, 0) > _LEVEL_RANK.get(mark["level"], 0):
+                mark["level"] = alert.level
+        return marks
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections. The store may not be used afterwards."""

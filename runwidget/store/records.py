@@ -156,6 +156,50 @@ class TargetRecord:
     created: float
 
 
+class AlertLevel:
+    """How serious an alert is."""
+
+    INFO = "info"
+    WARN = "warn"
+    ERROR = "error"
+
+    ALL = (INFO, WARN, ERROR)
+
+
+class AlertKind:
+    """Who raised an alert: the user (``run.alert``) or runwidget, noticing the run."""
+
+    USER = "user"
+    FAILED = "failed"  # the run ended Failed
+    NOT_RESPONDING = "not_responding"  # its heartbeat stopped
+    NAN = "nan"  # a metric became NaN or infinite
+
+    ALL = (USER, FAILED, NOT_RESPONDING, NAN)
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRecord:
+    """One alert of a run. ``seq`` is the store-wide alert cursor (``RunStore.list_alerts``)."""
+
+    seq: int
+    run_id: str
+    kind: str
+    level: str
+    title: str
+    text: str
+    time: float
+
+    def as_dict(self) -> dict[str, Any]:
+        """What ``run.get_alerts()`` returns for it."""
+        return {
+            "title": self.title,
+            "text": self.text,
+            "level": self.level,
+            "kind": self.kind,
+            "time": self.time,
+        }
+
+
 @dataclass(slots=True)
 class NewFile:
     """A file waiting to be written."""

@@ -205,7 +205,8 @@ compute_targets = Table(
 
 
 # A run's alerts: raised by the user (run.alert) or by runwidget (failed, not responding,
-# a metric gone NaN).
+# a metric gone NaN). ``once_key``: a run has at most one alert of each key (an automatic
+# alert is raised once however many processes notice it); NULL for user alerts.
 alerts = Table(
     "rw_alerts",
     metadata,
@@ -216,7 +217,9 @@ alerts = Table(
     Column("title", Text, nullable=False),
     Column("text", Text, nullable=False),
     Column("time", Double, nullable=False),
+    Column("once_key", String(255)),
     Index("rw_alerts_run_seq", "run_key", "seq"),
+    UniqueConstraint("run_key", "once_key", name="rw_alerts_once"),
 )
 
 # Registered models: a name, versions counting up from 1, files kept as the run's files.

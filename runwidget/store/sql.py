@@ -42,6 +42,7 @@ from runwidget.errors import (
 from runwidget.store import schema as s
 from runwidget.store.base import _UNSET, RunStore
 from runwidget.store.blocks import BlockState, NewBlock, add_points
+from runwidget.store.sql_alerts import SqlAlerts
 from runwidget.store.records import (
     Batch,
     ExperimentRecord,
@@ -67,7 +68,7 @@ _ROWS_PER_INSERT = 128
 _PG_SCHEMA_LOCK = 0x52554E57
 
 
-class SqlStore(RunStore):
+class SqlStore(SqlAlerts, RunStore):
     """A run store in SQLite (WAL mode, many processes may write one file) or PostgreSQL.
 
     Args:
