@@ -21,8 +21,11 @@ from runwidget.store.records import (
     MetricKind,
     MetricPoint,
     NewFile,
+    RunFilter,
+    RunPage,
     RunRecord,
     RunType,
+    RunVersion,
     TargetRecord,
 )
 from runwidget.store.sql import SqlStore
@@ -40,8 +43,11 @@ __all__ = [
     "RunType",
     "MetricPoint",
     "NewFile",
+    "RunFilter",
+    "RunPage",
     "RunRecord",
     "RunStore",
+    "RunVersion",
     "SqlStore",
     "TargetRecord",
     "default_store_uri",

@@ -14,7 +14,10 @@ from runwidget.store.records import (
     LogLine,
     MetricColumns,
     MetricPoint,
+    RunFilter,
+    RunPage,
     RunRecord,
+    RunVersion,
     TargetRecord,
     metric_columns,
 )
@@ -116,6 +119,67 @@ class RunStore(abc.ABC):
 
         ``parent_id=None`` selects top-level runs; leaving it out selects all.
         """
+
+    # -- lists for the surfaces (every one an indexed read, whatever the store's size) ----
+    @abc.abstractmethod
+    def find_runs(
+        self,
+        where: RunFilter = RunFilter(),  # noqa: B008 - frozen
+        *,
+        order: str = "created",
+        descending: bool = True,
+        after: str | None = None,
+        offset: int = 0,
+        limit: int = 100,
+    ) -> RunPage:
+        """A page of the runs ``where`` selects, newest first by default.
+
+        ``order`` is ``created``, ``name``, ``status`` or ``target``. Give a page's
+        ``after`` to get the next one (keyset paging: no run is skipped or repeated while
+        runs are created during the walk); ``offset`` jumps, at the cost of the rows skipped.
+
+        Raises:
+            InvalidValueError: an unknown order, a bad limit or offset, a foreign token.
+        """
+
+    @abc.abstractmethod
+    def count_runs(self, where: RunFilter = RunFilter()) -> int:  # noqa: B008
+        """How many runs ``where`` selects."""
+
+    @abc.abstractmethod
+    def changed_runs(
+        self,
+        where: RunFilter = RunFilter(),  # noqa: B008
+        *,
+        since: int = 0,
+        limit: int = 1000,
+    ) -> list[RunRecord]:
+        """Runs ``where`` selects whose record changed after cursor ``since``, in change order."""
+
+    @abc.abstractmethod
+    def run_counts(self, by: str) -> dict[str, dict[str, int]]:
+        """Per ``experiment`` or ``target``: its runs (children included) by shown status."""
+
+    @abc.abstractmethod
+    def experiment_summaries(self) -> dict[str, dict[str, Any]]:
+        """Per experiment: ``runs`` (top-level) and ``last_created`` (None when empty)."""
+
+    @abc.abstractmethod
+    def metric_summaries(self, run_ids: Collection[str]) -> dict[str, dict[str, dict]]:
+        """Per run, ``{metric: {"last", "min", "max", "count"}}`` of its ``run.log`` and
+        ``run.log_list`` numbers, in logging order, kept by the writer: one read, whatever
+        the runs' lengths. ``last`` is as logged (NaN, ±inf); min and max leave NaN out."""
+
+    # -- change probes: "did anything change since?" for the cost of a primary-key read --
+    @abc.abstractmethod
+    def change_cursor(self) -> int:
+        """The run change cursor: the largest ``RunRecord.seq`` (moves when any run's
+        record changes, not with its heartbeat)."""
+
+    @abc.abstractmethod
+    def run_versions(self, run_ids: Collection[str]) -> dict[str, RunVersion]:
+        """The versions of these runs (unknown ids are left out): compare two answers to
+        learn whether a run, its data or its children changed in between."""
 
     # -- data ------------------------------------------------------------------------------
     @abc.abstractmethod

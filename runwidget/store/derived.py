@@ -10,6 +10,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+# The metric kinds whose numbers are summed up (``run.log`` and ``run.log_list``).
+SUMMARISED_KINDS = frozenset({"scalar", "list"})
+
 # The SQL test for a numeric point of ``rw_metrics`` (alias ``m``): logged by ``run.log`` or
 # ``run.log_list`` with a number (NaN is stored as NULL value, NULL text and NULL data; an
 # int as its float with its exact text in data).
@@ -50,6 +53,7 @@ class Summary:
     last: float
     low: float
     high: float
+    first_seq: int
     last_seq: int
 
     def as_dict(self) -> dict[str, float | int]:
@@ -61,7 +65,7 @@ def summarise(points: Iterable[tuple[int, float]]) -> Summary | None:
     found: Summary | None = None
     for seq, value in points:
         if found is None:
-            found = Summary(1, value, value, value, seq)
+            found = Summary(1, value, value, value, seq, seq)
             continue
         found.count += 1
         found.last, found.last_seq = value, seq
@@ -69,22 +73,3 @@ def summarise(points: Iterable[tuple[int, float]]) -> Summary | None:
             found.low = value if math.isnan(found.low) else min(found.low, value)
             found.high = value if math.isnan(found.high) else max(found.high, value)
     return found
-
-
-def merged(old: Summary | None, new: Summary) -> Summary:
-    """``old`` followed by ``new``."""
-    if old is None:
-        return new
-
-    def pick(a: float, b: float, choose: Any) -> float:
-        if math.isnan(a):
-            return b
-        return a if math.isnan(b) else choose(a, b)
-
-    return Summary(
-        old.count + new.count,
-        new.last,
-        pick(old.low, new.low, min),
-        pick(old.high, new.high, max),
-        new.last_seq,
-    )

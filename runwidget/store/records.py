@@ -200,6 +200,22 @@ class AlertRecord:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class ModelRecord:
+    """One version of a registered model. Its files are the files of run ``run_id`` at
+    ``path`` (a file, or a folder: every file under it)."""
+
+    name: str
+    version: int
+    run_id: str | None
+    path: str
+    tags: dict[str, Any] = field(default_factory=dict)
+    properties: dict[str, Any] = field(default_factory=dict)
+    description: str | None = None
+    created: float = 0.0
+    experiment: str | None = None
+
+
 @dataclass(slots=True)
 class NewFile:
     """A file waiting to be written."""
@@ -235,3 +251,49 @@ class RunType:
     AUTOML = "automl"  # parent of AutoML iterations
     SWEEP = "sweep"  # parent of hyperparameter-search trials
     CHILD = "child"  # run.child_run()
+
+
+@dataclass(frozen=True, slots=True)
+class RunFilter:
+    """Which runs a list shows (every field left out selects all).
+
+    Args:
+        experiment: only runs of this experiment.
+        parent: ``""`` for top-level runs, else only the children of this run id.
+        statuses: only runs whose *shown* status is one of these (``NotResponding``
+            included: an alive run whose heartbeat is stale).
+        search: a case-insensitive text that the name, id, experiment, type or a tag
+            (name or value) contains.
+        target: only runs of this compute target.
+        tags: only runs with these tags; a value of None accepts any value.
+        created_after, created_before: only runs created in this time range (seconds).
+    """
+
+    experiment: str | None = None
+    parent: str | None = None
+    statuses: frozenset[str] | None = None
+    search: str | None = None
+    target: str | None = None
+    tags: tuple[tuple[str, Any], ...] = ()
+    created_after: float | None = None
+    created_before: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RunPage:
+    """A page of a run list; ``after`` continues it (None on the last page)."""
+
+    records: list[RunRecord]
+    after: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RunVersion:
+    """What a reader compares to learn that a run changed: its record's change cursor,
+    its data version (grows with each write of its metrics, logs and files), and the
+    same of its children, summed up."""
+
+    seq: int
+    data: int
+    children_seq: int
+    children_data: int

@@ -161,6 +161,7 @@ metric_summaries = Table(
     Column("last", Double),
     Column("low", Double),
     Column("high", Double),
+    Column("first_seq", BigInteger, nullable=False),  # metrics are listed in logging order
     Column("last_seq", BigInteger, nullable=False),
 )
 
@@ -277,10 +278,12 @@ def _add_lists_and_summaries(conn: Connection) -> None:
         if tags:
             conn.execute(run_tags.insert(), tag_rows(key, tags))
     conn.exec_driver_sql(
-        "INSERT INTO rw_metric_summaries (run_key, name, count, last, low, high, last_seq) "
-        "SELECT g.run_key, g.name, g.n, l.value, g.low, g.high, g.top FROM ("
+        "INSERT INTO rw_metric_summaries "
+        "(run_key, name, count, last, low, high, first_seq, last_seq) "
+        "SELECT g.run_key, g.name, g.n, l.value, g.low, g.high, g.bottom, g.top FROM ("
         "SELECT m.run_key, m.name, COUNT(*) AS n, MIN(m.value) AS low, MAX(m.value) AS high, "
-        f"MAX(m.seq) AS top FROM rw_metrics m WHERE {NUMERIC_POINT} GROUP BY m.run_key, m.name"
+        f"MIN(m.seq) AS bottom, MAX(m.seq) AS top FROM rw_metrics m WHERE {NUMERIC_POINT} "
+        "GROUP BY m.run_key, m.name"
         ") g JOIN rw_metrics l ON l.seq = g.top"
     )
 

@@ -42,7 +42,7 @@ from runwidget.errors import (
 from runwidget.store import schema as s
 from runwidget.store.base import _UNSET, RunStore
 from runwidget.store.blocks import BlockState, NewBlock, add_points
-from runwidget.store.sql_alerts import SqlAlerts
+from runwidget.store.derived import SUMMARISED_KINDS, Summary, search_text, summarise, tag_rows
 from runwidget.store.records import (
     Batch,
     ExperimentRecord,
@@ -53,11 +53,13 @@ from runwidget.store.records import (
     RunRecord,
     TargetRecord,
 )
+from runwidget.store.sql_alerts import SqlAlerts
 from runwidget.store.sql_columns import (
     StoredBlocks,
     read_blocks,
     read_numbers,
 )
+from runwidget.store.sql_lists import DataVersionGate, SqlRunLists, run_record, select_runs
 
 logger = logging.getLogger("runwidget")
 
@@ -68,7 +70,7 @@ _ROWS_PER_INSERT = 128
 _PG_SCHEMA_LOCK = 0x52554E57
 
 
-class SqlStore(SqlAlerts, RunStore):
+class SqlStore(SqlAlerts, SqlRunLists, RunStore):
     """A run store in SQLite (WAL mode, many processes may write one file) or PostgreSQL.
 
     Args:
@@ -109,6 +111,9 @@ class SqlStore(SqlAlerts, RunStore):
         self._blocks: dict[tuple[int, str], BlockState | None] = {}
         self._write_lock = threading.Lock()
         self._open()
+        self._probed = {}
+        file = None if not self._sqlite or url.database in (None, "", ":memory:") else url.database
+        self._gate = DataVersionGate(file)
 
     # -- connection handling ---------------------------------------------------------------
     def _sqlite_engine(self, url: Any) -> Any:
@@ -186,6 +191,7 @@ class SqlStore(SqlAlerts, RunStore):
         return text
 
     def close(self) -> None:
+        self._gate.close()
         self._engine.dispose()
 
     # -- schema ----------------------------------------------------------------------------
@@ -318,25 +324,30 @@ class SqlStore(SqlAlerts, RunStore):
                         s.runs.c.experiment_id == experiment_id
                     )
                 ).scalar_one()
-                conn.execute(
+                shown_name = display_name or run_id
+                tags = dict(tags or {})
+                key = conn.execute(
                     s.runs.insert().values(
                         id=run_id,
                         experiment_id=experiment_id,
                         parent_id=parent_id,
                         number=number,
-                        display_name=display_name or run_id,
+                        display_name=shown_name,
                         run_type=run_type,
                         status=status,
                         created=now,
                         started=started,
                         heartbeat=started,
                         properties=_dumps(dict(properties or {})),
-                        tags=_dumps(dict(tags or {})),
+                        tags=_dumps(tags),
                         target=target,
                         arguments=_dumps(list(arguments or [])),
                         seq=seq,
+                        search=search_text(shown_name, run_id, experiment, run_type, tags),
                     )
-                )
+                ).inserted_primary_key[0]
+                if tags:
+                    conn.execute(s.run_tags.insert(), tag_rows(key, tags))
         except StoreError as e:
             if isinstance(e.__cause__, exc.IntegrityError):
                 raise InvalidValueError(f"run id {run_id!r} already exists") from e
@@ -371,10 +382,12 @@ class SqlStore(SqlAlerts, RunStore):
         if display_name is not None:
             values["display_name"] = display_name
         with self._writing() as conn:
+            c = s.runs.c
             row = conn.execute(
-                select(s.runs.c.status, s.runs.c.properties, s.runs.c.tags).where(
-                    s.runs.c.id == run_id
-                )
+                select(c.key, c.status, c.properties, c.tags, c.display_name, c.run_type)
+                .add_columns(s.experiments.c.name.label("experiment"))
+                .join(s.experiments, s.experiments.c.id == c.experiment_id)
+                .where(c.id == run_id)
             ).first()
             if row is None:
                 raise RunNotFoundError(f"run {run_id!r} not found in {self._display}")
@@ -382,10 +395,19 @@ class SqlStore(SqlAlerts, RunStore):
                 return False
             if properties:
                 values["properties"] = _dumps({**json.loads(row.properties), **properties})
+            new_tags = json.loads(row.tags)
             if tags or remove_tags:
                 removed = set(remove_tags or ())
-                kept = {k: v for k, v in json.loads(row.tags).items() if k not in removed}
-                values["tags"] = _dumps({**kept, **(tags or {})})
+                kept = {k: v for k, v in new_tags.items() if k not in removed}
+                new_tags = {**kept, **(tags or {})}
+                values["tags"] = _dumps(new_tags)
+                conn.execute(s.run_tags.delete().where(s.run_tags.c.run_key == row.key))
+                if new_tags:
+                    conn.execute(s.run_tags.insert(), tag_rows(row.key, new_tags))
+            if "tags" in values or display_name is not None:
+                values["search"] = search_text(
+                    display_name or row.display_name, run_id, row.experiment, row.run_type, new_tags
+                )
             values["seq"] = self._next_seq(conn)
             conn.execute(update(s.runs).where(s.runs.c.id == run_id).values(**values))
         return True
@@ -396,17 +418,12 @@ class SqlStore(SqlAlerts, RunStore):
         with self._writing() as conn:
             conn.execute(update(s.runs).where(s.runs.c.id.in_(list(run_ids))).values(heartbeat=now))
 
-    def _select_runs(self) -> Any:
-        return select(s.runs, s.experiments.c.name.label("experiment_name")).join(
-            s.experiments, s.experiments.c.id == s.runs.c.experiment_id
-        )
-
     def get_run(self, run_id: str) -> RunRecord:
         with self._reading() as conn:
-            row = conn.execute(self._select_runs().where(s.runs.c.id == run_id)).first()
+            row = conn.execute(select_runs().where(s.runs.c.id == run_id)).first()
         if row is None:
             raise RunNotFoundError(f"run {run_id!r} not found in {self._display}")
-        return _run_record(row)
+        return run_record(row)
 
     def list_runs(
         self,
@@ -417,7 +434,7 @@ class SqlStore(SqlAlerts, RunStore):
         since: int = 0,
         limit: int | None = None,
     ) -> list[RunRecord]:
-        query = self._select_runs().where(s.runs.c.seq > since)
+        query = select_runs().where(s.runs.c.seq > since)
         if experiment is not None:
             query = query.where(s.experiments.c.name == experiment)
         if parent_id is None:
@@ -433,7 +450,7 @@ class SqlStore(SqlAlerts, RunStore):
             rows = conn.execute(query).all()
         if experiment is not None and not rows and since == 0:
             self._require_experiment(experiment)
-        return [_run_record(r) for r in rows]
+        return [run_record(r) for r in rows]
 
     def _require_experiment(self, name: str) -> None:
         with self._reading() as conn:
@@ -524,6 +541,14 @@ class SqlStore(SqlAlerts, RunStore):
             with self._writing() as conn:
                 for run_id, batch in batches.items():
                     key = self._run_key(conn, run_id)
+                    if batch.metrics or batch.logs or batch.files:
+                        conn.exec_driver_sql(
+                            self._q(
+                                "data_version",
+                                "UPDATE rw_runs SET data_version = data_version + 1 WHERE key = ?",
+                            ),
+                            (key,),
+                        )
                     if batch.metrics:
                         block_states.update(self._write_metrics(conn, key, batch.metrics))
                     if batch.logs:
@@ -563,6 +588,7 @@ class SqlStore(SqlAlerts, RunStore):
             # A number: no text, and no data unless it is an int's (then value is set too).
             if row[5] is None and (row[6] is None or row[4] is not None):
                 numeric.setdefault(row[1], []).append(position)
+        summed = [n for n, where in numeric.items() if rows[where[0]][2] in SUMMARISED_KINDS]
         states: dict[tuple[int, str], BlockState | None] = {}
         done: dict[str, list[NewBlock]] = {}
         for name, where in numeric.items():
@@ -579,8 +605,10 @@ class SqlStore(SqlAlerts, RunStore):
         # The new rows' seqs are needed for the blocks, and for a metric's first point.
         starting = [n for (_, n), state in states.items() if state and state.first_seq is None]
         columns = "run_key, name, kind, step, value, text, data, time"
-        returning = bool(done or starting)
+        returning = bool(done or starting or summed)
         seqs = self._insert_many(conn, "rw_metrics", columns, rows, returning=returning)
+        if summed:
+            self._add_to_summaries(conn, key, summed, numeric, rows, seqs)
         for name in starting:
             states[(key, name)].first_seq = seqs[numeric[name][0]]  # type: ignore[union-attr]
         new_rows = []
@@ -608,6 +636,33 @@ class SqlStore(SqlAlerts, RunStore):
                 new_rows,
             )
         return states
+
+    def _add_to_summaries(
+        self,
+        conn: Connection,
+        key: int,
+        names: list[str],
+        numeric: dict[str, list[int]],
+        rows: list[tuple],
+        seqs: Sequence[int],
+    ) -> None:
+        """Fold the new points into the metrics' summaries, in the points' transaction.
+
+        One statement per metric that merges in the database: two processes that log one
+        metric of a run at once both count, and ``last`` is the point with the larger seq.
+        """
+        found = []
+        for name in names:
+            where = [i for i in numeric[name] if rows[i][2] in SUMMARISED_KINDS]
+            total = summarise(
+                (seqs[i], math.nan if rows[i][4] is None else rows[i][4]) for i in where
+            )
+            if total is not None:
+                found.append(
+                    (key, name, total.count, *_nulls(total), total.first_seq, total.last_seq)
+                )
+        if found:
+            conn.exec_driver_sql(self._q("summaries", _UPSERT_SUMMARY), found)
 
     def _only_writer(
         self, conn: Connection, key: int, name: str, since: int, last_seq: int, counted: int
@@ -823,6 +878,33 @@ def _create_private(path: Path) -> None:
         raise StoreError(f"cannot create the run store file {str(path)!r}: {e}") from e
 
 
+# Merges a batch's summary of a metric (``excluded``) into the stored one. NULL low/high
+# mean "only NaN so far"; NULL last means the last value was NaN.
+_UPSERT_SUMMARY = """
+INSERT INTO rw_metric_summaries (run_key, name, count, last, low, high, first_seq, last_seq)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (run_key, name) DO UPDATE SET
+  count = rw_metric_summaries.count + excluded.count,
+  last = CASE WHEN excluded.last_seq > rw_metric_summaries.last_seq
+    THEN excluded.last ELSE rw_metric_summaries.last END,
+  low = CASE WHEN rw_metric_summaries.low IS NULL THEN excluded.low
+    WHEN excluded.low IS NULL OR rw_metric_summaries.low <= excluded.low
+    THEN rw_metric_summaries.low ELSE excluded.low END,
+  high = CASE WHEN rw_metric_summaries.high IS NULL THEN excluded.high
+    WHEN excluded.high IS NULL OR rw_metric_summaries.high >= excluded.high
+    THEN rw_metric_summaries.high ELSE excluded.high END,
+  first_seq = CASE WHEN excluded.first_seq < rw_metric_summaries.first_seq
+    THEN excluded.first_seq ELSE rw_metric_summaries.first_seq END,
+  last_seq = CASE WHEN excluded.last_seq > rw_metric_summaries.last_seq
+    THEN excluded.last_seq ELSE rw_metric_summaries.last_seq END
+"""
+
+
+def _nulls(total: Summary) -> tuple[float | None, float | None, float | None]:
+    """last, low and high with NaN as NULL (SQLite stores NaN as NULL anyway)."""
+    return tuple(None if v != v else v for v in (total.last, total.low, total.high))  # type: ignore[return-value]
+
+
 def _dumps(value: Any) -> str:
     return json.dumps(value, default=str)
 
@@ -830,31 +912,6 @@ def _dumps(value: Any) -> str:
 def _first_line(error: BaseException | None) -> str:
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
-
-
-def _run_record(row: Any) -> RunRecord:
-    error = None
-    if row.error_message is not None:
-        error = {"message": row.error_message, "traceback": row.error_traceback}
-    return RunRecord(
-        id=row.id,
-        experiment=row.experiment_name,
-        parent_id=row.parent_id,
-        number=row.number,
-        display_name=row.display_name,
-        run_type=row.run_type,
-        status=row.status,
-        created=row.created,
-        started=row.started,
-        ended=row.ended,
-        heartbeat=row.heartbeat,
-        properties=json.loads(row.properties),
-        tags=json.loads(row.tags),
-        error=error,
-        target=row.target,
-        arguments=json.loads(row.arguments),
-        seq=row.seq,
-    )
 
 
 def _encode_metric(key: int, m: tuple[str, str, float | None, Any, float]) -> tuple[Any, ...]:

@@ -1,0 +1,376 @@
+"""Run lists read by the database: filters, search, keyset pages, counts, metric summaries
+and the change probes. A part of ``SqlStore`` (a mixin), so that every list a surface shows
+costs indexed reads whatever the size of the store.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import sqlite3
+import threading
+import time
+from collections.abc import Collection
+from contextlib import AbstractContextManager
+from typing import Any
+
+from sqlalchemy import Connection, and_, exists, false, func, literal_column, or_, select
+from sqlalchemy.sql.elements import ColumnElement
+
+from runwidget import _settings
+from runwidget import status as st
+from runwidget.errors import InvalidValueError
+from runwidget.store import schema as s
+from runwidget.store.derived import normalise_search
+from runwidget.store.records import RunFilter, RunPage, RunRecord, RunVersion
+
+# Columns a list may be ordered by, each with an index (with ``key``, the tie-breaker).
+SORTABLE = {
+    "created": s.runs.c.created,
+    "name": s.runs.c.display_name,
+    "status": s.runs.c.status,
+    "target": s.runs.c.target,
+}
+MAX_LIST = 10_000
+WAITING_OR_ENDED = frozenset(st.ALL) - st.ALIVE
+
+
+def run_record(row: Any) -> RunRecord:
+    """A run row (joined with its experiment's name as ``experiment_name``) as a record."""
+    error = None
+    if row.error_message is not None:
+        error = {"message": row.error_message, "traceback": row.error_traceback}
+    return RunRecord(
+        id=row.id,
+        experiment=row.experiment_name,
+        parent_id=row.parent_id,
+        number=row.number,
+        display_name=row.display_name,
+        run_type=row.run_type,
+        status=row.status,
+        created=row.created,
+        started=row.started,
+        ended=row.ended,
+        heartbeat=row.heartbeat,
+        properties=json.loads(row.properties),
+        tags=json.loads(row.tags),
+        error=error,
+        target=row.target,
+        arguments=json.loads(row.arguments),
+        seq=row.seq,
+    )
+
+
+def select_runs() -> Any:
+    """Runs with their experiment's name."""
+    return select(s.runs, s.experiments.c.name.label("experiment_name")).join(
+        s.experiments, s.experiments.c.id == s.runs.c.experiment_id
+    )
+
+
+def shown_status(statuses: Collection[str], now: float) -> ColumnElement[bool]:
+    """The SQL test "the run's shown status is one of ``statuses``": an alive run reads
+    NotResponding when its heartbeat is older than the timeout (as ``effective_status``)."""
+    r = s.runs.c
+    stale = now - _settings.heartbeat_timeout()
+    beating = or_(r.heartbeat.is_(None), r.heartbeat >= stale)
+    tests: list[ColumnElement[bool]] = []
+    plain = [x for x in statuses if x in WAITING_OR_ENDED]
+    if plain:
+        tests.append(r.status.in_(plain))
+    alive = [x for x in statuses if x in st.ALIVE]
+    if alive:
+        tests.append(and_(r.status.in_(alive), beating))
+    if st.NOT_RESPONDING in statuses:
+        tests.append(and_(r.status.in_(sorted(st.ALIVE)), r.heartbeat < stale))
+    return or_(*tests) if tests else false()
+
+
+def _like_pattern(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def encode_after(value: Any, key: int) -> str:
+    raw = json.dumps([value, key], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_after(token: str) -> tuple[Any, int]:
+    """The sort value and key a page token holds.
+
+    Raises:
+        InvalidValueError: a token that no page gave.
+    """
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        value, key = json.loads(raw)
+        if not isinstance(key, int) or isinstance(value, (dict, list)):
+            raise ValueError(token)
+    except (ValueError, TypeError) as e:
+        raise InvalidValueError(f"not a page token: {token!r}") from e
+    return value, key
+
+
+class SqlRunLists:
+    """The list half of ``SqlStore``; needs its ``_reading`` and ``_q``."""
+
+    _sqlite: bool
+    _display: str
+    _gate: DataVersionGate
+    _probed: dict[str, Any]  # the last answers of the probes, with the data version then
+
+    def _reading(self) -> AbstractContextManager[Connection]:  # pragma: no cover - SqlStore's
+        raise NotImplementedError
+
+    def _q(self, key: str, sql: str) -> str:  # pragma: no cover - SqlStore's
+        raise NotImplementedError
+
+    # -- filters ---------------------------------------------------------------------------
+    def _conditions(self, where: RunFilter, now: float) -> list[ColumnElement[bool]]:
+        r = s.runs.c
+        found: list[ColumnElement[bool]] = []
+        if where.experiment is not None:
+            found.append(
+                r.experiment_id
+                == select(s.experiments.c.id)
+                .where(s.experiments.c.name == where.experiment)
+                .scalar_subquery()
+            )
+        if where.parent is not None:
+            found.append(
+                r.parent_id.is_(None) if where.parent == "" else r.parent_id == where.parent
+            )
+        if where.statuses is not None:
+            found.append(shown_status(where.statuses, now))
+        if where.target is not None:
+            found.append(r.target == where.target)
+        if where.search:
+            needle = normalise_search(where.search)
+            if needle:
+                found.append(r.search.like(_like_pattern(needle), escape="\\"))
+        for name, value in where.tags:
+            t = s.run_tags.c
+            test = and_(t.run_key == r.key, t.name == str(name))
+            if value is not None:
+                test = and_(test, t.value == json.dumps(value, default=str))
+            found.append(exists().where(test))
+        if where.created_after is not None:
+            found.append(r.created >= where.created_after)
+        if where.created_before is not None:
+            found.append(r.created < where.created_before)
+        return found
+
+    # -- lists -----------------------------------------------------------------------------
+    def find_runs(
+        self,
+        where: RunFilter = RunFilter(),  # noqa: B008 - frozen, never changed
+        *,
+        order: str = "created",
+        descending: bool = True,
+        after: str | None = None,
+        offset: int = 0,
+        limit: int = 100,
+    ) -> RunPage:
+        if order not in SORTABLE:
+            raise InvalidValueError(f"runs are ordered by one of {sorted(SORTABLE)}, not {order!r}")
+        if not 1 <= limit <= MAX_LIST:
+            raise InvalidValueError(f"limit must be between 1 and {MAX_LIST}, got {limit}")
+        if offset < 0:
+            raise InvalidValueError(f"offset must be at least 0, got {offset}")
+        column, key = SORTABLE[order], s.runs.c.key
+        query = select_runs().where(*self._conditions(where, time.time()))
+        if after is not None:
+            value, last_key = decode_after(after)
+            if descending:
+                query = query.where(or_(column < value, and_(column == value, key < last_key)))
+            else:
+                query = query.where(or_(column > value, and_(column == value, key > last_key)))
+        if descending:
+            query = query.order_by(column.desc(), key.desc())
+        else:
+            query = query.order_by(column, key)
+        query = query.offset(offset or None).limit(limit + 1)
+        with self._reading() as conn:
+            rows = conn.execute(query).all()
+        more = len(rows) > limit
+        rows = rows[:limit]
+        token = None
+        if more:
+            last = rows[-1]
+            token = encode_after(getattr(last, column.key), last.key)
+        return RunPage([run_record(r) for r in rows], token)
+
+    def count_runs(self, where: RunFilter = RunFilter()) -> int:  # noqa: B008
+        query = select(func.count()).select_from(s.runs)
+        conditions = self._conditions(where, time.time())
+        if conditions:
+            query = query.where(*conditions)
+        with self._reading() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    def changed_runs(
+        self,
+        where: RunFilter = RunFilter(),  # noqa: B008
+        *,
+        since: int = 0,
+        limit: int = 1000,
+    ) -> list[RunRecord]:
+        query = (
+            select_runs()
+            .where(s.runs.c.seq > since, *self._conditions(where, time.time()))
+            .order_by(s.runs.c.seq)
+            .limit(limit)
+        )
+        with self._reading() as conn:
+            return [run_record(r) for r in conn.execute(query).all()]
+
+    def run_counts(self, by: str) -> dict[str, dict[str, int]]:
+        """Per experiment or compute target (``by``), its runs counted by shown status."""
+        column = {"experiment": s.experiments.c.name, "target": s.runs.c.target}[by]
+        r = s.runs.c
+        stale = time.time() - _settings.heartbeat_timeout()
+        # An alive run whose heartbeat is stale reads NotResponding: count it as such.
+        shown = (
+            select(column.label("group"), r.status, (r.heartbeat < stale).label("stale"),
+                   func.count().label("n"))
+            .select_from(s.runs.join(s.experiments, s.experiments.c.id == r.experiment_id))
+            # By position: the stale test holds a parameter, which PostgreSQL would not
+            # match with a second copy of it.
+            .group_by(literal_column("1"), literal_column("2"), literal_column("3"))
+        )  # fmt: skip
+        counts: dict[str, dict[str, int]] = {}
+        with self._reading() as conn:
+            for group, status, is_stale, n in conn.execute(shown).all():
+                if status in st.ALIVE and is_stale:
+                    status = st.NOT_RESPONDING
+                item = counts.setdefault(group, {})
+                item[status] = item.get(status, 0) + n
+        return counts
+
+    def experiment_summaries(self) -> dict[str, dict[str, Any]]:
+        """Per experiment: its top-level runs and when its newest run was created."""
+        r = s.runs.c
+        query = (
+            select(
+                s.experiments.c.name,
+                func.count(r.key).filter(r.parent_id.is_(None)),
+                func.max(r.created),
+            )
+            .select_from(s.experiments.outerjoin(s.runs, r.experiment_id == s.experiments.c.id))
+            .group_by(s.experiments.c.name)
+        )
+        with self._reading() as conn:
+            rows = conn.execute(query).all()
+        return {name: {"runs": int(n), "last_created": last} for name, n, last in rows}
+
+    # -- summaries -------------------------------------------------------------------------
+    def metric_summaries(self, run_ids: Collection[str]) -> dict[str, dict[str, dict]]:
+        """Per run: ``{metric: {"last", "min", "max", "count"}}`` of its numeric metrics,
+        in logging order. NaN and infinities as logged (``min``/``max`` leave NaN out)."""
+        ids = list(dict.fromkeys(run_ids))
+        found: dict[str, dict[str, dict]] = {run_id: {} for run_id in ids}
+        if not ids:
+            return found
+        m, r = s.metric_summaries.c, s.runs.c
+        query = (
+            select(r.id, m.name, m.count, m.last, m.low, m.high)
+            .join(s.runs, r.key == m.run_key)
+            .where(r.id.in_(ids))
+            .order_by(r.id, m.first_seq)
+        )
+        with self._reading() as conn:
+            for run_id, name, count, last, low, high in conn.execute(query).all():
+                found[run_id][name] = {
+                    "last": math.nan if last is None else last,
+                    "min": math.nan if low is None else low,
+                    "max": math.nan if high is None else high,
+                    "count": int(count),
+                }
+        return found
+
+    # -- change probes ---------------------------------------------------------------------
+    def _unchanged(self, key: str) -> Any:
+        """The last answer of probe ``key`` when nothing was committed since (SQLite)."""
+        version = self._gate.version()
+        last = self._probed.get(key)
+        if version is not None and last is not None and last[0] == version:
+            return last[1]
+        return None
+
+    def _remember(self, key: str, version: int | None, answer: Any) -> Any:
+        if version is not None:
+            if len(self._probed) > 1000:
+                self._probed.clear()
+            self._probed[key] = (version, answer)
+        return answer
+
+    def change_cursor(self) -> int:
+        cached = self._unchanged("cursor")
+        if cached is not None:
+            return cached
+        version = self._gate.version()
+        with self._reading() as conn:
+            value = conn.execute(
+                select(s.counters.c.value).where(s.counters.c.name == "runs")
+            ).scalar_one()
+        return self._remember("cursor", version, int(value))
+
+    def run_versions(self, run_ids: Collection[str]) -> dict[str, RunVersion]:
+        ids = list(dict.fromkeys(run_ids))
+        if not ids:
+            return {}
+        probe = "versions:" + "\n".join(ids)
+        cached = self._unchanged(probe)
+        if cached is not None:
+            return cached
+        version = self._gate.version()
+        r = s.runs.c
+        c = s.runs.alias("c")
+        query = (
+            select(
+                r.id,
+                r.seq,
+                r.data_version,
+                func.coalesce(func.max(c.c.seq), 0),
+                func.coalesce(func.sum(c.c.data_version), 0),
+            )
+            .select_from(s.runs.outerjoin(c, c.c.parent_id == r.id))
+            .where(r.id.in_(ids))
+            .group_by(r.id, r.seq, r.data_version)
+        )
+        with self._reading() as conn:
+            rows = conn.execute(query).all()
+        answer = {row[0]: RunVersion(*(int(v) for v in row[1:])) for row in rows}
+        return self._remember(probe, version, answer)
+
+
+class DataVersionGate:
+    """SQLite's free answer to "did any connection commit since I last asked?":
+    ``PRAGMA data_version`` on one connection of its own that never writes (it changes when
+    another connection commits). PostgreSQL has no such thing; there the gate is always
+    open and the probes read the database (by primary key).
+    """
+
+    def __init__(self, path: str | None) -> None:
+        self._conn = None
+        if path:
+            self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._last: int | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def exact(self) -> bool:
+        return self._conn is not None
+
+    def version(self) -> int | None:
+        """The file's data version now; None where there is none to read."""
+        if self._conn is None:
+            return None
+        with self._lock:
+            return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()

@@ -1,0 +1,228 @@
+"""Run lists in the store: filters, search, keyset pages, counts, metric summaries and the
+change probes, on SQLite and PostgreSQL alike."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+import time
+
+import pytest
+
+from runwidget import status as st
+from runwidget.errors import InvalidValueError
+from runwidget.server.stats import MetricStats
+from runwidget.store import Batch, RunFilter, SqlStore
+
+
+@pytest.fixture
+def store(store_uri):
+    s = SqlStore(store_uri)
+    yield s
+    s.close()
+
+
+def _walk(store, where=RunFilter(), limit=7, during=None):  # noqa: B008
+    seen, after = [], None
+    while True:
+        page = store.find_runs(where, after=after, limit=limit)
+        seen += [r.id for r in page.records]
+        if during is not None:
+            during()
+        if page.after is None:
+            return seen
+        after = page.after
+
+
+def test_keyset_walk_skips_and_repeats_nothing_while_runs_are_created(store):
+    first = [store.create_run("walk").id for _ in range(30)]
+    created = []
+    seen = _walk(store, during=lambda: created.append(store.create_run("walk").id))
+    # Newest first: every run there was when the walk began, once each, in order.
+    assert sorted(r for r in seen if r in first) == sorted(first)
+    assert len(seen) == len(set(seen))
+    assert [r for r in seen if r in first] == list(reversed(first))
+    assert not set(seen) & set(created)
+
+
+def test_offset_pages_and_count(store):
+    ids = [store.create_run("count").id for _ in range(12)]
+    page = store.find_runs(offset=5, limit=3)
+    assert [r.id for r in page.records] == list(reversed(ids))[5:8]
+    assert store.count_runs() == 12
+    assert store.count_runs(RunFilter(experiment="count")) == 12
+    assert store.count_runs(RunFilter(experiment="no such")) == 0
+
+
+def test_filters(store):
+    parent = store.create_run("a", tags={"team": "vision"}, target="gpu")
+    kids = [store.create_run("a", parent_id=parent.id) for _ in range(3)]
+    other = store.create_run("b", tags={"team": "nlp", "flag": None})
+    done = store.create_run("b", status=st.RUNNING, started=time.time())
+    store.update_run(done.id, status=st.COMPLETED, ended=time.time())
+    stale = store.create_run("b", status=st.RUNNING, started=time.time() - 600)
+    alive = store.create_run("b", status=st.RUNNING, started=time.time())
+
+    def ids(**kw):
+        return {r.id for r in store.find_runs(RunFilter(**kw), limit=100).records}
+
+    assert ids(experiment="a") == {parent.id, *(k.id for k in kids)}
+    assert ids(parent="") == {parent.id, other.id, done.id, stale.id, alive.id}
+    assert ids(parent=parent.id) == {k.id for k in kids}
+    assert ids(target="gpu") == {parent.id}
+    assert ids(tags=(("team", None),)) == {parent.id, other.id}
+    assert ids(tags=(("team", "nlp"),)) == {other.id}
+    assert ids(tags=(("flag", None),)) == {other.id}
+    assert ids(statuses=frozenset({st.COMPLETED})) == {done.id}
+    # The heartbeat decides NotResponding, as the run's shown status does.
+    assert ids(statuses=frozenset({st.NOT_RESPONDING})) == {stale.id}
+    assert ids(statuses=frozenset({st.RUNNING})) == {alive.id}
+    assert store.get_run(stale.id).current_status() == st.NOT_RESPONDING
+    cut = store.get_run(other.id).created
+    assert ids(created_after=cut) == {other.id, done.id, stale.id, alive.id}
+    assert ids(created_before=cut) == {parent.id, *(k.id for k in kids)}
+
+
+def test_search_is_case_insensitive_and_literal(store):
+    named = store.create_run("search", display_name="ResNet-50 <b>bold</b>")
+    tagged = store.create_run("search", tags={"Owner": "Zoë"})
+    percent = store.create_run("search", display_name="100% done_now")
+    store.create_run("search", display_name="100x doneXnow")
+
+    def ids(text):
+        return {r.id for r in store.find_runs(RunFilter(search=text)).records}
+
+    assert ids("resnet") == {named.id}
+    assert ids("<B>BOLD") == {named.id}
+    assert ids("zoë") == {tagged.id}
+    assert ids("owner") == {tagged.id}
+    assert ids("100%") == {percent.id}
+    assert ids("e_n") == {percent.id}
+    # A renamed run and new tags are found by their new text.
+    store.update_run(tagged.id, display_name="Renamed", tags={"k": "Fresh"}, remove_tags=["Owner"])
+    assert ids("fresh") == {tagged.id} and ids("renamed") == {tagged.id} and ids("zoë") == set()
+
+
+def test_order_and_bad_requests(store):
+    for name in ("b", "a", "c"):
+        store.create_run("order", display_name=name)
+    names = [r.display_name for r in store.find_runs(order="name", descending=False).records]
+    assert names == ["a", "b", "c"]
+    with pytest.raises(InvalidValueError, match="ordered by"):
+        store.find_runs(order="properties")
+    with pytest.raises(InvalidValueError, match="page token"):
+        store.find_runs(after="not-a-token")
+    with pytest.raises(InvalidValueError, match="limit"):
+        store.find_runs(limit=0)
+
+
+def test_summaries_equal_a_full_read(store):
+    run = store.create_run("sum")
+    values = [3.0, math.nan, -1.5, math.inf, 7, 2.0]
+    for i, v in enumerate(values):  # one batch per point: merged in the database
+        store.write({run.id: Batch(metrics=[("loss", "scalar", float(i), v, 0.0)])})
+    store.write(
+        {
+            run.id: Batch(
+                metrics=[
+                    ("nan_only", "scalar", None, math.nan, 0.0),
+                    ("acc", "list", None, 0.5, 0.0),
+                    ("acc", "list", None, 0.25, 0.0),
+                    ("name", "scalar", None, "text", 0.0),
+                    ("row", "row", None, {"a": 1}, 0.0),
+                    ("last_nan", "scalar", None, 1.0, 0.0),
+                    ("last_nan", "scalar", None, -math.inf, 0.0),
+                    ("last_nan", "scalar", None, math.nan, 0.0),
+                ]
+            )
+        }
+    )
+    kept = store.metric_summaries([run.id])[run.id]
+    full = MetricStats(store).of(store.get_run(run.id))
+
+    def same(a, b):
+        return a == b or (math.isnan(a) and math.isnan(b))
+
+    assert list(kept) == list(full) == ["loss", "nan_only", "acc", "last_nan"]
+    for name in full:
+        for field in ("last", "min", "max", "count"):
+            assert same(kept[name][field], full[name][field]), (name, field)
+    assert kept["loss"] == {"last": 2.0, "min": -1.5, "max": math.inf, "count": 6}
+    assert kept["last_nan"]["min"] == -math.inf and math.isnan(kept["last_nan"]["last"])
+
+
+def test_summaries_of_two_processes_logging_one_metric(store, store_uri, tmp_path):
+    run = store.create_run("two")
+    script = tmp_path / "log.py"
+    script.write_text(
+        "import sys\n"
+        "from runwidget.store import Batch, SqlStore\n"
+        "s = SqlStore(sys.argv[1])\n"
+        "for i in range(50):\n"
+        "    point = ('m', 'scalar', None, float(sys.argv[3]) + i, 0.0)\n"
+        "    s.write({sys.argv[2]: Batch(metrics=[point])})\n"
+        "s.close()\n"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, str(script), store_uri, run.id, start])
+        for start in ("0", "1000")
+    ]
+    assert [p.wait(120) for p in procs] == [0, 0]
+    kept = store.metric_summaries([run.id])[run.id]["m"]
+    points = store.read_metrics(run.id)
+    assert kept["count"] == 100
+    assert kept["min"] == 0.0 and kept["max"] == 1049.0
+    assert kept["last"] == points[-1].value
+
+
+def test_change_probe(store, store_uri, tmp_path):
+    parent = store.create_run("probe")
+    child = store.create_run("probe", parent_id=parent.id)
+    before = store.run_versions([parent.id, "no-such-run"])
+    cursor = store.change_cursor()
+    assert set(before) == {parent.id}
+    assert store.run_versions([parent.id]) == before
+    assert store.change_cursor() == cursor
+    # Another process logs a child's metric: the parent's version shows it.
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys\nfrom runwidget.store import Batch, SqlStore\n"
+            "s = SqlStore(sys.argv[1])\n"
+            "s.write({sys.argv[2]: Batch(metrics=[('m', 'scalar', None, 1.0, 0.0)])})\n",
+            store_uri,
+            child.id,
+        ],
+        check=True,
+        timeout=120,
+    )
+    after = store.run_versions([parent.id])[parent.id]
+    assert after.children_data > before[parent.id].children_data
+    assert after.data == before[parent.id].data
+    store.write({parent.id: Batch(logs=[("stdout", "hi\n", 0.0)])})
+    assert store.run_versions([parent.id])[parent.id].data > after.data
+    assert store.change_cursor() == cursor  # data does not move the record cursor
+    store.update_run(child.id, status=st.COMPLETED)
+    assert store.change_cursor() > cursor
+    assert store.run_versions([parent.id])[parent.id].children_seq > after.children_seq
+    # A heartbeat moves neither.
+    again = store.run_versions([parent.id])
+    store.beat([parent.id, child.id], time.time())
+    assert store.run_versions([parent.id]) == again
+
+
+def test_counts_by_target_and_experiment(store):
+    store.create_run("x", target="ray")
+    store.create_run("x", status=st.RUNNING, started=time.time() - 600, target="ray")
+    store.create_run("y")
+    counts = store.run_counts("target")
+    assert counts == {
+        "ray": {st.NOT_STARTED: 1, st.NOT_RESPONDING: 1},
+        "local": {st.NOT_STARTED: 1},
+    }
+    assert store.run_counts("experiment")["x"] == {st.NOT_STARTED: 1, st.NOT_RESPONDING: 1}
+    store.get_or_create_experiment("empty")
+    summaries = store.experiment_summaries()
+    assert summaries["x"]["runs"] == 2 and summaries["empty"] == {"runs": 0, "last_created": None}
