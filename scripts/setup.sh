@@ -52,7 +52,16 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   fi
   # A pip configured with local package folders that do not exist warns once per package;
   # those lines say nothing about this project.
-  .venv/bin/python -m pip install -q -e ".[dev]" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
+  quiet_pip() {
+    .venv/bin/python -m pip install -q "$@" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
+  }
+  # PyTorch first, for the framework integrations' tests: asked for by version, pip takes
+  # the CPU build where one is on this machine; asked for by range (as transformers and
+  # lightning do), it would take the newest CUDA build, several GB more.
+  if ! .venv/bin/python -c 'import torch' 2>/dev/null; then
+    quiet_pip "torch==2.13.0"
+  fi
+  quiet_pip -e ".[dev]"
   echo "$want" >"$stamp"
 fi
 
