@@ -276,3 +276,46 @@ def test_long_series_tails_travel_as_binary() -> None:
     assert np.frombuffer(buffers[0], "<f8").tolist() == long["x"]
     assert np.frombuffer(buffers[1], "<f8").tolist() == long["y"]
     assert message["delta"]["charts"]["data"][0]["x"][1] == 1.0  # the view's delta is untouched
+
+
+def test_change_probe_reads_a_change_at_once_and_an_idle_run_not_at_all(
+    experiment: Experiment, widgets: list[RunDetails], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = experiment.start_logging()
+    run.log("loss", 1.0)
+    run.flush()
+    widget, sent = _widget(widgets, run, interval=60.0)
+    _wait(lambda: widget._first_read.is_set())
+    reads = []
+    original = type(widget._view).refresh
+    monkeypatch.setattr(
+        type(widget._view), "refresh", lambda view, **kw: reads.append(1) or original(view, **kw)
+    )
+    time.sleep(1.6)  # about three probes of an idle run
+    assert reads == []
+    run.log("loss", 0.5)
+    run.flush()
+    written = time.monotonic()
+
+    def drawn() -> bool:
+        tails = [d["delta"].get("charts", {}).get("data", []) for d in sent.of("delta")]
+        return any(t["y"] and t["y"][-1] == 0.5 for data in tails for t in data)
+
+    _wait(drawn, timeout=5.0)
+    # Within about one probe interval, not the 60 s interval.
+    assert time.monotonic() - written < 3.0
+    assert len(reads) >= 1
+
+
+def test_without_probes_a_change_waits_for_the_interval(
+    experiment: Experiment, widgets: list[RunDetails], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(RunDetails, "probe_changes", False)
+    run = experiment.start_logging()
+    run.flush()
+    widget, sent = _widget(widgets, run, interval=60.0)
+    _wait(lambda: widget._first_read.is_set())
+    run.log("loss", 0.5)
+    run.flush()
+    time.sleep(1.5)
+    assert not [d for d in sent.of("delta") if d["delta"].get("charts")]

@@ -22,6 +22,7 @@ from tornado.httpclient import HTTPClientError
 
 from runwidget import Experiment, Workspace
 from runwidget import status as st
+from runwidget.store import Batch, SqlStore
 from runwidget.tracking import _portal
 
 EVIL = '<img src=x onerror="alert(1)">'
@@ -52,8 +53,9 @@ def fetch(jp_fetch, jp_asyncio_loop):
 
 
 @pytest.fixture
-def api_store(sqlite_uri: str) -> str:
-    return sqlite_uri
+def api_store(store_uri: str) -> str:
+    """The REST suite runs on both stores: SQLite and the test PostgreSQL server."""
+    return store_uri
 
 
 @pytest.fixture
@@ -308,3 +310,48 @@ def test_portal_page_passes_url_values_as_data(fetch, runs) -> None:
     assert "<script>x" not in html
     assert "\\u003cscript\\u003ex\\u0026" in html
     assert '"page":"run"' in html
+
+
+def test_unchanged_answers_are_304(fetch, runs, api_store) -> None:
+    first = fetch("runwidget", "api", "runs", params={"stats": "*"})
+    etag = first.headers["Etag"]
+    again = fetch(
+        "runwidget", "api", "runs", params={"stats": "*"}, headers={"If-None-Match": etag},
+        raise_error=False,
+    )  # fmt: skip
+    assert again.code == 304 and again.body == b""
+    view = fetch("runwidget", "api", "runs", runs["evil"])
+    unchanged = fetch(
+        "runwidget", "api", "runs", runs["evil"],
+        headers={"If-None-Match": view.headers["Etag"]}, raise_error=False,
+    )  # fmt: skip
+    assert unchanged.code == 304
+    # A new point changes the run's metric statistics, and so the answer.
+    store = SqlStore(api_store)
+    try:
+        store.write({runs["evil"]: Batch(metrics=[("loss", "scalar", None, 9.0, 0.0)])})
+    finally:
+        store.close()
+    changed = fetch(
+        "runwidget", "api", "runs", params={"stats": "*"}, headers={"If-None-Match": etag},
+        raise_error=False,
+    )  # fmt: skip
+    assert changed.code == 200 and changed.headers["Etag"] != etag
+    row = next(r for r in json.loads(changed.body)["runs"] if r["id"] == runs["evil"])
+    assert row["metrics"]["loss"] == {"last": 9.0, "min": 3.0, "max": 9.0, "count": 2}
+
+
+def test_pages_by_token_and_tag_filter(fetch, runs) -> None:
+    seen, after = [], None
+    while True:
+        body = get(fetch, "runs", limit=2, **({"after": after} if after else {}))
+        seen += [r["id"] for r in body["runs"]]
+        assert body["total"] == 5
+        after = body["after"]
+        if after is None:
+            break
+    assert len(seen) == len(set(seen)) == 5
+    body = get(fetch, "runs", tag="note")
+    assert [r["id"] for r in body["runs"]] == [runs["evil"]]
+    bad = fetch("runwidget", "api", "runs", params={"after": "%%%"}, raise_error=False)
+    assert bad.code == 400 and "page token" in json.loads(bad.body)["message"]

@@ -31,6 +31,10 @@ export function createApi({ base, token = "" }) {
     return `${root}/${path}${text ? `?${text}` : ""}`;
   }
 
+  // The last answer to each GET, by URL, with its ETag: an unchanged answer comes back as
+  // an empty 304 and is served from here (with the server's time of the new answer).
+  const answers = new Map();
+
   async function request(method, path, params) {
     const headers = { Accept: "application/json" };
     if (token) headers.Authorization = `token ${token}`;
@@ -38,7 +42,14 @@ export function createApi({ base, token = "" }) {
       const xsrf = cookie("_xsrf");
       if (xsrf) headers["X-XSRFToken"] = xsrf;
     }
-    const response = await fetch(url(path, params), { method, headers, credentials: "same-origin", cache: "no-store" });
+    const target = url(path, params);
+    const known = method === "GET" ? answers.get(target) : undefined;
+    if (known) headers["If-None-Match"] = known.etag;
+    const response = await fetch(target, { method, headers, credentials: "same-origin", cache: "no-store" });
+    const made = Number(response.headers.get("X-Runwidget-Time"));
+    if (response.status === 304 && known) {
+      return made && typeof known.body === "object" && known.body && "time" in known.body ? { ...known.body, time: made } : known.body;
+    }
     let body = null;
     try {
       body = await response.json();
@@ -49,6 +60,12 @@ export function createApi({ base, token = "" }) {
       // runwidget's errors say what is wrong in `error` (and, as Jupyter's do, `message`).
       const message = body && typeof body === "object" ? body.error || body.message : null;
       throw new ApiError(response.status, typeof message === "string" && message ? message : `${response.status} ${response.statusText}`);
+    }
+    const etag = response.headers.get("ETag");
+    if (method === "GET" && etag) {
+      if (answers.size >= 200) answers.delete(answers.keys().next().value);
+      answers.delete(target);
+      answers.set(target, { etag, body });
     }
     return body;
   }

@@ -182,20 +182,11 @@ def portal_settings(
         service = LazyService(opener, name=redact_uri(uri), timeout=_store_timeout())
     else:
         service = LazyService.of(RunService(store, api_url=api_url, portal_url=portal_url))
-        # Read every run into the index now, so that the first visitor does not wait for it.
-        executor.submit(_warm, service.ready)
     return {
         "runwidget_service": service,
         "runwidget_executor": executor,
         "runwidget_portal_base": portal_base,
     }
-
-
-def _warm(service: RunService) -> None:
-    try:
-        service.index.warm()
-    except Exception as e:  # the store may be down now; requests will try again
-        logger.warning("runwidget: could not read the run store yet: %s", e)
 
 
 class StaticHandler(LogMixin, web.StaticFileHandler):

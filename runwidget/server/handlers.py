@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
 import inspect
 import json
 import logging
@@ -167,7 +168,7 @@ class ApiMixin(ServiceMixin):
         self.set_header("Cache-Control", "no-store")
         self.finish(json_text({"error": message, "message": message, "reason": reason}))  # type: ignore[attr-defined]
 
-    def finish_raw(self, data: bytes | str = b"") -> None:
+    def finish_raw(self, data: bytes | str | None = b"") -> None:
         """Finish with the content type already set (Jupyter's API finish forces JSON)."""
         activity = getattr(self, "update_api_activity", None)
         if activity is not None:
@@ -175,9 +176,27 @@ class ApiMixin(ServiceMixin):
         web.RequestHandler.finish(self, data)  # type: ignore[arg-type]
 
     def finish_json(self, data: Any) -> None:
+        """Send an answer; a GET whose answer is what the client holds (``If-None-Match``
+        equal to its ETag) gets ``304 Not Modified`` and no body. The answer's ``time``
+        (when it was made) is left out of the ETag."""
         self.set_header("Content-Type", "application/json; charset=UTF-8")
-        self.set_header("Cache-Control", "no-store")
-        self.finish(json_text(data))
+        # Browsers may keep it, but must ask (with the ETag) before each use.
+        self.set_header("Cache-Control", "no-cache")
+        made = data.pop("time", None) if isinstance(data, dict) else None
+        if made is not None:  # read by clients from a 304 too (its body is the one they hold)
+            self.set_header("X-Runwidget-Time", repr(float(made)))
+        body = json_text(data)
+        if self.request.method == "GET":  # type: ignore[attr-defined]
+            self.set_header("Etag", '"' + hashlib.sha1(body.encode()).hexdigest() + '"')
+            if self.check_etag_header():  # type: ignore[attr-defined]
+                self.set_status(304)  # type: ignore[attr-defined]
+                self.clear_header("Content-Type")  # type: ignore[attr-defined]
+                self.finish_raw(None)
+                return
+        if made is not None:
+            # The same text as json_text(data with time), without encoding it twice.
+            body = body[:-1] + ("," if len(body) > 2 else "") + f'"time":{json_text(made)}}}'
+        self.finish(body)
 
     def int_argument(self, name: str, default: int | None = None) -> int | None:
         raw = self.get_argument(name, None)
@@ -200,8 +219,8 @@ class ExperimentsHandler(ApiMixin):
 
 
 class RunsHandler(ApiMixin):
-    """``GET runs?experiment=&parent=none|ID&status=active|ended|A,B&q=&target=&offset=
-    &limit=&since=&stats=primary|*|a,b``."""
+    """``GET runs?experiment=&parent=none|ID&status=active|ended|A,B&q=&target=&tag=a,b
+    &offset=&after=&limit=&since=&stats=primary|*|a,b``."""
 
     async def get(self) -> None:
         answer = await self.blocking(
@@ -215,6 +234,8 @@ class RunsHandler(ApiMixin):
             limit=self.int_argument("limit"),
             stats=self.get_argument("stats", None),
             target=self.get_argument("target", None),
+            tag=self.get_argument("tag", None),
+            after=self.get_argument("after", None),
         )
         self.finish_json(answer)
 

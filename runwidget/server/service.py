@@ -13,11 +13,10 @@ from urllib.parse import quote
 
 from runwidget import status as st
 from runwidget.errors import InvalidValueError
-from runwidget.server.index import ACTIVE, RunIndex, RunQuery, target_of
-from runwidget.server.stats import MetricStats, primary_metric
+from runwidget.server.lists import ACTIVE, CountCache, count_kind, primary_metric, target_of
 from runwidget.server.targets import TargetDirectory
 from runwidget.server.views import ViewCache
-from runwidget.store import LogLine, RunRecord, RunStore, RunType, redact_uri
+from runwidget.store import LogLine, RunFilter, RunRecord, RunStore, RunType, redact_uri
 from runwidget.view import status_kind
 
 MAX_PAGE = 1000
@@ -99,8 +98,7 @@ class RunService:
         self.store = store
         self.api_url = api_url.rstrip("/")
         self.portal_url = portal_url
-        self.index = RunIndex(store)
-        self.stats = MetricStats(store)
+        self.counts = CountCache(store)
         self.views = ViewCache(store, image_url=self.file_url, portal_url=portal_url)
         self.directory = TargetDirectory(store)
 
@@ -108,34 +106,50 @@ class RunService:
         return f"{self.api_url}/runs/{quote(run_id, safe='')}/files/{quote(path, safe='/')}"
 
     def _record(self, run_id: str) -> RunRecord:
-        self.index.sync()
-        record = self.index.get(run_id)
-        if record is None:
-            record = self.store.get_run(run_id)  # raises RunNotFoundError
-        return record
+        return self.store.get_run(run_id)  # raises RunNotFoundError
+
+    def _children(self, run_ids: Collection[str]) -> dict[str, int]:
+        return self.store.child_counts(run_ids)
 
     # -- lists -----------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
         import runwidget
 
-        cursor = self.index.sync()
         return {
             "version": runwidget.__version__,
             "store": redact_uri(self.store.uri),
-            "runs": len(self.index),
-            "cursor": cursor,
+            "runs": self.counts.count(RunFilter()),
+            "cursor": self.store.change_cursor(),
             "time": time.time(),
         }
 
     def experiments(self) -> dict[str, Any]:
-        cursor = self.index.sync()
-        return {"experiments": self.index.experiments(), "cursor": cursor, "time": time.time()}
+        """Each experiment with counts of its top-level runs, its active runs (children
+        included), and its last activity; the most recently active first."""
+        cursor = self.store.change_cursor()
+        summaries = self.store.experiment_summaries()
+        counts = self.store.run_counts("experiment")
+        found = [
+            {
+                "name": exp.name,
+                "created": exp.created,
+                "runs": summaries.get(exp.name, {}).get("runs", 0),
+                "active": sum(n for s, n in counts.get(exp.name, {}).items() if s in ACTIVE),
+                "last_created": summaries.get(exp.name, {}).get("last_created"),
+            }
+            for exp in self.store.list_experiments()
+        ]
+        found.sort(key=lambda e: e["last_created"] or e["created"], reverse=True)
+        return {"experiments": found, "cursor": cursor, "time": time.time()}
 
     def targets(self) -> dict[str, Any]:
         """Every compute target, ``local`` first, with counts of its runs queued, running
         and ended; a target that runs name but that is no longer attached is listed too."""
-        self.index.sync()
-        counts = self.index.target_counts()
+        counts: dict[str, dict[str, int]] = {}
+        for name, by_status in self.store.run_counts("target").items():
+            item = counts.setdefault(name or "local", {"queued": 0, "running": 0, "ended": 0})
+            for status, n in by_status.items():
+                item[count_kind(status)] += n
         targets = self.directory.describe()
         names = {t["name"] for t in targets}
         for name in sorted(n for n in counts if n not in names):
@@ -162,13 +176,19 @@ class RunService:
         limit: int | None = None,
         stats: str | None = None,
         target: str | None = None,
+        tag: str | None = None,
+        after: str | None = None,
     ) -> dict[str, Any]:
         """A page of runs, newest first; with ``since``, the runs changed after that cursor.
+
+        Every list is a query of the store (indexed: its cost does not grow with the store);
+        ``after`` is the previous page's token (``offset`` jumps instead).
 
         Args:
             parent: ``"none"`` for top-level runs, a run id for its children, else all.
             status: see ``parse_statuses``.
             target: only the runs of this compute target.
+            tag: only runs with these tags (comma-separated names).
             stats: ``"primary"`` adds each run's primary metric; ``"*"`` or a
                 comma-separated list of names adds last / min / max of those metrics.
 
@@ -178,39 +198,48 @@ class RunService:
         limit = _limit(limit, 100, MAX_PAGE)
         if offset < 0:
             raise InvalidValueError(f"offset must be at least 0, got {offset}")
-        query = RunQuery(
+        where = RunFilter(
             experiment=experiment or None,
             parent=None if parent is None else ("" if parent in ("", "none") else parent),
             statuses=parse_statuses(status),
             search=(search or "").strip() or None,
             target=(target or "").strip() or None,
+            tags=tuple((name, None) for name in (tag or "").split(",") if name.strip()),
         )
-        self.index.sync()
+        # Read first: a run changed while the page is read shows in the next poll.
+        cursor = self.store.change_cursor()
+        after_token = None
         if since is not None:
-            page = self.index.changed(query, since, limit=limit)
+            records = self.store.changed_runs(where, since=since, limit=limit)
+            if len(records) == limit:
+                cursor = records[-1].seq
         else:
-            page = self.index.page(query, offset=offset, limit=limit)
+            page = self.store.find_runs(where, after=after, offset=offset, limit=limit)
+            records, after_token = page.records, page.after
         now = time.time()
-        rows = [run_json(r, now, self.index.child_count(r.id)) for r in page.records]
+        children = self._children([r.id for r in records])
+        rows = [run_json(r, now, children.get(r.id, 0)) for r in records]
         if stats:
             if len(rows) > MAX_STATS_RUNS:
                 raise InvalidValueError(
                     f"stats are given for at most {MAX_STATS_RUNS} runs at once; "
                     f"ask for limit={MAX_STATS_RUNS} or less"
                 )
-            self._add_stats(page.records, rows, stats)
+            self._add_stats(records, rows, stats)
         return {
             "runs": rows,
-            "total": page.total,
-            "offset": page.offset,
-            "cursor": page.cursor,
+            "total": self.counts.count(where),
+            "offset": offset if since is None else 0,
+            "after": after_token,
+            "cursor": cursor,
             "time": now,
         }
 
     def _add_stats(self, records: list[RunRecord], rows: list[dict], which: str) -> None:
         names = None if which in ("*", "primary") else [n for n in which.split(",") if n]
+        summaries = self.store.metric_summaries([r.id for r in records])
         for record, row in zip(records, rows, strict=True):
-            stats = self.stats.of(record)
+            stats = summaries.get(record.id, {})
             if which == "primary":
                 row["primary_metric"] = primary_metric(record, stats)
             else:
@@ -221,14 +250,14 @@ class RunService:
     def run(self, run_id: str) -> dict[str, Any]:
         """One run with its record's every field and its metric statistics."""
         record = self._record(run_id)
-        row = run_json(record, time.time(), self.index.child_count(run_id))
+        row = run_json(record, time.time(), self._children([run_id]).get(run_id, 0))
         row.update(
             properties=record.properties,
             error=record.error,
             target=record.target,
             arguments=record.arguments,
             heartbeat=record.heartbeat,
-            metrics=self.stats.of(record),
+            metrics=self.store.metric_summaries([run_id])[run_id],
             portal_url=None if self.portal_url is None else self.portal_url(run_id),
         )
         return row
@@ -308,7 +337,6 @@ class RunService:
                 run_id, status=st.CANCELED, ended=time.time(), only_if_status=alive
             )
             status = self.store.get_run(run_id).status
-        self.index.sync(force=True)
         return {"id": run_id, "status": status, "changed": True}
 
     def compare(self, run_ids: Collection[str], metrics: Collection[str] | None) -> dict:
@@ -327,7 +355,7 @@ class RunService:
         now = time.time()
         for run_id in ids:
             record = self._record(run_id)
-            runs.append(run_json(record, now, self.index.child_count(run_id)))
+            runs.append(run_json(record, now, self._children([run_id]).get(run_id, 0)))
             snapshot = self.views.view(run_id)["snapshot"]
             for chart in snapshot["charts"]:
                 if metrics and chart["name"] not in metrics:

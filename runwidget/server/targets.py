@@ -16,7 +16,7 @@ from typing import Any
 
 from runwidget._settings import connect_timeout
 from runwidget.errors import InvalidValueError
-from runwidget.server.index import LOCAL_TARGET
+from runwidget.server.lists import LOCAL_TARGET
 from runwidget.store import RunStore
 
 logger = logging.getLogger("runwidget")

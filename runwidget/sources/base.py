@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+from collections.abc import Hashable
 
 from runwidget.store.records import (
     FileInfo,
@@ -98,6 +99,12 @@ class RunSource(abc.ABC):
 
     def portal_url(self) -> str | None:
         """The run's page in a web portal, if there is one."""
+        return None
+
+    def version(self) -> Hashable | None:
+        """A token that changes whenever the run's record, data or children change, for
+        about the cost of one primary-key read (a poller reads the rest only when it moved).
+        None when the backend cannot tell: the view then reads at each interval."""
         return None
 
     def close(self) -> None:  # noqa: B027 - optional hook

@@ -7,7 +7,15 @@ from functools import partial
 
 from runwidget.errors import RunNotFoundError
 from runwidget.sources.base import RunSource
-from runwidget.store import FileInfo, LogLine, MetricColumns, MetricPoint, RunRecord, RunStore
+from runwidget.store import (
+    FileInfo,
+    LogLine,
+    MetricColumns,
+    MetricPoint,
+    RunRecord,
+    RunStore,
+    RunVersion,
+)
 from runwidget.tracking import _portal
 
 _STORE_PORTAL = object()  # default: the portal serving this store
@@ -90,6 +98,9 @@ class StoreSource(RunSource):
 
     def portal_url(self) -> str | None:
         return None if self._portal_url is None else self._portal_url(self._run_id)
+
+    def version(self) -> RunVersion | None:
+        return self._store.run_versions([self._run_id]).get(self._run_id)
 
     def __repr__(self) -> str:
         return f"StoreSource({self._store.uri!r}, {self._run_id!r})"

@@ -14,6 +14,7 @@ from runwidget.store.records import (
     LogLine,
     MetricColumns,
     MetricPoint,
+    ModelRecord,
     RunFilter,
     RunPage,
     RunRecord,
@@ -161,6 +162,10 @@ class RunStore(abc.ABC):
         """Per ``experiment`` or ``target``: its runs (children included) by shown status."""
 
     @abc.abstractmethod
+    def child_counts(self, run_ids: Collection[str]) -> dict[str, int]:
+        """How many direct children each of these runs has (runs with none left out)."""
+
+    @abc.abstractmethod
     def experiment_summaries(self) -> dict[str, dict[str, Any]]:
         """Per experiment: ``runs`` (top-level) and ``last_created`` (None when empty)."""
 
@@ -276,6 +281,39 @@ class RunStore(abc.ABC):
             if _LEVEL_RANK.get(alert.level, 0) > _LEVEL_RANK.get(mark["level"], 0):
                 mark["level"] = alert.level
         return marks
+
+    # -- registered models (runwidget/store/sql_models.py) ----------------------------------
+    @abc.abstractmethod
+    def register_model(
+        self,
+        name: str,
+        *,
+        run_id: str,
+        path: str,
+        tags: Mapping[str, Any] | None = None,
+        properties: Mapping[str, Any] | None = None,
+        description: str | None = None,
+    ) -> ModelRecord:
+        """Record the next version of model ``name`` (1 for a new name): the files of run
+        ``run_id`` at ``path``. Versions of one name count up by one, also when several
+        processes register it at once.
+
+        Raises:
+            RunNotFoundError: no run ``run_id``.
+        """
+
+    @abc.abstractmethod
+    def get_model(self, name: str, version: int | None = None) -> ModelRecord:
+        """Version ``version`` of model ``name``; its latest when None.
+
+        Raises:
+            ModelNotFoundError: no such model, or no such version of it.
+        """
+
+    @abc.abstractmethod
+    def list_models(self, name: str | None = None) -> list[ModelRecord]:
+        """Registered models, every version (only those of ``name`` if given), newest
+        registration first."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections. The store may not be used afterwards."""

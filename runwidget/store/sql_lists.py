@@ -265,6 +265,15 @@ class SqlRunLists:
             rows = conn.execute(query).all()
         return {name: {"runs": int(n), "last_created": last} for name, n, last in rows}
 
+    def child_counts(self, run_ids: Collection[str]) -> dict[str, int]:
+        ids = list(dict.fromkeys(run_ids))
+        if not ids:
+            return {}
+        r = s.runs.c
+        query = select(r.parent_id, func.count()).where(r.parent_id.in_(ids)).group_by(r.parent_id)
+        with self._reading() as conn:
+            return {parent: int(n) for parent, n in conn.execute(query).all()}
+
     # -- summaries -------------------------------------------------------------------------
     def metric_summaries(self, run_ids: Collection[str]) -> dict[str, dict[str, dict]]:
         """Per run: ``{metric: {"last", "min", "max", "count"}}`` of its numeric metrics,
@@ -354,23 +363,21 @@ class DataVersionGate:
     """
 
     def __init__(self, path: str | None) -> None:
-        self._conn = None
-        if path:
-            self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._last: int | None = None
+        self._path = path
+        self._conn: sqlite3.Connection | None = None
         self._lock = threading.Lock()
-
-    @property
-    def exact(self) -> bool:
-        return self._conn is not None
 
     def version(self) -> int | None:
         """The file's data version now; None where there is none to read."""
-        if self._conn is None:
+        if self._path is None:
             return None
         with self._lock:
+            if self._conn is None:  # first use, or used again after close (as the engine)
+                self._conn = sqlite3.connect(self._path, check_same_thread=False)
             return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
 
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 import weakref
 from pathlib import Path
@@ -30,6 +31,9 @@ LAST_REFRESH_DELAY = 1.0
 CHILD_READ_BUDGET = 0.25
 # How long displaying waits for the first full read, for the static summary's metrics.
 FIRST_READ_WAIT = 0.3
+# Seconds between two change probes of a source that has them (``RunSource.version``): a
+# change is read within about this, and a busy run is redrawn at most this often.
+PROBE_INTERVAL = 0.5
 
 _VIEW_MIME = "application/vnd.jupyter.widget-view+json"
 
@@ -38,14 +42,16 @@ class RunDetails(anywidget.AnyWidget):
     """Live details of a run in a notebook: status, properties, charts, child runs,
     iterations, images and output log, refreshed in the background.
 
-    ``RunDetails(run).show()`` displays it. A daemon thread polls every ``interval``
-    seconds for what is new, and stops after one last refresh once the run and its children
-    have ended, when the widget is closed, or on ``stop()``. Clicking a child run opens it
+    ``RunDetails(run).show()`` displays it. A daemon thread reads what is new: on
+    runwidget's store, as soon as a change probe (about every 0.5 s, one indexed read)
+    says the run, its data or its children changed, and at least every ``interval``
+    seconds; elsewhere every ``interval`` seconds. It stops after one last refresh once
+    the run and its children have ended, when the widget is closed, or on ``stop()``. Clicking a child run opens it
     in the same widget, with a way back.
 
     Args:
         run: a runwidget ``Run`` or a ``runwidget.sources.RunSource``.
-        interval: seconds between polls (default 10).
+        interval: the longest wait between two reads, in seconds (default 10).
         max_points: the most points drawn per chart line (each bucket's min and max kept).
         max_log_lines: the most output lines kept in the browser.
 
@@ -58,8 +64,12 @@ class RunDetails(anywidget.AnyWidget):
     _esm = STATIC / "widget.js"
     _css = STATIC / "widget.css"
 
-    #: Seconds between two polls while the run is live.
+    #: The longest wait between two reads while the run is live. A source with change
+    #: probes (runwidget's store) is also asked "changed?" every ``PROBE_INTERVAL``, and
+    #: read as soon as it did.
     interval = traitlets.Float(10.0).tag(sync=True)
+    #: False reads at each ``interval`` only (no change probes).
+    probe_changes: bool = True
     #: Whether the widget is polling (read-only; ``stop()`` ends it).
     polling = traitlets.Bool(False, read_only=True).tag(sync=True)
     # The view model snapshot without series points (those live in the bqplot lines).
@@ -105,6 +115,8 @@ class RunDetails(anywidget.AnyWidget):
         self._display_ids: list[str] = []
         self._last_refresh_due = False
         self._failures = 0
+        self._seen_version: Any = None  # the source's version at the last read
+        self._read_at = 0.0  # time.monotonic() of the last read
         self._closed = False
         self._first_read = threading.Event()
         self.bytes_sent = 0  # what deltas and snapshots put on the wire (for the benchmark)
@@ -270,6 +282,11 @@ class RunDetails(anywidget.AnyWidget):
         with self._lock:
             if view is not self._view or self._closed or self._poller is None:
                 return None  # stopped, closed, or a drill-down replaced this view
+            version = self._probe(view)
+            quiet = time.monotonic() - self._read_at < self.interval
+            if version is not None and version == self._seen_version and quiet:
+                return PROBE_INTERVAL  # nothing changed: no read, nothing sent
+            self._seen_version, self._read_at = version, time.monotonic()
             # The first full read sends the run's own charts before its children's metrics.
             delta = view.refresh(child_metrics=self._first_read.is_set())
             if delta is not None:
@@ -292,7 +309,16 @@ class RunDetails(anywidget.AnyWidget):
                 self._last_refresh_due = True
                 return LAST_REFRESH_DELAY
             self._last_refresh_due = False
-            return self.interval
+            return self.interval if version is None else min(self.interval, PROBE_INTERVAL)
+
+    def _probe(self, view: RunView) -> Any:
+        """The source's version now, or None (no probe: read at each interval)."""
+        if self.probe_changes is False or not view.reachable:
+            return None
+        try:
+            return view.source.version()
+        except Exception:  # an outage: the read that follows says so in the view
+            return None
 
     def _publish(self, delta: dict[str, Any]) -> None:
         """Send a delta: new charts become bqplot widgets; the rest goes as one message."""

@@ -1,0 +1,75 @@
+"""What run lists show beyond the store's records: which statuses a filter means, how a
+target's runs are counted, a run's primary metric, and the list totals (counted once per
+change of the store, not once per request)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from runwidget import status as st
+from runwidget.store import RunFilter, RunRecord, RunStore
+
+# Statuses the filter "active" selects: queued and running, not ended.
+ACTIVE = tuple(s for s in st.ALL if s not in st.TERMINAL)
+# How a target's runs are counted: waiting for it, on it, done.
+WAITING = frozenset({st.NOT_STARTED, st.QUEUED})
+LOCAL_TARGET = "local"
+# A count that depends on heartbeats (a status filter) is made again at least this often.
+STATUS_COUNT_TTL = 5.0
+
+
+def target_of(record: RunRecord) -> str:
+    """The compute target a run was submitted to (``local`` when none is recorded)."""
+    return record.target or LOCAL_TARGET
+
+
+def count_kind(status: str) -> str:
+    """``queued``, ``running`` or ``ended``: the column of a target's counts ``status`` adds
+    to (NotResponding counts as running: nothing said that it ended)."""
+    if status in st.TERMINAL:
+        return "ended"
+    return "queued" if status in WAITING else "running"
+
+
+def primary_metric(record: RunRecord, stats: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
+    """The metric a run list shows for a run: its ``primary_metric`` property when it
+    logged it, else the first numeric metric it logged."""
+    name = record.properties.get("primary_metric")
+    if not isinstance(name, str) or name not in stats:
+        name = next(iter(stats), None)
+    if name is None:
+        return None
+    return {"name": name, "value": stats[name]["last"]}
+
+
+class CountCache:
+    """How many runs a filter selects, counted again only when the store's change cursor
+    moved (or, for a status filter, when heartbeats may have turned runs NotResponding).
+
+    Args:
+        store: the run store.
+        max_filters: the most filters whose counts are kept.
+    """
+
+    def __init__(self, store: RunStore, *, max_filters: int = 256) -> None:
+        self.store = store
+        self.max_filters = max_filters
+        self._counts: dict[RunFilter, tuple[int, float, int]] = {}
+        self._lock = threading.Lock()
+
+    def count(self, where: RunFilter) -> int:
+        cursor = self.store.change_cursor()
+        now = time.monotonic()
+        with self._lock:
+            known = self._counts.get(where)
+        fresh = known is not None and known[0] == cursor
+        if fresh and (where.statuses is None or now - known[1] < STATUS_COUNT_TTL):
+            return known[2]
+        total = self.store.count_runs(where)
+        with self._lock:
+            if len(self._counts) >= self.max_filters:
+                self._counts.clear()
+            self._counts[where] = (cursor, now, total)
+        return total
