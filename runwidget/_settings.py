@@ -60,7 +60,8 @@ class Setting:
     """One environment variable: how it is read, its default, and what it does.
 
     ``kind`` is ``"seconds"`` (a float), ``"count"`` or ``"bytes"`` (an int), ``"flag"`` (a
-    bool), ``"url"`` (an ``http(s)://`` URL or an absolute path) or ``"text"``. A ``default``
+    bool), ``"url"`` (an ``http(s)://`` URL or an absolute path), ``"http"`` (an
+    ``http(s)://`` URL) or ``"text"``. A ``default``
     of ``None`` is worked out when read (``default_text`` says how).
     """
 
@@ -81,6 +82,8 @@ class Setting:
             return f"{self.default:,}"
         if self.kind == "flag":
             return "off"
+        if self.default is None:
+            return "none"
         return f"{self.default:g} s" if self.kind == "seconds" else f"`{self.default}`"
 
     def accepted(self) -> str:
@@ -96,6 +99,8 @@ class Setting:
             return f"one of {', '.join(_TRUE + _FALSE)}"
         if self.kind == "url":
             return "an http:// or https:// URL, or a path starting with /"
+        if self.kind == "http":
+            return "an http:// or https:// URL"
         return "any text"
 
     def read(self) -> Any:
@@ -132,6 +137,10 @@ def _parse(setting: Setting, text: str) -> Any:
         raise setting.error(text)
     if kind == "url":
         if not text.startswith(("http://", "https://", "/")):
+            raise setting.error(text)
+        return text
+    if kind == "http":
+        if not text.startswith(("http://", "https://")) or len(text.split("//", 1)[1]) == 0:
             raise setting.error(text)
         return text
     if kind == "text":
@@ -205,6 +214,15 @@ PORTAL_URL = Setting(
     "RUNWIDGET_PORTAL_URL", "url", "http://127.0.0.1:8777/runwidget",
     doc="Where run links point when no Jupyter server with runwidget serves the run's store.",
 )  # fmt: skip
+SYSTEM_METRICS_INTERVAL = Setting(
+    "RUNWIDGET_SYSTEM_METRICS_INTERVAL", "seconds", 10.0,
+    doc="Seconds between a submitted run's samples of its CPU, memory, disk, network and GPU "
+    "use (0: none).",
+)  # fmt: skip
+ALERT_WEBHOOK = Setting(
+    "RUNWIDGET_ALERT_WEBHOOK", "http", None,
+    doc="A URL that every new alert is POSTed to, as JSON.",
+)  # fmt: skip
 PORTAL_TOKEN = Setting(
     "RUNWIDGET_PORTAL_TOKEN", "text", None, default_text="a new random token",
     doc="The token `runwidget portal` asks for.",
@@ -227,6 +245,8 @@ SETTINGS: tuple[Setting, ...] = (
     MLFLOW_STALE_AFTER,
     PORTAL_URL,
     PORTAL_TOKEN,
+    SYSTEM_METRICS_INTERVAL,
+    ALERT_WEBHOOK,
 )
 
 
@@ -311,6 +331,16 @@ def portal_url() -> str:
 
 def portal_token() -> str | None:
     value = PORTAL_TOKEN.read()
+    return None if value is None else str(value)
+
+
+def system_metrics_interval() -> float:
+    """Seconds between samples of a submitted run's system metrics; 0 for none."""
+    return float(SYSTEM_METRICS_INTERVAL.read())
+
+
+def alert_webhook() -> str | None:
+    value = ALERT_WEBHOOK.read()
     return None if value is None else str(value)
 
 

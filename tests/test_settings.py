@@ -32,6 +32,8 @@ READERS = {
     "RUNWIDGET_MLFLOW_STALE_AFTER": _settings.mlflow_stale_after,
     "RUNWIDGET_PORTAL_URL": _settings.portal_url,
     "RUNWIDGET_PORTAL_TOKEN": _settings.portal_token,
+    "RUNWIDGET_SYSTEM_METRICS_INTERVAL": _settings.system_metrics_interval,
+    "RUNWIDGET_ALERT_WEBHOOK": _settings.alert_webhook,
 }
 DEFAULTS = {
     "RUNWIDGET_CONNECT_TIMEOUT": 10.0,
@@ -50,6 +52,8 @@ DEFAULTS = {
     "RUNWIDGET_MLFLOW_STALE_AFTER": 600.0,
     "RUNWIDGET_PORTAL_URL": "http://127.0.0.1:8777/runwidget",
     "RUNWIDGET_PORTAL_TOKEN": None,
+    "RUNWIDGET_SYSTEM_METRICS_INTERVAL": 10.0,
+    "RUNWIDGET_ALERT_WEBHOOK": None,
 }
 GOOD = {
     "RUNWIDGET_CONNECT_TIMEOUT": ("2.5", 2.5),
@@ -68,6 +72,8 @@ GOOD = {
     "RUNWIDGET_MLFLOW_STALE_AFTER": ("0.5", 0.5),
     "RUNWIDGET_PORTAL_URL": ("https://portal.example/rw/", "https://portal.example/rw"),
     "RUNWIDGET_PORTAL_TOKEN": ("s3cret", "s3cret"),
+    "RUNWIDGET_SYSTEM_METRICS_INTERVAL": ("0", 0.0),
+    "RUNWIDGET_ALERT_WEBHOOK": ("http://127.0.0.1:9/hook", "http://127.0.0.1:9/hook"),
 }
 BAD = {
     "RUNWIDGET_CONNECT_TIMEOUT": ("0.5", r"is not a number of seconds >= 1 \(default: 10 s\)"),
@@ -84,6 +90,8 @@ BAD = {
     "RUNWIDGET_MAX_SNAPSHOT_BYTES": ("300MB", r"is not a whole number of bytes >= 0"),
     "RUNWIDGET_MLFLOW_STALE_AFTER": ("-5", r"is not a number of seconds >= 0"),
     "RUNWIDGET_PORTAL_URL": ("portal.example", r"is not an http:// or https:// URL"),
+    "RUNWIDGET_SYSTEM_METRICS_INTERVAL": ("often", r"is not a number of seconds >= 0"),
+    "RUNWIDGET_ALERT_WEBHOOK": ("/hook", r"is not an http:// or https:// URL \(default: none\)"),
 }
 
 

@@ -136,9 +136,13 @@ def _lost(target: RayCompute, silent_for: float, record: Any) -> dict[str, Any]:
 
 def _end(store: RunStore, run_id: str, status: str, error: dict[str, Any] | None) -> None:
     open_statuses = [s for s in st.ALL if s not in st.TERMINAL]
-    store.update_run(
+    ended = store.update_run(
         run_id, status=status, ended=time.time(), error=error, only_if_status=open_statuses
     )
+    if ended and status == st.FAILED:
+        from runwidget.tracking import alerts
+
+        alerts.run_failed(store, run_id, error)
     logger.info("run %s ended %s by the watcher", run_id, status)
 
 

@@ -198,7 +198,14 @@ def reap(store: RunStore, record: RunRecord) -> bool:
     )
     if ended:
         logger.warning("runwidget: run %s marked Failed: %s", record.id, message)
+        _alert_failed(store, record, message)
     return ended
+
+
+def _alert_failed(store: RunStore, record: RunRecord, message: str) -> None:
+    from runwidget.tracking import alerts
+
+    alerts.run_failed(store, record.id, message, record.display_name)
 
 
 def reap_host(store: RunStore) -> int:
@@ -238,6 +245,7 @@ def _reap_owned(store: RunStore, record: RunRecord) -> bool:
     if not _fail(store, record.id, error, [record.status]):
         return False
     logger.warning("runwidget: run %s marked Failed: %s", record.id, error["message"])
+    _alert_failed(store, record, str(error["message"]))
     open_statuses = [s for s in st.ALL if s not in st.TERMINAL]
     try:
         children = store.get_children(record.id, recursive=True)

@@ -12,8 +12,13 @@ Started detached by ``experiment.submit`` (see ``config.py``), with the store's 
 4. when the script has exited, marks the run **Finalizing**, writes the last lines and the
    files of ``./outputs``, then ends it: **Completed** (exit code 0), **Failed** (with the
    exit code, or the signal, and the script's exception, its type and message, with its
-   traceback as the run's error) or **Canceled**; child runs the script left open end with
-   it (Canceled, or Failed).
+   traceback as the run's error, and a ``failed`` alert) or **Canceled**; child runs the
+   script left open end with it (Canceled, or Failed).
+
+While the script runs, the supervisor samples its process tree's CPU, memory, disk and
+network use (and the GPUs') every ``$RUNWIDGET_SYSTEM_METRICS_INTERVAL`` seconds into the
+run's ``system/`` metrics (``runwidget/tracking/system_metrics.py``), and with each reaper
+sweep looks for runs of its store that stopped responding (``runwidget/tracking/alerts.py``).
 
 A cancel arrives as SIGTERM (from ``run.cancel()`` on this host) or as the run property
 ``runwidget.cancel_requested`` (from any host; checked every second). The supervisor then
@@ -39,6 +44,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from runwidget import _settings
 from runwidget import status as st
 from runwidget.errors import StoreError
 from runwidget.execution import _local, reaper
@@ -46,9 +52,11 @@ from runwidget.execution._process import ProcessId, boot_id, host_name, signal_n
 from runwidget.execution.capture import LogRow, OutputPump
 from runwidget.execution.slots import Slot, Ticket, ticket_path
 from runwidget.store import RunStore, open_store
+from runwidget.tracking import alerts
 from runwidget.tracking._flusher import Flusher, flusher_for
 from runwidget.tracking.context import ENV_RUN_ID, ENV_STORE, ENV_VERDICT_FILE
 from runwidget.tracking.snapshot import SNAPSHOT_PATH
+from runwidget.tracking.system_metrics import SystemMetricsThread
 
 logger = logging.getLogger("runwidget.supervisor")
 
@@ -101,6 +109,8 @@ class Supervisor:
         self._keep_dir = False  # set when outputs could not be stored: they stay on disk
         self._last_store_poll = 0.0
         self._last_sweep = 0.0
+        self._alert_watch = alerts.AlertWatch(store, interval=reaper.SWEEP_INTERVAL)
+        self._system: SystemMetricsThread | None = None
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
@@ -138,6 +148,7 @@ class Supervisor:
         if not self.in_job and now - self._last_sweep > reaper.SWEEP_INTERVAL:
             self._last_sweep = now
             reaper.reap_host(self.store)
+            self._alert_watch.check()
 
     # -- the run -------------------------------------------------------------------------
     def run(self) -> int:
@@ -146,6 +157,7 @@ class Supervisor:
             return self._run()
         except BaseException as error:  # the run must not stay Running when we break
             logger.exception("supervisor of run %s failed", self.run_id)
+            self._stop_system_metrics()
             self._kill_script()
             self._set_final(
                 st.FAILED,
@@ -258,6 +270,7 @@ class Supervisor:
         )
         process = self.process
         assert process.stdout is not None and process.stderr is not None
+        self._start_system_metrics(process.pid)
         self._update(
             status=st.RUNNING,
             properties=ProcessId.of(process.pid).as_properties("script"),
@@ -302,11 +315,26 @@ class Supervisor:
                     self._signal_script(signal.SIGKILL)
                     break
         pump.close()
+        self._stop_system_metrics()
         process.stdout.close()
         process.stderr.close()
         # Whatever the script left behind in its process group goes with it.
         self._signal_script(signal.SIGTERM)
         return returncode, pump
+
+    def _start_system_metrics(self, pid: int) -> None:
+        interval = _settings.system_metrics_interval()
+        if interval <= 0:
+            return
+        flusher, run_id = self.flusher, self.run_id
+        self._system = SystemMetricsThread(
+            lambda rows: flusher.add_metrics(run_id, rows), pid, interval
+        ).start()
+
+    def _stop_system_metrics(self) -> None:
+        if self._system is not None:
+            self._system.stop()
+            self._system = None
 
     def _signal_script(self, sig: int) -> None:
         if self.process is None:
@@ -381,8 +409,18 @@ class Supervisor:
                          self.flusher.pending())  # fmt: skip
         non_terminal = [s for s in st.ALL if s not in st.TERMINAL]
         reaper.end_open_children(self.store, self.run_id, status)
-        self._update(status=status, ended=time.time(), error=error, only_if_status=non_terminal)
+        ended = self._update(
+            status=status, ended=time.time(), error=error, only_if_status=non_terminal
+        )
+        if ended and status == st.FAILED:
+            alerts.run_failed(self.store, self.run_id, error, self._display_name())
         logger.info("run %s ended %s", self.run_id, status)
+
+    def _display_name(self) -> str | None:
+        try:
+            return self.store.get_run(self.run_id).display_name
+        except StoreError:
+            return None
 
     def cleanup(self) -> None:
         if _local.keep_workdir() or self._keep_dir:
@@ -498,6 +536,7 @@ def main(argv: list[str] | None = None) -> int:
     supervisor = Supervisor(args.run_id, open_store(uri), args.ticket, in_job=args.in_job)
     code = supervisor.run()
     supervisor.cleanup()
+    alerts.flush(alerts.EXIT_TIMEOUT + alerts.WEBHOOK_TIMEOUT * alerts.WEBHOOK_ATTEMPTS)
     return code
 
 

@@ -58,6 +58,7 @@ class Experiment:
         tags: dict[str, Any] | None = None,
         run_type: str = RunType.INTERACTIVE,
         outputs: str | os.PathLike[str] | bool | None = _DEFAULT_OUTPUTS,
+        system_metrics: bool | float = False,
     ) -> Run:
         """Start an interactive run, logged from this process. Its status is Running.
 
@@ -72,11 +73,19 @@ class Experiment:
             outputs: a folder whose files are stored with the run when it ends, created
                 if missing (default ``./outputs``, as in the reference SDK; False or None
                 for none).
+            system_metrics: sample this process's CPU, memory, disk, network and GPU use
+                into the run's ``system/`` metrics until the run ends (see
+                ``runwidget.tracking.system_metrics``): True for every
+                ``$RUNWIDGET_SYSTEM_METRICS_INTERVAL`` seconds (10), or a number of seconds.
+
+        Raises:
+            InvalidValueError: ``system_metrics`` is neither a bool nor a positive number.
         """
         from runwidget.tracking.run import Run
 
         if display_name is not None:
             check_name(display_name, "display_name")
+        interval = _system_metrics_interval(system_metrics)
         if outputs is _DEFAULT_OUTPUTS:
             # runwidget's own runs (a sweep's parent) track no folder unless told.
             outputs = "./outputs" if run_type == RunType.INTERACTIVE else None
@@ -94,6 +103,8 @@ class Experiment:
 
             run._store_snapshot(take_snapshot(snapshot_directory))
         run._outputs = folder
+        if interval:
+            run._start_system_metrics(interval)
         return run
 
     def submit(
@@ -206,3 +217,21 @@ def _sweep(store: RunStore) -> None:
             return
         _last_sweep[store.uri] = now
     reaper.reap_host(store)
+
+
+def _system_metrics_interval(value: Any) -> float:
+    """``start_logging``'s ``system_metrics`` as seconds between samples (0: none)."""
+    if value is False or value is None:
+        return 0.0
+    if value is True:
+        from runwidget import _settings
+
+        # Asked for explicitly: sampled even where the variable turns submitted runs' off.
+        return _settings.system_metrics_interval() or float(
+            _settings.SYSTEM_METRICS_INTERVAL.default
+        )
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+        return float(value)
+    raise InvalidValueError(
+        f"system_metrics must be True, False or a positive number of seconds, got {value!r:.80}"
+    )

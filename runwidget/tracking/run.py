@@ -68,6 +68,7 @@ _SNAPSHOTS = "snapshots/"
 LOG_FILE = "user_logs/std_log.txt"
 _SEARCH_TYPES = frozenset({RunType.AUTOML, RunType.SWEEP})
 
+_INF = float("inf")
 
 class Run:
     """A run in an experiment.
@@ -108,6 +109,9 @@ class Run:
         self._lock = threading.Lock()
         self._image_count = 0
         self._uploaded: set[str] | None = None
+        self._not_finite: set[str] = set()  # metrics alerted as NaN or infinite
+        self._system_metrics: Any = None  # start_logging(system_metrics=True)'s sampler
+        self._rich_count = 0
         # The folder whose files are stored with the run when it ends (start_logging's).
         self._outputs: tuple[Path, str] | None = None
 
@@ -259,9 +263,56 @@ class Run:
         name = check_name(name, "metric name")
         value = to_metric_value(value, name)
         step = None if step is None else to_step(step)
+        if value.__class__ is float and not -_INF < value < _INF:
+            self._alert_not_finite(name, value)
         self._flusher.add_metric(self.id, (name, MetricKind.SCALAR, step, value, time.time()))
 
     def log_list(self, name: str, value: Any, description: str = "") -> None:
+    def _alert_not_finite(self, name: str, value: float) -> None:
+        if name in self._not_finite:
+            return
+        self._not_finite.add(name)
+        from runwidget.tracking import alerts
+
+        alerts.metric_not_finite(self._store, self.id, name, value)
+
+    # -- alerts --------------------------------------------------------------------------
+    def alert(self, title: str, text: str = "", level: str = "warn") -> None:
+        """Raise an alert: stored with the run, shown in its views and the JupyterLab
+        sidebar, and POSTed to ``$RUNWIDGET_ALERT_WEBHOOK`` when set. Returns at once (a
+        background thread stores and sends it).
+
+        Args:
+            title: a short line.
+            text: more, if needed.
+            level: ``"info"``, ``"warn"`` or ``"error"``.
+
+        Raises:
+            InvalidValueError: an empty title, a text that is not a string, another level.
+        """
+        from runwidget.tracking import alerts
+
+        title, text, level = alerts.check_alert(title, text, level)
+        alerts.default_sender().send(
+            self._store, self.id, kind="user", level=level, title=title, text=text
+        )
+
+    def get_alerts(self) -> list[dict[str, Any]]:
+        """The run's alerts, oldest first: dicts of ``title``, ``text``, ``level``, ``kind``
+        (``user``, ``failed``, ``not_responding``, ``nan``) and ``time``."""
+        from runwidget.tracking import alerts
+
+        alerts.flush(END_FLUSH_TIMEOUT, webhook=False)
+        return [a.as_dict() for a in self._store.read_alerts(self.id)]
+
+    def _start_system_metrics(self, interval: float) -> None:
+        from runwidget.tracking.system_metrics import SystemMetricsThread
+
+        flusher, run_id = self._flusher, self.id
+        self._system_metrics = SystemMetricsThread(
+            lambda rows: flusher.add_metrics(run_id, rows), os.getpid(), interval
+        ).start()
+
         """Log a list of numbers, drawn as one line (x = the index)."""
         self._check_open()
         name = check_name(name, "metric name")
@@ -826,6 +877,9 @@ class Run:
 
     def _metrics_of(self, run_id: str, name: str | None) -> dict[str, Any]:
         points = self._store.read_metrics(run_id, name=name)
+        if self._system_metrics is not None:
+            self._system_metrics.stop()
+            self._system_metrics = None
         images = [f for f in self._store.list_files(run_id, kind="image") if name in (None, f.name)]
         return metrics_dict(points, images)
 
@@ -840,6 +894,10 @@ class Run:
         if recursive:
             ids += [r.id for r in self._store.get_children(self.id, recursive=True)]
         rows = []
+        if status == st.FAILED:
+            from runwidget.tracking import alerts
+
+            alerts.run_failed(self._store, self.id, error, self._record.display_name)
         for run_id in ids:
             rows += metrics_rows(run_id, self._store.read_metrics(run_id, name=name))
         return pd.DataFrame(rows, columns=["run_id", "name", "step", "value", "time"])
