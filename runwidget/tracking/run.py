@@ -67,8 +67,8 @@ _SNAPSHOTS = "snapshots/"
 # The name of a run's output log in get_details_with_logs and get_all_logs.
 LOG_FILE = "user_logs/std_log.txt"
 _SEARCH_TYPES = frozenset({RunType.AUTOML, RunType.SWEEP})
-
 _INF = float("inf")
+
 
 class Run:
     """A run in an experiment.
@@ -108,10 +108,9 @@ class Run:
         self._ended_as = record.status
         self._lock = threading.Lock()
         self._image_count = 0
-        self._uploaded: set[str] | None = None
         self._not_finite: set[str] = set()  # metrics alerted as NaN or infinite
         self._system_metrics: Any = None  # start_logging(system_metrics=True)'s sampler
-        self._rich_count = 0
+        self._uploaded: set[str] | None = None
         # The folder whose files are stored with the run when it ends (start_logging's).
         self._outputs: tuple[Path, str] | None = None
 
@@ -262,12 +261,11 @@ class Run:
             self._check_open()
         name = check_name(name, "metric name")
         value = to_metric_value(value, name)
-        step = None if step is None else to_step(step)
         if value.__class__ is float and not -_INF < value < _INF:
             self._alert_not_finite(name, value)
+        step = None if step is None else to_step(step)
         self._flusher.add_metric(self.id, (name, MetricKind.SCALAR, step, value, time.time()))
 
-    def log_list(self, name: str, value: Any, description: str = "") -> None:
     def _alert_not_finite(self, name: str, value: float) -> None:
         if name in self._not_finite:
             return
@@ -313,6 +311,7 @@ class Run:
             lambda rows: flusher.add_metrics(run_id, rows), os.getpid(), interval
         ).start()
 
+    def log_list(self, name: str, value: Any, description: str = "") -> None:
         """Log a list of numbers, drawn as one line (x = the index)."""
         self._check_open()
         name = check_name(name, "metric name")
@@ -760,6 +759,9 @@ class Run:
                     RunwidgetWarning,
                     stacklevel=3,
                 )
+        if self._system_metrics is not None:
+            self._system_metrics.stop()
+            self._system_metrics = None
         self._ended, self._ended_as = True, status
         self._flusher.set_alive(self.id, False)
         self._flusher.update_run(
@@ -774,6 +776,10 @@ class Run:
                 RunwidgetWarning,
                 stacklevel=3,
             )
+        if status == st.FAILED:
+            from runwidget.tracking import alerts
+
+            alerts.run_failed(self._store, self.id, error, self._record.display_name)
 
     def __enter__(self) -> Run:
         return self
@@ -877,9 +883,6 @@ class Run:
 
     def _metrics_of(self, run_id: str, name: str | None) -> dict[str, Any]:
         points = self._store.read_metrics(run_id, name=name)
-        if self._system_metrics is not None:
-            self._system_metrics.stop()
-            self._system_metrics = None
         images = [f for f in self._store.list_files(run_id, kind="image") if name in (None, f.name)]
         return metrics_dict(points, images)
 
@@ -894,10 +897,6 @@ class Run:
         if recursive:
             ids += [r.id for r in self._store.get_children(self.id, recursive=True)]
         rows = []
-        if status == st.FAILED:
-            from runwidget.tracking import alerts
-
-            alerts.run_failed(self._store, self.id, error, self._record.display_name)
         for run_id in ids:
             rows += metrics_rows(run_id, self._store.read_metrics(run_id, name=name))
         return pd.DataFrame(rows, columns=["run_id", "name", "step", "value", "time"])
