@@ -10,6 +10,7 @@ import { createHeatStrip, createIterationsTable } from "./components/iterations.
 import { createParallelCoordinates } from "./components/parcoords.js";
 import { createLogView } from "./components/logview.js";
 import { createGallery } from "./components/gallery.js";
+import { createPlots } from "./components/plots.js";
 import { ITERATION_COLOURS, PALETTE } from "./components/palette.js";
 
 export const ITERATION_CHART_PREFIX = "it:";
@@ -65,7 +66,8 @@ export function createRunPage({ onOpenChild, onBack, onFullLog, chartHost, maxLi
   );
 
   const chartGrid = h("div", { className: "rw-charts" });
-  const chartSection = section("Metrics", chartGrid);
+  const plots = createPlots();
+  const chartSection = section("Metrics", chartGrid, plots.el);
   const gallery = createGallery();
   const gallerySection = section("Images", gallery.el);
   const children = createChildrenTable({ onOpen: onOpenChild, now: kernelNow, onChange: changed("children") });
@@ -127,7 +129,7 @@ export function createRunPage({ onOpenChild, onBack, onFullLog, chartHost, maxLi
   }
 
   function renderCharts(state) {
-    chartSection.el.hidden = state.charts.length === 0;
+    chartSection.el.hidden = state.charts.length === 0 && !(state.plots && state.plots.length);
     for (const spec of state.charts) {
       const slot = slotFor(spec.id, chartGrid, spec);
       setLegend(slot, spec.series.length > 1 ? spec.series.map((s, i) => [s.label, s.colour ?? PALETTE[i % PALETTE.length], "line"]) : []);
@@ -231,7 +233,8 @@ export function createRunPage({ onOpenChild, onBack, onFullLog, chartHost, maxLi
       propsSection.el.hidden = !state.properties || state.properties.length === 0;
     }
     if (changed("iterations", "children")) renderIterations(state);
-    if (changed("charts")) renderCharts(state);
+    if (changed("charts", "plots")) renderCharts(state);
+    if (changed("plots")) plots.update(state.plots);
     if (changed("images")) {
       gallery.update(state.images);
       gallerySection.el.hidden = state.images.length === 0;

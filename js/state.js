@@ -2,7 +2,7 @@
 // against the golden files in tests/fixtures/view/ that the Python view model writes.
 // A delta {version, base, time, ...parts} applies to the state whose version is `base`.
 
-const REPLACED = ["header", "properties", "error", "notices", "iterations", "terminal"];
+const REPLACED = ["header", "properties", "error", "notices", "iterations", "terminal", "plots"];
 
 /**
  * Apply `delta` to `state` in place and return it.

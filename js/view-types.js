@@ -17,6 +17,7 @@
  * @property {number|null} started
  * @property {number|null} ended
  * @property {string|null} portal_url
+ * @property {string} [portal_note] how to start a portal, when none serves the run's store
  */
 
 /**
@@ -105,6 +106,7 @@
  * @property {Iterations|null} iterations
  * @property {{lines: object[], total: number, limit: number}} log
  * @property {boolean} terminal
+ * @property {object[]} [plots] rich metrics (runwidget/view/plots.py), when the run has some
  */
 
 /**
@@ -122,6 +124,7 @@
  * @property {Iterations|null} [iterations]
  * @property {{append: object[], total: number}} [log]
  * @property {boolean} [terminal]
+ * @property {object[]} [plots] every plot, when one changed
  */
 
 export {};

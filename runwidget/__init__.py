@@ -7,6 +7,7 @@ from runwidget.compute import ComputeTarget, ComputeTargetError, RayCompute
 from runwidget.errors import (
     ExperimentNotFoundError,
     InvalidValueError,
+    ModelNotFoundError,
     RunFailedError,
     RunFinishedError,
     RunNotFoundError,
@@ -19,7 +20,7 @@ from runwidget.errors import (
 from runwidget.execution import ScriptRunConfig
 from runwidget.execution.environment import Environment
 from runwidget.hyperdrive import HyperDriveConfig, PrimaryMetricGoal
-from runwidget.tracking import Experiment, Run, Workspace
+from runwidget.tracking import Experiment, Model, Run, Workspace
 
 try:
     __version__ = version("runwidget")
@@ -48,6 +49,8 @@ __all__ = [
     "ExperimentNotFoundError",
     "HyperDriveConfig",
     "InvalidValueError",
+    "Model",
+    "ModelNotFoundError",
     "PrimaryMetricGoal",
     "RayCompute",
     "Run",

@@ -19,6 +19,10 @@ class ExperimentNotFoundError(RunwidgetError, LookupError):
     """No experiment with this name exists in the store."""
 
 
+class ModelNotFoundError(RunwidgetError, LookupError):
+    """No registered model with this name (or version) exists in the store."""
+
+
 class RunFinishedError(RunwidgetError):
     """Something was logged to a run that has already ended."""
 

@@ -66,6 +66,9 @@ export function createHeader({ onBack, now = () => Date.now() / 1000 } = {}) {
     link.hidden = !url;
     if (url) link.href = url;
     else link.removeAttribute("href");
+    // No portal serves the store yet: the link says how to start one instead of failing.
+    link.title = header.portal_note || "";
+    link.classList.toggle("rw-portal-unserved", !!header.portal_note);
     replace(
       meta,
       item("Type", header.type),

@@ -9,6 +9,7 @@ import { createApi } from "./api.js";
 import { createRunView } from "./runview.js";
 import { createLineChart, PALETTE } from "./chart.js";
 import { createTargetsTable } from "./compute.js";
+import { createModelsTable } from "./models.js";
 import "../widget.css";
 import "./portal.css";
 
@@ -22,6 +23,7 @@ const link = {
   home: () => `${base}/`,
   active: () => `${base}/active`,
   compute: () => `${base}/compute`,
+  models: (name) => `${base}/models${name ? `?name=${encodeURIComponent(name)}` : ""}`,
   runs: (target) => `${base}/runs${target ? `?target=${encodeURIComponent(target)}` : ""}`,
   experiment: (name) => `${base}/experiments/${encodeURIComponent(name)}`,
   run: (id) => `${base}/runs/${encodeURIComponent(id)}`,
@@ -41,6 +43,7 @@ function nav(current) {
     item("home", link.home(), "Experiments"),
     item("active", link.active(), "Active runs"),
     item("compute", link.compute(), "Compute"),
+    item("models", link.models(), "Models"),
   );
 }
 
@@ -153,6 +156,30 @@ async function computePage(root) {
   async function load() {
     const { targets } = await api.targets();
     table.update(targets);
+    if (body.firstChild !== table.el) replace(body, table.el);
+  }
+  await loadAndRefresh(body, load);
+}
+
+async function modelsPage(root, name) {
+  const body = h("div", {}, "Loading…");
+  const more = h("p", { className: "rw-hint" });
+  root.append(
+    nav("models"),
+    name ? h("h1", {}, "Model ", h("span", { className: "rw-name", text: name })) : h("h1", { text: "Models" }),
+    name ? h("p", {}, a(link.models(), "All models")) : null,
+    body,
+    more,
+  );
+  const table = createModelsTable({
+    runLink: link.run,
+    modelLink: link.models,
+    downloadUrl: (m) => api.url(`models/${encodeURIComponent(m.name)}/${m.version}/download`),
+  });
+  async function load() {
+    const answer = await api.get("models", { name });
+    table.update(answer.models);
+    more.textContent = answer.total > answer.models.length ? `The ${answer.models.length} newest of ${answer.total} versions.` : "";
     if (body.firstChild !== table.el) replace(body, table.el);
   }
   await loadAndRefresh(body, load);
@@ -396,6 +423,7 @@ if (config.page === "experiment") experimentPage(root, params.experiment);
 else if (config.page === "active") activePage(root);
 else if (config.page === "run") runPage(root, params.run);
 else if (config.page === "compute") computePage(root);
+else if (config.page === "models") modelsPage(root, params.name);
 else if (config.page === "runs") runsPage(root, params.target);
 else if (config.page === "compare") comparePage(root, params.runs || [], params.experiment);
 else homePage(root);

@@ -15,6 +15,7 @@ from tornado import web
 from runwidget._settings import connect_timeout
 from runwidget.errors import InvalidValueError, StoreError, StoreUnavailableError
 from runwidget.server.handlers import API_ROUTES, LogMixin
+from runwidget.server.models import MODEL_API_ROUTES, MODEL_PAGE_ROUTES
 from runwidget.server.pages import PAGE_ROUTES, STATIC_DIR
 from runwidget.server.service import RunService
 from runwidget.store import RunStore, open_store, redact_uri
@@ -199,10 +200,10 @@ def routes(
     """The URL table: each handler mixin joined with the base class that authenticates."""
     portal = url_join(base_url, "runwidget")
     table: list[tuple[Any, ...]] = []
-    for pattern, mixin in API_ROUTES:
+    for pattern, mixin in API_ROUTES + MODEL_API_ROUTES:
         cls = type(mixin.__name__, (mixin, api_base), {})
         table.append((f"{portal}/api/{pattern}", cls))
-    for pattern, mixin in PAGE_ROUTES:
+    for pattern, mixin in PAGE_ROUTES + MODEL_PAGE_ROUTES:
         cls = type(mixin.__name__, (mixin, page_base), {})
         table.append((f"{portal}{pattern}", cls))
     table.append((rf"{portal}/static/(.*)", static_base, {"path": str(STATIC_DIR)}))

@@ -359,6 +359,9 @@ async def serve(
     server.add_sockets(sockets)
     shown_host = f"[{host}]" if ":" in host else host
     url = f"http://{shown_host}:{bound}/runwidget/?token={token}"
+    # Links to this store's runs (get_portal_url, the widget's) on this machine point here.
+    link_host = "127.0.0.1" if host in ("", "0.0.0.0", "::") else shown_host
+    announcement = _portal.announce_portal(f"http://{link_host}:{bound}/runwidget", store.uri)
     if ready is not None:
         ready(url)
     stop = asyncio.Event()
@@ -376,5 +379,6 @@ async def serve(
     try:
         await stop.wait()
     finally:
+        _portal.withdraw_portal(announcement)
         server.stop()
         app.settings["runwidget_executor"].shutdown(wait=False)

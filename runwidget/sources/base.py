@@ -92,6 +92,15 @@ class RunSource(abc.ABC):
             if len(page) < 100_000:
                 return metric_columns(points), cursor
 
+    def plots(self, since: int = 0) -> list[FileInfo]:
+        """Rich metrics (confusion matrices...; ``runwidget.store.rich``) logged after cursor
+        ``since``. A backend without them has none."""
+        return []
+
+    def plot_bytes(self, plot: FileInfo) -> bytes:
+        """The stored bytes of one rich metric that ``plots`` returned."""
+        raise NotImplementedError(f"{type(self).__name__} has no rich metrics")
+
     def child_metrics(self, run_id: str, since: int = 0) -> list[MetricPoint]:
         """The metric points of child ``run_id`` after ``since`` (for child table columns
         and iterations). Built on ``child``; a backend may answer it more cheaply."""
@@ -99,6 +108,10 @@ class RunSource(abc.ABC):
 
     def portal_url(self) -> str | None:
         """The run's page in a web portal, if there is one."""
+        return None
+
+    def portal_note(self) -> str | None:
+        """How to start the portal that ``portal_url`` points at, when nothing serves it."""
         return None
 
     def version(self) -> Hashable | None:

@@ -15,6 +15,7 @@ from runwidget.store import (
     RunRecord,
     RunStore,
     RunVersion,
+    rich,
 )
 from runwidget.tracking import _portal
 
@@ -45,6 +46,7 @@ class StoreSource(RunSource):
     ) -> None:
         self._store = store
         self._run_id = run_id
+        self._default_portal = portal_url is _STORE_PORTAL
         if portal_url is _STORE_PORTAL:
             # The Jupyter server's portal only if it serves this store (tracking/_portal.py).
             portal_url = partial(_portal.run_url, store_uri=store.uri)
@@ -90,14 +92,26 @@ class StoreSource(RunSource):
     def image_bytes(self, image: FileInfo) -> bytes:
         return self._store.read_file(self._run_id, image.path)
 
+    def plots(self, since: int = 0) -> list[FileInfo]:
+        return self._store.list_files(self._run_id, kind=rich.RICH_KIND, since=since)
+
+    def plot_bytes(self, plot: FileInfo) -> bytes:
+        return self._store.read_file(self._run_id, plot.path)
+
     def child(self, run_id: str) -> StoreSource:
         child = StoreSource(self._store, run_id, portal_url=self._portal_url)
+        child._default_portal = self._default_portal
         if child._record.parent_id != self._run_id:
             raise RunNotFoundError(f"run {self._run_id!r} has no child run {run_id!r}")
         return child
 
     def portal_url(self) -> str | None:
         return None if self._portal_url is None else self._portal_url(self._run_id)
+
+    def portal_note(self) -> str | None:
+        if not self._default_portal:  # a server's own pages link to itself
+            return None
+        return _portal.portal_hint(self._store.uri)
 
     def version(self) -> RunVersion | None:
         return self._store.run_versions([self._run_id]).get(self._run_id)

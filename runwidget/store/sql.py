@@ -60,6 +60,7 @@ from runwidget.store.sql_columns import (
     read_numbers,
 )
 from runwidget.store.sql_lists import DataVersionGate, SqlRunLists, run_record, select_runs
+from runwidget.store.sql_models import SqlModels
 
 logger = logging.getLogger("runwidget")
 
@@ -70,7 +71,7 @@ _ROWS_PER_INSERT = 128
 _PG_SCHEMA_LOCK = 0x52554E57
 
 
-class SqlStore(SqlAlerts, SqlRunLists, RunStore):
+class SqlStore(SqlAlerts, SqlModels, SqlRunLists, RunStore):
     """A run store in SQLite (WAL mode, many processes may write one file) or PostgreSQL.
 
     Args:

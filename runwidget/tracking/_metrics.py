@@ -8,9 +8,15 @@ from typing import Any
 from runwidget.store import FileInfo, MetricKind, MetricPoint
 
 
-def metrics_dict(points: Iterable[MetricPoint], images: Iterable[FileInfo] = ()) -> dict[str, Any]:
+def metrics_dict(
+    points: Iterable[MetricPoint],
+    images: Iterable[FileInfo] = (),
+    rich: Iterable[tuple[str, dict[str, Any]]] = (),
+) -> dict[str, Any]:
     """The reference SDK's shape: a scalar logged once is a value; a repeated scalar or a
-    list is a list; rows and tables are ``{column: [values]}``; images are file paths."""
+    list is a list; rows and tables are ``{column: [values]}``; images are file paths;
+    rich metrics (``(name, value)``: confusion matrices...) are their values, a list when
+    one name was logged more than once."""
     grouped: dict[str, list[MetricPoint]] = {}
     for point in points:
         grouped.setdefault(point.name, []).append(point)
@@ -32,6 +38,11 @@ def metrics_dict(points: Iterable[MetricPoint], images: Iterable[FileInfo] = ())
         by_name.setdefault(image.name or image.path, []).append(image.path)
     for name, paths in by_name.items():
         out.setdefault(name, paths[0] if len(paths) == 1 else paths)
+    values: dict[str, list[dict[str, Any]]] = {}
+    for name, value in rich:
+        values.setdefault(name, []).append(value)
+    for name, logged in values.items():
+        out.setdefault(name, logged[0] if len(logged) == 1 else logged)
     return out
 
 

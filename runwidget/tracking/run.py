@@ -30,7 +30,7 @@ from runwidget.errors import (
     RunwidgetWarning,
     StoreError,
 )
-from runwidget.store import MetricKind, NewFile, RunRecord, RunType
+from runwidget.store import MetricKind, NewFile, RunRecord, RunType, rich
 from runwidget.tracking import _portal
 from runwidget.tracking._flusher import flusher_for
 from runwidget.tracking._metrics import metrics_dict, metrics_rows
@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from runwidget.tracking.experiment import Experiment
+    from runwidget.tracking.model import Model
 
 logger = logging.getLogger("runwidget")
 
@@ -108,6 +109,7 @@ class Run:
         self._ended_as = record.status
         self._lock = threading.Lock()
         self._image_count = 0
+        self._rich_count = 0
         self._not_finite: set[str] = set()  # metrics alerted as NaN or infinite
         self._system_metrics: Any = None  # start_logging(system_metrics=True)'s sampler
         self._uploaded: set[str] | None = None
@@ -417,6 +419,59 @@ class Run:
         )
         self._flusher.add_file(self.id, file)
 
+    def log_confusion_matrix(self, name: str, value: Any, description: str = "") -> None:
+        """Log a confusion matrix, drawn as a heat map with its class labels: the reference
+        SDK's ``{"schema_type": "confusion_matrix", "schema_version": "1.0.0", "data":
+        {"class_labels": [...], "matrix": [[...], ...]}}`` (a dict or its JSON text; rows
+        are the true classes). See ``runwidget.store.rich`` for the four shapes.
+
+        Raises:
+            InvalidValueError: the value is not of that shape.
+        """
+        self._log_rich(rich.CONFUSION_MATRIX, "log_confusion_matrix", name, value)
+
+    def log_accuracy_table(self, name: str, value: Any, description: str = "") -> None:
+        """Log an accuracy table (``[TP, FP, TN, FN]`` per class and threshold), drawn as
+        ROC and precision-recall curves.
+
+        Raises:
+            InvalidValueError: the value is not of the reference SDK's shape.
+        """
+        self._log_rich(rich.ACCURACY_TABLE, "log_accuracy_table", name, value)
+
+    def log_predictions(self, name: str, value: Any, description: str = "") -> None:
+        """Log binned predictions (edges, counts, average prediction and its error per bin),
+        drawn as a histogram.
+
+        Raises:
+            InvalidValueError: the value is not of the reference SDK's shape.
+        """
+        self._log_rich(rich.PREDICTIONS, "log_predictions", name, value)
+
+    def log_residuals(self, name: str, value: Any, description: str = "") -> None:
+        """Log a histogram of residuals (bin edges and counts).
+
+        Raises:
+            InvalidValueError: the value is not of the reference SDK's shape.
+        """
+        self._log_rich(rich.RESIDUALS, "log_residuals", name, value)
+
+    def _log_rich(self, schema_type: str, method: str, name: str, value: Any) -> None:
+        self._check_open()
+        name = check_name(name, "metric name")
+        checked = rich.check_value(value, schema_type, f"run.{method}({name!r}, value)")
+        with self._lock:
+            self._rich_count += 1
+            number = self._rich_count
+        file = rich.rich_file(name, checked, number, time.time())
+        limit = _settings.max_file_bytes()
+        if len(file.data) > limit:
+            raise InvalidValueError(
+                f"run.{method}({name!r}, value) is {len(file.data)} bytes as JSON; the limit "
+                f"is {limit} (set RUNWIDGET_MAX_FILE_BYTES to raise it)"
+            )
+        self._flusher.add_file(self.id, file)
+
     # -- tags, properties, files ---------------------------------------------------------
     def tag(self, key: str, value: Any = None) -> None:
         self.set_tags({key: "" if value is None else value})
@@ -531,9 +586,11 @@ class Run:
         self._add_file(SNAPSHOT_PATH, data, kind="snapshot")
 
     def get_file_names(self) -> list[str]:
-        """The run's files: outputs, uploads and images (snapshots have their own methods)."""
+        """The run's files: outputs, uploads and images (snapshots have their own methods,
+        rich metrics are read with ``get_metrics``)."""
         self.flush()
-        return [f.path for f in self._store.list_files(self.id) if f.kind != "snapshot"]
+        hidden = ("snapshot", rich.RICH_KIND)
+        return [f.path for f in self._store.list_files(self.id) if f.kind not in hidden]
 
     def download_file(
         self, name: str, output_file_path: str | os.PathLike[str] | None = None
@@ -546,6 +603,67 @@ class Run:
             target = target / Path(name).name
         target.write_bytes(data)
         return target
+
+    # -- models --------------------------------------------------------------------------
+    def register_model(
+        self,
+        model_name: str,
+        model_path: str | None = None,
+        tags: Mapping[str, Any] | None = None,
+        properties: Mapping[str, Any] | None = None,
+        description: str | None = None,
+        **kwargs: Any,
+    ) -> Model:
+        """Register the run's file or folder ``model_path`` (a path among its files, as
+        ``outputs/model.pkl``) as the next version of model ``model_name``. The files stay
+        the run's (no copy); ``Model(ws, model_name)`` finds the latest version. A file
+        still in this run's ``./outputs`` folder is stored first.
+
+        Raises:
+            InvalidValueError: a bad name, tags, properties or description, or no file of
+                the run at ``model_path``.
+        """
+        from runwidget.tracking.model import Model, check_model_name, model_files
+
+        model_name = check_model_name(model_name)
+        if model_path is None:
+            raise InvalidValueError(
+                "register_model needs model_path: the path of the model's file or folder "
+                "among the run's files (e.g. 'outputs/model.pkl')"
+            )
+        if not isinstance(model_path, str):
+            raise InvalidValueError(
+                f"model_path must be a string (a path among the run's files), got "
+                f"{_type_name(model_path)}: {model_path!r:.80}"
+            )
+        model_path = check_name(model_path, "model_path").strip("/")
+        if description is not None:
+            if not isinstance(description, str):
+                raise InvalidValueError(
+                    f"description must be a string or None, got {_type_name(description)}"
+                )
+            check_text(description, "description")
+        tags, properties = _check_mapping(tags, "tags"), _check_mapping(properties, "properties")
+        if self._outputs is not None and not self._ended:
+            # The reference SDK registers outputs of a live run: store what is there now.
+            self._upload_outputs(*self._outputs)
+        self.flush()
+        if not model_files(self._store, self.id, model_path):
+            stored = [f for f in self.get_file_names() if not f.startswith("images/")]
+            raise InvalidValueError(
+                f"run {self.id!r} has no file or folder {model_path!r} to register as model "
+                f"{model_name!r}; its files: {stored[:20] or 'none'} (upload it first with "
+                "run.upload_file(name, path), or write it to ./outputs)"
+            )
+        record = self._store.register_model(
+            model_name,
+            run_id=self.id,
+            path=model_path,
+            tags=tags,
+            properties=properties,
+            description=description,
+        )
+        return Model(self.experiment.workspace, _record=record)
 
     # -- snapshots -----------------------------------------------------------------------
     def take_snapshot(self, file_or_folder_path: str | os.PathLike[str]) -> str:
@@ -884,7 +1002,12 @@ class Run:
     def _metrics_of(self, run_id: str, name: str | None) -> dict[str, Any]:
         points = self._store.read_metrics(run_id, name=name)
         images = [f for f in self._store.list_files(run_id, kind="image") if name in (None, f.name)]
-        return metrics_dict(points, images)
+        values = [
+            (f.name or f.path, rich.decode(self._store.read_file(run_id, f.path)))
+            for f in self._store.list_files(run_id, kind=rich.RICH_KIND)
+            if name in (None, f.name)
+        ]
+        return metrics_dict(points, images, values)
 
     def get_metrics_frame(self, name: str | None = None, recursive: bool = False) -> pd.DataFrame:
         """Numeric metrics as a long pandas DataFrame: run_id, name, step, value, time."""
@@ -1013,15 +1136,16 @@ def _check_mapping(value: Mapping[str, Any] | None, what: str) -> dict[str, Any]
     if not isinstance(value, Mapping):
         raise InvalidValueError(f"{what} must be a dict, got {type(value).__name__}: {value!r:.80}")
     out: dict[str, Any] = {}
+    one = "property" if what == "properties" else what[:-1]
     for key, item in value.items():
-        check_name(key, f"{what[:-1]} name")
+        check_name(key, f"{one} name")
         if item is not None and not isinstance(item, (str, int, float, bool)):
             raise InvalidValueError(
-                f"{what[:-1]} {key!r} must be a string, number or bool, got "
+                f"{one} {key!r} must be a string, number or bool, got "
                 f"{type(item).__name__}: {item!r:.80}"
             )
         if isinstance(item, str):
-            check_text(item, f"{what[:-1]} {key!r}")
+            check_text(item, f"{one} {key!r}")
         out[key] = item
     return out
 

@@ -6,6 +6,7 @@ import time
 from typing import IO, TYPE_CHECKING, Any
 
 from runwidget import status as st
+from runwidget.tracking import _portal
 
 if TYPE_CHECKING:
     from runwidget.tracking.run import Run
@@ -36,7 +37,11 @@ def wait_for_completion(
             file.flush()
 
     if show_output:
-        file.write(f"RunId: {run.id}\nWeb View: {run.get_portal_url()}\n\n")
+        file.write(f"RunId: {run.id}\nWeb View: {run.get_portal_url()}\n")
+        hint = _portal.portal_hint(store.uri)
+        if hint:
+            file.write(f"({hint})\n")
+        file.write("\n")
         file.write("Streaming the output log\n========================\n\n")
         file.flush()
     not_responding = False

@@ -3,8 +3,9 @@
 A delta is ``{"version": v, "base": v - 1, "time": t, ...parts}`` with only the parts that
 changed:
 
-* ``header``, ``properties``, ``error``, ``notices``, ``iterations``, ``terminal``: the
-  new value, replacing the old one;
+* ``header``, ``properties``, ``error``, ``notices``, ``iterations``, ``terminal``,
+  ``plots`` (rich metrics; absent from a snapshot of a run without them): the new value,
+  replacing the old one;
 * ``charts``: ``{"specs": [chart without series data], "data": [series tail]}``. A spec
   adds a chart or replaces its metadata (series keep their points; a new series starts
   empty). A series tail ``{"chart", "series", "start", "x", "y", "count", "skipped"}``
@@ -26,7 +27,7 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-_REPLACED = ("header", "properties", "error", "notices", "iterations", "terminal")
+_REPLACED = ("header", "properties", "error", "notices", "iterations", "terminal", "plots")
 
 
 class DeltaMismatchError(ValueError):

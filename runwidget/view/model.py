@@ -23,6 +23,7 @@ from runwidget.view.charts import ChartSet
 from runwidget.view.children import ChildTable
 from runwidget.view.images import Gallery
 from runwidget.view.logs import LogTail
+from runwidget.view.plots import PlotSet
 from runwidget.view.schema import ViewDelta, ViewSnapshot
 
 logger = logging.getLogger("runwidget")
@@ -75,6 +76,7 @@ class RunView:
         self._children = ChildTable(self._record, max_child_columns)
         self._log = LogTail(max_log_lines)
         self._images = Gallery(max_images, source.image_bytes if inline_images else None)
+        self._plots = PlotSet(source.plot_bytes)
         self._metric_cursor = 0
         self._prefetched: Future[tuple[list[MetricColumns], int]] | None = None
         self._header: dict[str, Any] = {}
@@ -84,6 +86,7 @@ class RunView:
         self._terminal = False
         self._outage: str | None = None
         self._portal_url = source.portal_url()
+        self._portal_note = source.portal_note()
         self._loaded = False
 
     # -- polling ---------------------------------------------------------------------------
@@ -124,6 +127,7 @@ class RunView:
         children, iterations = self._children.take_changes(now)
         log = self._log.take_new()
         images = self._images.take_changes()
+        plots = self._plots.take_changes()
         delta: dict[str, Any] = {}
         if self._header != header_before:
             delta["header"] = self._header
@@ -137,6 +141,8 @@ class RunView:
             delta["charts"] = charts
         if images is not None:
             delta["images"] = images
+        if plots is not None:
+            delta["plots"] = plots
         if children is not None:
             delta["children"] = children
         if iterations is not None:
@@ -169,6 +175,10 @@ class RunView:
                     self._behind = bool(self._children.pending_metric_reads())
             self._read_logs()
             self._images.add(self.source.images(self._images.cursor))
+            # A portal started (or stopped) since the last refresh moves the link.
+            self._portal_url = self.source.portal_url()
+            self._portal_note = self.source.portal_note()
+            self._plots.add(self.source.plots(self._plots.cursor))
             self._children.refresh_liveness(now)
         except (StoreUnavailableError, OSError) as e:
             self._outage = str(e)
@@ -264,6 +274,8 @@ class RunView:
             "started": r.started,
             "ended": r.ended,
             "portal_url": self._portal_url,
+            # How to start a portal, when none serves the run's store (the link's tooltip).
+            **({"portal_note": self._portal_note} if self._portal_note else {}),
         }
 
     def _make_properties(self) -> list[dict[str, Any]]:
@@ -334,7 +346,7 @@ class RunView:
         """The whole view at ``version``. Refresh first: a new view has read nothing."""
         now = time.time()
         children, iterations = self._children.snapshot()
-        snapshot = {
+        snapshot: dict[str, Any] = {
             "version": self.version,
             "time": now,
             "header": self._header or self._make_header(now),
@@ -348,6 +360,9 @@ class RunView:
             "log": self._log.snapshot(),
             "terminal": self._terminal,
         }
+        plots = self._plots.snapshot()
+        if plots:  # a run without rich metrics has no such part
+            snapshot["plots"] = plots
         return cast(ViewSnapshot, snapshot)
 
     def series_arrays(self, chart_id: str, series_id: str) -> Any:

@@ -31,6 +31,8 @@ class Header(TypedDict):
     started: float | None
     ended: float | None
     portal_url: str | None
+    #: How to start a portal, when none serves the run's store (absent otherwise).
+    portal_note: NotRequired[str]
 
 
 class Property(TypedDict):
@@ -155,6 +157,8 @@ class ViewSnapshot(TypedDict):
     iterations: Iterations | None
     log: Log
     terminal: bool
+    #: Rich metrics (``runwidget.view.plots``), when the run has some.
+    plots: NotRequired[list[dict[str, Any]]]
 
 
 class ChartsDelta(TypedDict):
@@ -188,3 +192,4 @@ class ViewDelta(TypedDict):
     iterations: NotRequired[Iterations | None]
     log: NotRequired[LogDelta]
     terminal: NotRequired[bool]
+    plots: NotRequired[list[dict[str, Any]]]  # every plot, when one changed
