@@ -5,6 +5,8 @@ import { Widget } from "@lumino/widgets";
 import { createApi } from "../portal/api.js";
 import { createRunView } from "../portal/runview.js";
 import { createRunsSidebar } from "./sidebar.js";
+import { followChanges } from "./changes.js";
+import { affects } from "../portal/changes.js";
 import { runDetailsCode } from "./code.js";
 import { h } from "../components/dom.js";
 import "../widget.css";
@@ -179,6 +181,12 @@ const plugin = {
     const sidebar = new RunsSidebar({ api, actions });
     if (!isLab) sidebar.title.label = "Runs"; // Notebook 7 names its side panels
     app.shell.add(sidebar, "left", { rank: 850 });
+    followChanges(app.serviceManager.events, (event) => {
+      if (event.runs.length || event.more) sidebar.sidebar.poke();
+      for (const widget of app.shell.widgets("main")) {
+        if (widget instanceof RunPanel && affects(event, widget.view.runId)) widget.view.refresh();
+      }
+    });
     app.runwidget = { sidebar, api };
   },
 };

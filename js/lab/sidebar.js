@@ -323,6 +323,16 @@ export function createRunsSidebar({ api, isVisible, actions }) {
     timer = setTimeout(poll, POLL_MS);
   }
 
+  /** Runs changed (an event said so): poll soon, once for a burst of events. */
+  let poked = null;
+  function poke() {
+    if (poked) return;
+    poked = setTimeout(() => {
+      poked = null;
+      poll();
+    }, 50);
+  }
+
   let experimentNames = "";
   async function refreshExperiments() {
     try {
@@ -375,5 +385,5 @@ export function createRunsSidebar({ api, isVisible, actions }) {
     ticker = null;
   }
 
-  return { el, start, shown, poll, render, destroy, get firstDrawMs() { return firstDraw; } };
+  return { el, start, shown, poll, poke, render, destroy, get firstDrawMs() { return firstDraw; } };
 }

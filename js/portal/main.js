@@ -7,6 +7,7 @@ import { createTable } from "../components/table.js";
 import { statusBadge } from "../components/children.js";
 import { createApi } from "./api.js";
 import { createRunView } from "./runview.js";
+import { affects, subscribeChanges } from "./changes.js";
 import { createLineChart, PALETTE } from "./chart.js";
 import { createTargetsTable } from "./compute.js";
 import { createModelsTable } from "./models.js";
@@ -61,10 +62,12 @@ async function loadAndRefresh(where, load) {
   every(load);
 }
 
-/** Refresh `fn` every REFRESH_MS while the page is visible. */
+/** Refresh `fn` every REFRESH_MS while the page is visible, and soon after the server
+ * says that runs changed. */
 function every(fn) {
   let timer = null;
   const tick = async () => {
+    clearTimeout(timer);
     if (!document.hidden) {
       try {
         await fn();
@@ -75,7 +78,18 @@ function every(fn) {
     timer = setTimeout(tick, REFRESH_MS);
   };
   timer = setTimeout(tick, REFRESH_MS);
-  return () => clearTimeout(timer);
+  let soon = null;
+  const stop = subscribeChanges(api, (event) => {
+    if (!(event.runs.length || event.more) || soon) return;
+    soon = setTimeout(() => {
+      soon = null;
+      tick();
+    }, 50);
+  });
+  return () => {
+    clearTimeout(timer);
+    stop();
+  };
 }
 
 function durationOf(r, now) {
@@ -377,6 +391,9 @@ function runPage(root, runId) {
     onHeader: (header) => {
       document.title = `${header.display_name || header.run_id} (${header.status}) · runwidget`;
     },
+  });
+  subscribeChanges(api, (event) => {
+    if (affects(event, view.runId)) view.refresh();
   });
   const cancel = h("button", {
     type: "button",

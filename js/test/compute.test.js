@@ -39,7 +39,7 @@ describe("api.targets and the target filter", () => {
     const seen = [];
     vi.stubGlobal("fetch", async (url) => {
       seen.push(url);
-      return { ok: true, status: 200, json: async () => ({ targets: [], runs: [] }) };
+      return { ok: true, status: 200, headers: new Headers(), json: async () => ({ targets: [], runs: [] }) };
     });
     try {
       const api = createApi({ base: "/runwidget/api" });
@@ -80,5 +80,23 @@ describe("Runs sidebar", () => {
     expect(sidebar.el.querySelector("img")).toBeNull();
     sidebar.destroy();
     sidebar.el.remove();
+  });
+});
+
+describe("api: unchanged answers", () => {
+  it("sends the last ETag and serves a 304 from the answer it holds, with the new time", async () => {
+    const sent = [];
+    let calls = 0;
+    vi.stubGlobal("fetch", async (url, init) => {
+      sent.push(init.headers["If-None-Match"]);
+      calls += 1;
+      if (calls === 1) return { ok: true, status: 200, headers: new Headers({ ETag: '"a"', "X-Runwidget-Time": "10" }), json: async () => ({ runs: [1], time: 10 }) };
+      return { ok: false, status: 304, headers: new Headers({ ETag: '"a"', "X-Runwidget-Time": "12.5" }), json: async () => { throw new Error("no body"); } };
+    });
+    const api = createApi({ base: "/runwidget/api" });
+    expect(await api.runs({ limit: 5 })).toEqual({ runs: [1], time: 10 });
+    expect(await api.runs({ limit: 5 })).toEqual({ runs: [1], time: 12.5 });
+    expect(sent).toEqual([undefined, '"a"']);
+    vi.unstubAllGlobals();
   });
 });

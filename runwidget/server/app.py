@@ -14,6 +14,7 @@ from tornado import web
 
 from runwidget._settings import connect_timeout
 from runwidget.errors import InvalidValueError, StoreError, StoreUnavailableError
+from runwidget.server.changes import ChangeFeed
 from runwidget.server.handlers import API_ROUTES, LogMixin
 from runwidget.server.models import MODEL_API_ROUTES, MODEL_PAGE_ROUTES
 from runwidget.server.pages import PAGE_ROUTES, STATIC_DIR
@@ -183,8 +184,10 @@ def portal_settings(
         service = LazyService(opener, name=redact_uri(uri), timeout=_store_timeout())
     else:
         service = LazyService.of(RunService(store, api_url=api_url, portal_url=portal_url))
+    feed = ChangeFeed(lambda: None if service.ready is None else service.ready.store)
     return {
         "runwidget_service": service,
+        "runwidget_changes": feed,
         "runwidget_executor": executor,
         "runwidget_portal_base": portal_base,
     }

@@ -29,6 +29,7 @@ from traitlets.config import Configurable
 
 from runwidget.errors import StoreError
 from runwidget.server.app import API_POLICY, PAGE_POLICY, portal_settings, routes, url_join
+from runwidget.server.changes import ChangeFeed
 from runwidget.store import ENV_VAR, redact_uri, resolve_store_uri
 from runwidget.tracking import _portal
 
@@ -115,6 +116,51 @@ def _store_uri(serverapp: Any, config: RunwidgetServer) -> str:
     return f"sqlite:///{root / '.runwidget' / 'runs.db'}"
 
 
+# The event the JupyterLab extension listens for (``/api/events/subscribe``).
+RUNS_CHANGED = "urn:runwidget:events:runs-changed:v1"
+RUNS_CHANGED_SCHEMA = {
+    "$id": RUNS_CHANGED,
+    "version": "1",
+    "title": "Runs changed",
+    "description": "Runs of the served store changed: their records, or the data of runs "
+    "someone is looking at. Names runs only, never their values.",
+    "type": "object",
+    "required": ["cursor", "runs", "data", "more"],
+    "properties": {
+        "cursor": {"type": "integer", "title": "Cursor", "description": "The change cursor."},
+        "runs": {
+            "type": "array",
+            "title": "Runs",
+            "description": "Runs whose record changed: id, experiment, parent_id, status.",
+        },
+        "data": {
+            "type": "array",
+            "title": "Data",
+            "description": "Ids of watched runs with new metrics, logs or files.",
+        },
+        "more": {
+            "type": "boolean",
+            "title": "More",
+            "description": "More runs changed than the event names.",
+        },
+    },
+}
+
+
+def _publish_changes(serverapp: Any, feed: ChangeFeed) -> None:
+    """Hand the change feed's events to jupyter_server's event bus (on its loop thread)."""
+    events = getattr(serverapp, "event_logger", None)
+    if events is None:  # a jupyter_server without an event bus: the SSE stream remains
+        return
+    events.register_event_schema(RUNS_CHANGED_SCHEMA)
+    loop = IOLoop.current()
+
+    def emit(event: dict[str, Any]) -> None:
+        loop.add_callback(events.emit, schema_id=RUNS_CHANGED, data=event)
+
+    feed.subscribe(emit)
+
+
 def load(serverapp: Any) -> None:
     """Add runwidget's handlers to a Jupyter server (the store is opened later)."""
     config = RunwidgetServer(parent=serverapp)
@@ -142,4 +188,5 @@ def load(serverapp: Any) -> None:
         _portal.set_jupyter_server(serverapp.connection_url.rstrip("/") + "/runwidget", uri)
 
     IOLoop.current().add_callback(announce)
+    _publish_changes(serverapp, web_app.settings["runwidget_changes"])
     serverapp.log.info("runwidget: serving runs of %s at %s", redact_uri(uri), portal_path)

@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 from tornado import web
+from tornado.iostream import StreamClosedError
 
 from runwidget.errors import InvalidValueError, RunNotFoundError, StoreError, StoreUnavailableError
 from runwidget.server.service import RunService
@@ -249,6 +250,7 @@ class TargetsHandler(ApiMixin):
 
 class RunHandler(ApiMixin):
     async def get(self, run_id: str) -> None:
+        self.settings["runwidget_changes"].watch(run_id)
         self.finish_json(await self.blocking(self.service.run, run_id))
 
 
@@ -258,7 +260,44 @@ class ViewHandler(ApiMixin):
     async def get(self, run_id: str) -> None:
         epoch = self.get_argument("epoch", None)
         version = self.int_argument("version")
+        self.settings["runwidget_changes"].watch(run_id)
         self.finish_json(await self.blocking(self.service.view, run_id, epoch, version))
+
+
+class EventsHandler(ApiMixin):
+    """``GET events``: server-sent events, one per change the store's change feed sees
+    (runwidget/server/changes.py), and a comment line every ``KEEPALIVE`` seconds."""
+
+    KEEPALIVE = 15.0
+
+    async def get(self) -> None:
+        self.set_header("Content-Type", "text/event-stream; charset=UTF-8")
+        self.set_header("Cache-Control", "no-store")
+        self.set_header("X-Accel-Buffering", "no")  # a proxy in front must not hold them
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=100)
+
+        def put(event: dict[str, Any]) -> None:
+            if not queue.full():  # a reader that fell behind reloads anyway
+                queue.put_nowait(event)
+
+        unsubscribe = self.settings["runwidget_changes"].subscribe(
+            lambda event: loop.call_soon_threadsafe(put, event)
+        )
+        try:
+            self.write(": runwidget change events\n\n")
+            await self.flush()
+            while True:
+                try:
+                    event = await asyncio.wait_for(queue.get(), self.KEEPALIVE)
+                    self.write(f"event: changes\ndata: {json_text(event)}\n\n")
+                except TimeoutError:
+                    self.write(": still here\n\n")
+                await self.flush()
+        except StreamClosedError:
+            pass  # the browser went away
+        finally:
+            unsubscribe()
 
 
 class LogsHandler(ApiMixin):
@@ -371,4 +410,5 @@ API_ROUTES: list[tuple[str, type]] = [
     (rf"runs/{RUN_ID}/snapshot\.zip", SnapshotHandler),
     (rf"runs/{RUN_ID}/cancel", CancelHandler),
     (r"compare", CompareHandler),
+    (r"events", EventsHandler),
 ]

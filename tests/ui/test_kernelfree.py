@@ -280,3 +280,24 @@ def test_sidebar_cancels_a_run(jupyter_server, page: Page) -> None:
     cancel.click()
     expect(target).to_have_attribute("data-status", st.CANCELED)
     assert Workspace(server.store_uri).store.get_run(run.id).status == st.CANCELED
+
+
+def test_sidebar_shows_a_status_change_within_two_seconds(
+    jupyter_server, page: Page, screenshot
+) -> None:
+    # The sidebar's timer fires every 10 s; the server's change event makes it read at once.
+    server = jupyter_server("lab")
+    run = Experiment(Workspace(server.store_uri), "live").start_logging(display_name="watched")
+    run.flush()
+    open_sidebar(server, page)
+    target = row(page, run.id)
+    expect(target).to_have_attribute("data-status", st.RUNNING)
+    timings = []
+    for status in (st.FINALIZING, st.RUNNING, st.COMPLETED):
+        page.wait_for_timeout(1500)  # well away from the last read
+        changed = time.monotonic()
+        Workspace(server.store_uri).store.update_run(run.id, status=status, ended=time.time())
+        expect(target).to_have_attribute("data-status", status, timeout=5_000)
+        timings.append(time.monotonic() - changed)
+    screenshot(page, "lab-sidebar-live")
+    assert max(timings) < 2.0, timings
