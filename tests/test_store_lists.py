@@ -240,3 +240,23 @@ def test_counts_by_target_and_experiment(store):
     store.get_or_create_experiment("empty")
     summaries = store.experiment_summaries()
     assert summaries["x"]["runs"] == 2 and summaries["empty"] == {"runs": 0, "last_created": None}
+
+
+def test_postgresql_search_uses_a_trigram_index(postgres_uri):
+    store = SqlStore(postgres_uri)
+    try:
+        with store._engine.connect() as conn:
+            names = {
+                row[0]
+                for row in conn.exec_driver_sql(
+                    "SELECT indexname FROM pg_indexes WHERE tablename = 'rw_runs'"
+                )
+            }
+        assert "rw_runs_search_trgm" in names
+        for i in range(50):
+            store.create_run("trgm", display_name=f"run {i}")
+        assert [r.display_name for r in store.find_runs(RunFilter(search="run 42")).records] == [
+            "run 42"
+        ]
+    finally:
+        store.close()

@@ -206,6 +206,8 @@ class SqlStore(SqlAlerts, SqlModels, SqlRunLists, RunStore):
                     self._create_schema(conn, tables)
                 else:
                     self._check_version(conn)
+                if not self._sqlite:
+                    self._index_search(conn)
         except StoreUnavailableError:
             raise
         except StoreError as e:
@@ -215,6 +217,27 @@ class SqlStore(SqlAlerts, SqlModels, SqlRunLists, RunStore):
                     "database). Pass another path, or move the file away."
                 ) from e
             raise
+
+    def _index_search(self, conn: Connection) -> None:
+        """PostgreSQL: a trigram index makes a run list's search (``LIKE '%text%'``) an
+        index read. pg_trgm ships with PostgreSQL and any database owner may enable it;
+        where that is refused, search scans the runs (slower on a large store, as correct).
+        """
+        found = conn.exec_driver_sql(
+            "SELECT 1 FROM pg_indexes WHERE tablename = 'rw_runs' "
+            "AND indexname = 'rw_runs_search_trgm'"
+        ).first()
+        if found:
+            return
+        try:
+            with conn.begin_nested():
+                conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+                conn.exec_driver_sql(
+                    "CREATE INDEX IF NOT EXISTS rw_runs_search_trgm "
+                    "ON rw_runs USING gin (search gin_trgm_ops)"
+                )
+        except exc.DBAPIError as e:
+            logger.info("run store %s: no trigram index for search (%s)", self._display, e.orig)
 
     def _create_schema(self, conn: Connection, tables: set[str]) -> None:
         ours = {t.name for t in s.metadata.sorted_tables}
