@@ -5,6 +5,7 @@ import { h, replace } from "./components/dom.js";
 import { createHeader } from "./components/header.js";
 import { createProperties } from "./components/properties.js";
 import { createErrorBanner, createNotices } from "./components/notices.js";
+import { createAlertBanner } from "./components/alerts.js";
 import { createChildrenTable } from "./components/children.js";
 import { createHeatStrip, createIterationsTable } from "./components/iterations.js";
 import { createParallelCoordinates } from "./components/parcoords.js";
@@ -44,6 +45,7 @@ export function createRunPage({ onOpenChild, onBack, onFullLog, chartHost, maxLi
   const kernelNow = () => now() + skew;
   const header = createHeader({ onBack, now });
   const error = createErrorBanner();
+  const alertBanner = createAlertBanner();
   const notices = createNotices();
   const transient = h("div", { className: "rw-notices" });
   const properties = createProperties();
@@ -66,6 +68,12 @@ export function createRunPage({ onOpenChild, onBack, onFullLog, chartHost, maxLi
   );
 
   const chartGrid = h("div", { className: "rw-charts" });
+  // System metrics (CPU, memory, GPUs...), in a section of their own that folds away.
+  const systemGrid = h("div", { className: "rw-charts" });
+  const systemSection = {
+    el: h("details", { className: "rw-section rw-system", open: true }, h("summary", { className: "rw-section-title", text: "System" }), systemGrid),
+  };
+  systemSection.el.hidden = true;
   const plots = createPlots();
   const chartSection = section("Metrics", chartGrid, plots.el);
   const gallery = createGallery();
@@ -80,11 +88,13 @@ export function createRunPage({ onOpenChild, onBack, onFullLog, chartHost, maxLi
     { className: "rw-page" },
     header.el,
     error.el,
+    alertBanner.el,
     notices.el,
     transient,
     propsSection.el,
     iterSection.el,
     chartSection.el,
+    systemSection.el,
     gallerySection.el,
     childSection.el,
     logSection.el,
@@ -124,14 +134,18 @@ export function createRunPage({ onOpenChild, onBack, onFullLog, chartHost, maxLi
   function reset() {
     slots.clear();
     replace(chartGrid);
+    replace(systemGrid);
     replace(iterationSlots);
     selectedMetric = null;
   }
 
   function renderCharts(state) {
     chartSection.el.hidden = state.charts.length === 0 && !(state.plots && state.plots.length);
+    const system = state.charts.filter((spec) => spec.section === "system").length;
+    systemSection.el.hidden = system === 0;
+    if (system && system === state.charts.length && !(state.plots || []).length) chartSection.el.hidden = true;
     for (const spec of state.charts) {
-      const slot = slotFor(spec.id, chartGrid, spec);
+      const slot = slotFor(spec.id, spec.section === "system" ? systemGrid : chartGrid, spec);
       setLegend(slot, spec.series.length > 1 ? spec.series.map((s, i) => [s.label, s.colour ?? PALETTE[i % PALETTE.length], "line"]) : []);
       const skipped = spec.series.reduce((n, s) => n + (s.skipped || 0), 0);
       slot.el.title = skipped ? `${skipped} values (NaN or infinite) not drawn` : "";
@@ -227,6 +241,7 @@ export function createRunPage({ onOpenChild, onBack, onFullLog, chartHost, maxLi
     const changed = (...keys) => !delta || keys.some((key) => key in delta);
     header.update(state.header, { time: change.kind === "delta" ? state.time : undefined, trail, polling });
     if (changed("error")) error.update(state.error);
+    if (changed("alerts")) alertBanner.update(state.alerts);
     if (changed("notices")) notices.update(state.notices);
     if (changed("properties")) {
       properties.update(state.properties);

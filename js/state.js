@@ -3,6 +3,7 @@
 // A delta {version, base, time, ...parts} applies to the state whose version is `base`.
 
 const REPLACED = ["header", "properties", "error", "notices", "iterations", "terminal", "plots"];
+REPLACED.push("alerts"); // the run's alerts, absent from a snapshot of a run without any
 
 /**
  * Apply `delta` to `state` in place and return it.

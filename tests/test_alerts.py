@@ -283,3 +283,27 @@ def test_a_script_can_raise_alerts_from_inside(tmp_path, submitted):
     run = experiment.submit(ScriptRunConfig(src, "warns.py"))
     run.wait_for_completion(raise_on_error=True)
     assert [(a["title"], a["kind"]) for a in run.get_alerts()] == [("from the script", "user")]
+
+
+def test_the_view_model_shows_alerts_as_they_come(experiment):
+    from runwidget.sources.store import StoreSource
+    from runwidget.view import RunView, apply_delta
+
+    run = experiment.start_logging(outputs=False)
+    view = RunView(StoreSource(experiment.workspace.store, run.id))
+    view.refresh()
+    before = view.snapshot()
+    assert "alerts" not in before
+    run.alert("Look", "here", level="error")
+    run.get_alerts()
+    delta = view.refresh()
+    assert delta is not None
+    assert [(a["title"], a["level"], a["kind"]) for a in delta["alerts"]] == [
+        ("Look", "error", "user")
+    ]
+    after = view.snapshot()
+    assert after["alerts"] == delta["alerts"]
+    assert apply_delta(before, delta)["alerts"] == after["alerts"]
+    again = view.refresh()
+    assert again is None or "alerts" not in again
+    run.complete()

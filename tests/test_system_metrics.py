@@ -184,3 +184,28 @@ def test_a_tree_that_is_gone_gives_no_process_metrics():
     assert "process_cpu_utilization_percentage" not in sample
     assert "cpu_utilization_percentage" in sample
     assert system_metrics.is_system_metric("system/cpu_utilization_percentage")
+
+
+def test_the_view_model_puts_system_metrics_in_their_own_section_against_time(tmp_path: Path):
+    from runwidget.sources.store import StoreSource
+    from runwidget.view import RunView
+
+    experiment = Experiment(Workspace(f"sqlite:///{tmp_path / 'runs.db'}"), "view")
+    run = experiment.start_logging(system_metrics=0.2, outputs=False)
+    for i in range(5):
+        run.log("loss", 1.0 / (i + 1))
+    time.sleep(0.5)  # one sample at least, maybe two
+    run.complete()
+    view = RunView(StoreSource(experiment.workspace.store, run.id))
+    view.refresh()
+    charts = {c["name"]: c for c in view.snapshot()["charts"]}
+    assert "section" not in charts["loss"]
+    memory = charts["system/process_memory_rss_megabytes"]
+    assert memory["section"] == "system"
+    assert memory["title"] == "process_memory_rss_megabytes"
+    assert memory["x_label"] == "seconds since start"
+    xs = memory["series"][0]["x"]
+    assert xs and all(0 < x < 5 for x in xs), xs
+    # One sample is a chart too, never a property row.
+    names = {p["name"] for p in view.snapshot()["properties"]}
+    assert not {n for n in names if n.startswith("system/")}

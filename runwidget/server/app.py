@@ -14,6 +14,7 @@ from tornado import web
 
 from runwidget._settings import connect_timeout
 from runwidget.errors import InvalidValueError, StoreError, StoreUnavailableError
+from runwidget.server.alerts import ALERT_ROUTES
 from runwidget.server.changes import ChangeFeed
 from runwidget.server.handlers import API_ROUTES, LogMixin
 from runwidget.server.models import MODEL_API_ROUTES, MODEL_PAGE_ROUTES
@@ -203,6 +204,8 @@ def routes(
     """The URL table: each handler mixin joined with the base class that authenticates."""
     portal = url_join(base_url, "runwidget")
     table: list[tuple[Any, ...]] = []
+    for pattern, mixin in ALERT_ROUTES:
+        table.append((f"{portal}/api/{pattern}", type(mixin.__name__, (mixin, api_base), {})))
     for pattern, mixin in API_ROUTES + MODEL_API_ROUTES:
         cls = type(mixin.__name__, (mixin, api_base), {})
         table.append((f"{portal}/api/{pattern}", cls))

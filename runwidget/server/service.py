@@ -219,6 +219,10 @@ class RunService:
         now = time.time()
         children = self._children([r.id for r in records])
         rows = [run_json(r, now, children.get(r.id, 0)) for r in records]
+        marks = self.store.alert_marks([r.id for r in records])  # {count, level, title}
+        for row in rows:
+            if row["id"] in marks:
+                row["alerts"] = marks[row["id"]]
         if stats:
             if len(rows) > MAX_STATS_RUNS:
                 raise InvalidValueError(

@@ -6,6 +6,7 @@ import abc
 from collections.abc import Hashable
 
 from runwidget.store.records import (
+    AlertRecord,
     FileInfo,
     LogLine,
     MetricColumns,
@@ -109,6 +110,10 @@ class RunSource(abc.ABC):
     def portal_url(self) -> str | None:
         """The run's page in a web portal, if there is one."""
         return None
+
+    def alerts(self, since: int = 0) -> list[AlertRecord]:
+        """This run's alerts after cursor ``since``; none for a backend without alerts."""
+        return []
 
     def portal_note(self) -> str | None:
         """How to start the portal that ``portal_url`` points at, when nothing serves it."""

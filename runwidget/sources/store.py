@@ -8,6 +8,7 @@ from functools import partial
 from runwidget.errors import RunNotFoundError
 from runwidget.sources.base import RunSource
 from runwidget.store import (
+    AlertRecord,
     FileInfo,
     LogLine,
     MetricColumns,
@@ -88,6 +89,9 @@ class StoreSource(RunSource):
 
     def images(self, since: int = 0) -> list[FileInfo]:
         return self._store.list_files(self._run_id, kind="image", since=since)
+
+    def alerts(self, since: int = 0) -> list[AlertRecord]:
+        return self._store.list_alerts(run_ids=[self._run_id], since=since)
 
     def image_bytes(self, image: FileInfo) -> bytes:
         return self._store.read_file(self._run_id, image.path)

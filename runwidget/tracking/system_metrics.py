@@ -20,7 +20,8 @@ Names follow MLflow's system metrics, so that its users recognise them (``system
   ``process_memory_rss_megabytes``, ``process_disk_read_megabytes`` and
   ``process_disk_write_megabytes`` (since sampling started).
 
-Megabytes are 10^6 bytes, as MLflow's. A metric the platform cannot give is left out.
+Megabytes are 10^6 bytes, as MLflow's. A metric the platform cannot give is left out. Each
+point's step is the seconds since sampling started, so that views draw them against time.
 """
 
 from __future__ import annotations
@@ -199,11 +200,13 @@ class SystemSampler:
             ) / _MB
         return out
 
-    def rows(self, now: float | None = None) -> Rows:
-        """A sample as metric rows for the writer."""
+    def rows(self, origin: float, now: float | None = None) -> Rows:
+        """A sample as metric rows for the writer, the step being the seconds since
+        ``origin``."""
         at = time.time() if now is None else now
+        step = round(at - origin, 3)
         return [
-            (PREFIX + name, MetricKind.SCALAR, None, value, at)
+            (PREFIX + name, MetricKind.SCALAR, step, value, at)
             for name, value in self.sample().items()
         ]
 
@@ -232,6 +235,7 @@ class SystemMetricsThread:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
         self.samples = 0
+        self.origin = time.time()
 
     def start(self) -> SystemMetricsThread:
         self._thread.start()
@@ -254,7 +258,7 @@ class SystemMetricsThread:
                     sampler.sample_tree()  # starts the new tree's CPU measure
                     continue
                 try:
-                    rows = sampler.rows()
+                    rows = sampler.rows(self.origin)
                 except Exception as e:
                     logger.debug("runwidget: system metrics sample failed: %s", e)
                     continue

@@ -10,6 +10,10 @@ How a metric was logged decides how it is drawn (see DESIGN.md):
 
 Series are downsampled with ``MinMaxSeries``; NaN and infinities are not drawn but counted
 (``skipped``), so a chart can say so.
+
+System metrics (``system/...``, sampled by runwidget: see ``runwidget.tracking.system_metrics``)
+are always charts, even of one point, in the view's own "System" section
+(``"section": "system"`` in their spec), against the seconds since sampling started.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ from runwidget.view.downsample import MinMaxSeries
 from runwidget.view.palette import series_colour
 
 CHART_ID_PREFIX = "m:"
+SYSTEM_PREFIX = "system/"
+SYSTEM_X_LABEL = "seconds since start"
 
 
 @dataclass
@@ -53,7 +59,7 @@ class _Chart:
 
     def meta(self) -> dict[str, Any]:
         single = len(self.series) == 1
-        return {
+        spec = {
             "id": self.id,
             "name": self.name,
             "title": self.name,
@@ -62,6 +68,10 @@ class _Chart:
             "y_label": next(iter(self.series.values())).label if single else "",
             "series": [s.meta(i) for i, s in enumerate(self.series.values())],
         }
+        if self.name.startswith(SYSTEM_PREFIX):
+            spec["section"] = "system"
+            spec["title"] = self.name[len(SYSTEM_PREFIX) :]
+        return spec
 
 
 @dataclass
@@ -138,7 +148,8 @@ class ChartSet:
         ys = col.value
         metric.numeric += n
         metric.last_value = float(ys[-1])
-        if metric.chart is None and not is_list and metric.numeric == 1:
+        system = metric.name.startswith(SYSTEM_PREFIX)
+        if metric.chart is None and not is_list and metric.numeric == 1 and not system:
             metric.first = (float(xs[0]), float(ys[0]))  # a property until a second comes
             self._properties_changed = True
             return
@@ -149,8 +160,12 @@ class ChartSet:
                 metric.first = None
                 self._properties_changed = True
             x_label = "step" if metric.has_step and not is_list else "index"
-            metric.chart = self._new_chart(metric.name, "line", x_label)
+            metric.chart = self._new_chart(
+                metric.name, "line", SYSTEM_X_LABEL if system else x_label
+            )
             self._series(metric.chart, "value", metric.name)
+        elif system:
+            pass
         elif metric.has_step and metric.chart.x_label != "step" and not is_list:
             metric.chart.x_label = "step"
             self._changed_specs.add(metric.chart.id)

@@ -28,6 +28,8 @@ from collections.abc import Mapping
 from typing import Any
 
 _REPLACED = ("header", "properties", "error", "notices", "iterations", "terminal", "plots")
+# The run's alerts (absent from a snapshot of a run without any): the new list, replacing.
+_REPLACED += ("alerts",)
 
 
 class DeltaMismatchError(ValueError):

@@ -83,6 +83,8 @@ class RunView:
         self._properties: list[dict[str, Any]] = []
         self._error: dict[str, Any] | None = None
         self._notices: list[dict[str, Any]] = []
+        self._alerts: list[dict[str, Any]] = []  # the run's alerts, for the banner
+        self._alert_cursor = 0
         self._terminal = False
         self._outage: str | None = None
         self._portal_url = source.portal_url()
@@ -116,6 +118,7 @@ class RunView:
         now = time.time()
         header_before, props_before = self._header, self._properties
         error_before, notices_before = self._error, self._notices
+        alerts_before = self._alerts
         terminal_before = self._terminal
         self._poll(now, metrics, child_metrics)
         self._header = self._make_header(now)
@@ -137,6 +140,8 @@ class RunView:
             delta["error"] = self._error
         if self._notices != notices_before:
             delta["notices"] = self._notices
+        if self._alerts is not alerts_before:
+            delta["alerts"] = self._alerts
         if charts is not None:
             delta["charts"] = charts
         if images is not None:
@@ -174,6 +179,7 @@ class RunView:
                 else:
                     self._behind = bool(self._children.pending_metric_reads())
             self._read_logs()
+            self._read_alerts()
             self._images.add(self.source.images(self._images.cursor))
             # A portal started (or stopped) since the last refresh moves the link.
             self._portal_url = self.source.portal_url()
@@ -249,6 +255,12 @@ class RunView:
     def behind(self) -> bool:
         """The last refresh left child runs' metrics unread (refresh again soon)."""
         return self._behind
+
+    def _read_alerts(self) -> None:
+        new = self.source.alerts(self._alert_cursor)
+        if new:
+            self._alert_cursor = new[-1].seq
+            self._alerts = self._alerts + [a.as_dict() for a in new]
 
     def _read_logs(self) -> None:
         while True:
@@ -363,6 +375,8 @@ class RunView:
         plots = self._plots.snapshot()
         if plots:  # a run without rich metrics has no such part
             snapshot["plots"] = plots
+        if self._alerts:  # nor one without alerts
+            snapshot["alerts"] = self._alerts
         return cast(ViewSnapshot, snapshot)
 
     def series_arrays(self, chart_id: str, series_id: str) -> Any:

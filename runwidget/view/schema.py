@@ -159,6 +159,8 @@ class ViewSnapshot(TypedDict):
     terminal: bool
     #: Rich metrics (``runwidget.view.plots``), when the run has some.
     plots: NotRequired[list[dict[str, Any]]]
+    #: The run's alerts, oldest first, when it has some: {title, text, level, kind, time}.
+    alerts: NotRequired[list[dict[str, Any]]]
 
 
 class ChartsDelta(TypedDict):
@@ -193,3 +195,4 @@ class ViewDelta(TypedDict):
     log: NotRequired[LogDelta]
     terminal: NotRequired[bool]
     plots: NotRequired[list[dict[str, Any]]]  # every plot, when one changed
+    alerts: NotRequired[list[dict[str, Any]]]  # every alert, when one came
