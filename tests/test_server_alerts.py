@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
 import time
 
 import pytest
+
+# The Jupyter server of the REST suite, on both stores, with pytest-jupyter's fixtures.
 from pytest_jupyter.jupyter_core import *  # noqa: F403
 from pytest_jupyter.jupyter_server import *  # noqa: F403
 from pytest_jupyter.pytest_tornasync import *  # noqa: F403
@@ -14,49 +14,19 @@ from tornado.httpclient import HTTPClientError
 
 from runwidget import Experiment, Workspace
 from runwidget import status as st
-from runwidget.tracking import _portal, alerts
+from runwidget.tracking import alerts
+from tests import test_server_api as _api
+
+jp_asyncio_loop = _api.jp_asyncio_loop
+fetch = _api.fetch
+api_store = _api.api_store
+jp_server_config = _api.jp_server_config
+_forget_announcement = _api._forget_announcement
+get = _api.get
 
 
-@pytest.fixture(autouse=True)
-def jp_asyncio_loop():
-    if asyncio._get_running_loop() is not None:
-        pytest.fail("run tests/test_server_alerts.py before the browser tests in tests/ui", False)
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    yield loop
-    loop.close()
-    asyncio.set_event_loop(None)
-
-
-@pytest.fixture
-def fetch(jp_fetch, jp_asyncio_loop):
-    def run(*args, **kwargs):
-        return jp_asyncio_loop.run_until_complete(jp_fetch(*args, **kwargs))
-
-    return run
-
-
-@pytest.fixture
-def jp_server_config(store_uri: str):
-    return {
-        "ServerApp": {"jpserver_extensions": {"runwidget.server": True}},
-        "RunwidgetServer": {"store": store_uri},
-    }
-
-
-@pytest.fixture(autouse=True)
-def _forget_announcement(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(_portal.JUPYTER_URL_VAR, raising=False)
-    monkeypatch.delenv(_portal.JUPYTER_STORE_VAR, raising=False)
-
-
-def get(fetch, *path: str, **params) -> dict:
-    response = fetch("runwidget", "api", *path, params=params)
-    return json.loads(response.body)
-
-
-def test_alerts_since_a_cursor_and_marks_in_lists(fetch, store_uri, monkeypatch):
-    experiment = Experiment(Workspace(store_uri), "served")
+def test_alerts_since_a_cursor_and_marks_in_lists(fetch, api_store, monkeypatch):
+    experiment = Experiment(Workspace(api_store), "served")
     first = experiment.start_logging(display_name="first", outputs=False)
     first.alert("old one")
     first.get_alerts()
@@ -89,9 +59,9 @@ def test_alerts_since_a_cursor_and_marks_in_lists(fetch, store_uri, monkeypatch)
     assert e.value.code == 400
 
 
-def test_the_server_notices_a_run_that_stopped_responding(fetch, store_uri, monkeypatch):
+def test_the_server_notices_a_run_that_stopped_responding(fetch, api_store, monkeypatch):
     monkeypatch.setenv("RUNWIDGET_HEARTBEAT_TIMEOUT", "1")
-    store = Workspace(store_uri).store
+    store = Workspace(api_store).store
     stalled = store.create_run("served", status=st.RUNNING, started=time.time() - 30)
     cursor = get(fetch, "alerts")["cursor"]  # this request runs the watch
     assert alerts.flush(10)
