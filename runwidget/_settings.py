@@ -212,7 +212,8 @@ MLFLOW_STALE_AFTER = Setting(
 )  # fmt: skip
 PORTAL_URL = Setting(
     "RUNWIDGET_PORTAL_URL", "url", "http://127.0.0.1:8777/runwidget",
-    doc="Where run links point when no Jupyter server with runwidget serves the run's store.",
+    doc="Where run links point when no Jupyter server with runwidget, and no running "
+    "`runwidget portal` of this machine, serves the run's store.",
 )  # fmt: skip
 SYSTEM_METRICS_INTERVAL = Setting(
     "RUNWIDGET_SYSTEM_METRICS_INTERVAL", "seconds", 10.0,

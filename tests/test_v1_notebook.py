@@ -46,8 +46,19 @@ def test_the_migration_notebook_runs_in_a_kernel(
     assert "slope=" in printed
     assert "['notes/readme.txt', 'results/summary.txt']" in printed
     assert "Completed local" in printed  # Run(experiment, run_id) as in v1
+    # Rich metrics: a confusion matrix of true (rows) and predicted classes.
+    assert "confusion matrix: [[2, 1, 0], [1, 3, 0], [1, 0, 2]]" in printed
+    # The model registry: versions counting up, listed newest first, downloaded back.
+    assert "least-squares\tleast-squares:1\t1" in printed
+    assert "latest: 2" in printed
+    assert (
+        "least-squares version: 2 {'area': 'tutorial'}\n"
+        "least-squares version: 1 {'area': 'tutorial'}\n"
+    ) in printed
+    assert re.search(r"downloaded: slope=\d", printed)
+    assert (tmp_path / "models" / "model.txt").is_file()
     shown = [o for o in outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
-    assert len(shown) == 2
+    assert len(shown) == 3
 
     runs = list(Experiment(Workspace(), "coming-from-v1").get_runs(include_children=True))
-    assert len(runs) == 8 and {r.get_status() for r in runs} == {"Completed"}
+    assert len(runs) == 9 and {r.get_status() for r in runs} == {"Completed"}

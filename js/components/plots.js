@@ -19,18 +19,33 @@ function axisTitles(root, w, hgt, xLabel, yLabel) {
   );
 }
 
+const MAX_LABEL = 16; // characters of a class label drawn; the whole label is its tooltip
+
+function short(label) {
+  const text = String(label);
+  return text.length > MAX_LABEL ? `${text.slice(0, MAX_LABEL - 1)}\u2026` : text;
+}
+
+/** A class label as SVG text, cut to MAX_LABEL characters, the whole label as its tooltip. */
+function labelText(attrs, label) {
+  return svg("text", attrs, short(label), svg("title", {}, String(label)));
+}
+
 /** A confusion matrix: one cell per (true, predicted) class, shaded by its share of the row. */
 export function drawHeatmap(spec) {
   const labels = spec.labels || [];
   const n = labels.length;
   const cell = Math.max(18, Math.min(56, Math.floor(320 / Math.max(n, 1))));
-  const left = 90;
+  // Room for the longest label: beside the rows, and below the columns (turned by 40°).
+  const longest = Math.max(1, ...labels.map((l) => short(l).length)) * 6.5;
+  const left = 24 + longest + 6;
   const top = 8;
+  const below = 10 + longest * 0.65;
   const width = left + n * cell + 10;
-  const height = top + n * cell + 70;
+  const height = top + n * cell + below + 24;
   const root = svg("svg", { class: "rw-plot-svg rw-heatmap", width, height, viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": spec.title });
   spec.cells.forEach((row, i) => {
-    root.appendChild(svg("text", { x: left - 6, y: top + i * cell + cell / 2 + 4, "text-anchor": "end", class: "rw-plot-tick" }, labels[i]));
+    root.appendChild(labelText({ x: left - 6, y: top + i * cell + cell / 2 + 4, "text-anchor": "end", class: "rw-plot-tick" }, labels[i]));
     row.forEach((count, j) => {
       const shade = spec.shade[i][j];
       const g = svg("g", { class: "rw-heat-cell", "data-row": i, "data-col": j });
@@ -43,10 +58,10 @@ export function drawHeatmap(spec) {
   labels.forEach((label, j) => {
     const x = left + j * cell + cell / 2;
     const y = top + n * cell + 12;
-    root.appendChild(svg("text", { x, y, "text-anchor": "end", class: "rw-plot-tick", transform: `rotate(-40 ${x} ${y})` }, label));
+    root.appendChild(labelText({ x, y, "text-anchor": "end", class: "rw-plot-tick", transform: `rotate(-40 ${x} ${y})` }, label));
   });
-  root.appendChild(svg("text", { x: left + (n * cell) / 2, y: height - 4, "text-anchor": "middle", class: "rw-plot-axis-title" }, spec.x_label));
-  root.appendChild(svg("text", { x: 10, y: top + (n * cell) / 2, "text-anchor": "middle", class: "rw-plot-axis-title", transform: `rotate(-90 10 ${top + (n * cell) / 2})` }, spec.y_label));
+  root.appendChild(svg("text", { x: left + (n * cell) / 2, y: height - 6, "text-anchor": "middle", class: "rw-plot-axis-title" }, spec.x_label));
+  root.appendChild(svg("text", { x: 12, y: top + (n * cell) / 2, "text-anchor": "middle", class: "rw-plot-axis-title", transform: `rotate(-90 12 ${top + (n * cell) / 2})` }, spec.y_label));
   return root;
 }
 

@@ -46,7 +46,9 @@ describe("plots", () => {
     expect(cells[1].textContent).toContain("1");
     expect(plots.el.querySelector("img")).toBeNull();
     expect(plots.el.querySelector(".rw-plot-title").textContent).toContain(XSS);
-    expect([...plots.el.querySelectorAll("text")].some((t) => t.textContent === XSS)).toBe(true);
+    // A long label is cut, with the whole of it as its tooltip, as text.
+    const label = [...plots.el.querySelectorAll("text")].find((t) => t.querySelector("title")?.textContent === XSS);
+    expect(label.firstChild.textContent).toBe(`${XSS.slice(0, 15)}\u2026`);
     expect(plots.el.textContent).toContain("Predicted label");
   });
 
