@@ -99,7 +99,7 @@ function durationOf(r, now) {
 function runColumns(serverNow) {
   return [
     { key: "name", label: "Run", render: (r) => a(link.run(r.id), r.name || r.id) },
-    { key: "status", label: "Status", render: (r) => h("span", {}, statusBadge(r.status, r.status_kind), r.alerts ? " " : "", alertMark(r.alerts)) },
+    { key: "status", label: "Status", render: (r) => statusBadge(r.status, r.status_kind) },
     { key: "experiment", label: "Experiment", render: (r) => a(link.experiment(r.experiment), r.experiment) },
     { key: "target", label: "Target", value: (r) => r.target || "local", render: (r) => a(link.runs(r.target || "local"), r.target || "local", "rw-run-target") },
     { key: "started", label: "Started", render: (r) => formatTime(r.started ?? r.created), value: (r) => r.started ?? r.created },
