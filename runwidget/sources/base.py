@@ -115,14 +115,14 @@ class RunSource(abc.ABC):
         """This run's alerts after cursor ``since``; none for a backend without alerts."""
         return []
 
-    def portal_note(self) -> str | None:
-        """How to start the portal that ``portal_url`` points at, when nothing serves it."""
-        return None
-
     def version(self) -> Hashable | None:
         """A token that changes whenever the run's record, data or children change, for
         about the cost of one primary-key read (a poller reads the rest only when it moved).
         None when the backend cannot tell: the view then reads at each interval."""
+        return None
+
+    def portal_note(self) -> str | None:
+        """How to start the portal that ``portal_url`` points at, when nothing serves it."""
         return None
 
     def close(self) -> None:  # noqa: B027 - optional hook

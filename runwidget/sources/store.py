@@ -112,13 +112,13 @@ class StoreSource(RunSource):
     def portal_url(self) -> str | None:
         return None if self._portal_url is None else self._portal_url(self._run_id)
 
+    def version(self) -> RunVersion | None:
+        return self._store.run_versions([self._run_id]).get(self._run_id)
+
     def portal_note(self) -> str | None:
         if not self._default_portal:  # a server's own pages link to itself
             return None
         return _portal.portal_hint(self._store.uri)
-
-    def version(self) -> RunVersion | None:
-        return self._store.run_versions([self._run_id]).get(self._run_id)
 
     def __repr__(self) -> str:
         return f"StoreSource({self._store.uri!r}, {self._run_id!r})"
