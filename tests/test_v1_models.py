@@ -114,6 +114,36 @@ def test_a_folder_model_keeps_its_files_and_a_live_runs_outputs_count(
     assert run.get_file_names().count("outputs/model/config.json") == 1  # not stored twice
 
 
+def test_a_submitted_script_registers_what_it_wrote_to_outputs(tmp_path: Path, submitted) -> None:
+    # As v1 training scripts do: dump the model to ./outputs and register it right away.
+    from runwidget import ScriptRunConfig
+    from tests.local_runs import script
+
+    folder = script(
+        tmp_path / "src",
+        """
+        import os, pickle
+        from runwidget import Run
+        run = Run.get_context()
+        os.makedirs("outputs", exist_ok=True)
+        with open("outputs/model.pkl", "wb") as f:
+            pickle.dump({"coef": 0.25}, f)
+        model = run.register_model("from-script", "outputs/model.pkl", tags={"by": "script"})
+        run.log_confusion_matrix("cm", {"schema_type": "confusion_matrix", "data": {
+            "class_labels": ["a", "b"], "matrix": [[1, 0], [0, 1]]}})
+        print("registered", model.id)
+        """,
+    )
+    ws = Workspace()
+    run = Experiment(ws, "scripted").submit(ScriptRunConfig(folder, "train.py"))
+    run.wait_for_completion(raise_on_error=True)
+    model = Model(ws, "from-script")
+    assert (model.version, model.run_id, model.tags) == (1, run.id, {"by": "script"})
+    assert pickle.loads(Path(model.download(tmp_path / "dl")).read_bytes()) == {"coef": 0.25}
+    assert run.get_file_names().count("outputs/model.pkl") == 1  # the end's upload skipped it
+    assert run.get_metrics()["cm"]["data"]["matrix"] == [[1, 0], [0, 1]]
+
+
 def test_concurrent_registrations_count_up_without_gaps(ws: Workspace) -> None:
     run = _train(ws)
     errors: list[BaseException] = []

@@ -644,9 +644,12 @@ class Run:
                 )
             check_text(description, "description")
         tags, properties = _check_mapping(tags, "tags"), _check_mapping(properties, "properties")
-        if self._outputs is not None and not self._ended:
-            # The reference SDK registers outputs of a live run: store what is there now.
-            self._upload_outputs(*self._outputs)
+        outputs = self._outputs
+        if outputs is None and self._is_own_context():  # in a submitted script: its ./outputs
+            outputs = (Path.cwd() / "outputs", "outputs")
+        if outputs is not None and not self._ended:
+            # A live run's outputs are stored when it ends; a model among them is stored now.
+            self._upload_outputs(*outputs)
         self.flush()
         if not model_files(self._store, self.id, model_path):
             stored = [f for f in self.get_file_names() if not f.startswith("images/")]
