@@ -250,3 +250,17 @@ def test_bad_names_and_ended_runs_are_refused(run) -> None:
     run.complete()
     with pytest.raises(RunFinishedError, match="accepts no more data"):
         run.log_confusion_matrix("late", CONF_MATRIX)
+
+
+def test_the_saved_notebooks_summary_has_the_matrix_as_escaped_text(run) -> None:
+    from runwidget.view.summary import summary_html
+
+    evil = "<script>alert(1)</script>"
+    run.log_confusion_matrix("cm", _matrix([evil, "b"], [[3, 1], [0, 4]]))
+    run.log_accuracy_table("acc", accuracy_table())
+    run.flush()
+    html = summary_html(_view(run).snapshot())
+    assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "True label \\ Predicted label" in html
+    assert ">3</td>" in html and ">4</td>" in html
+    assert "Accuracy table (ROC and Precision-recall curves, 2 classes)" in html

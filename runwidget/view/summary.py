@@ -68,6 +68,25 @@ def _table(headers: list[str], rows: list[list[str]]) -> str:
     )
 
 
+def _plot(plot: dict[str, Any]) -> str:
+    """A rich metric: a confusion matrix as a table of counts, the others by what they are."""
+    what = plot["title"]
+    if plot["kind"] == "curves":
+        classes = len(plot["panels"][0]["series"]) if plot["panels"] else 0
+        what += f" ({' and '.join(p['title'] for p in plot['panels'])} curves, {classes} classes)"
+    elif plot["kind"] == "histogram":
+        what += f" ({len(plot['counts'])} bins)"
+    out = f"<div><b>{escape(str(plot['name']))}</b>: {escape(what)}</div>"
+    if plot["kind"] == "heatmap" and plot["cells"]:
+        corner = f"{plot['y_label']} \\ {plot['x_label']}"
+        rows = [
+            [label, *map(_value, row)]
+            for label, row in zip(plot["labels"], plot["cells"], strict=True)
+        ]
+        out += _table([corner, *plot["labels"]], rows)
+    return out
+
+
 def _is_web_url(url: Any) -> bool:
     """Only http(s) links are made: a ``javascript:`` URL from a source is not."""
     return isinstance(url, str) and url.lower().startswith(("http://", "https://"))
@@ -115,6 +134,8 @@ def summary_html(snapshot: dict[str, Any]) -> str:
                 metrics.append([label, f"{_value(ys[-1])} (last of {series['count']})"])
     if metrics:
         parts.append(_table(["Metric", "Value"], metrics))
+    for plot in snapshot.get("plots", ()):
+        parts.append(_plot(plot))
     iterations = snapshot.get("iterations")
     if iterations and iterations.get("best"):
         best = iterations["best"]
