@@ -144,6 +144,34 @@ def test_a_submitted_script_registers_what_it_wrote_to_outputs(tmp_path: Path, s
     assert run.get_metrics()["cm"]["data"]["matrix"] == [[1, 0], [0, 1]]
 
 
+def test_model_register_takes_local_files_as_in_v1(ws: Workspace, tmp_path: Path) -> None:
+    Path("sklearn_regression_model.pkl").write_bytes(b"weights")
+    model = Model.register(
+        workspace=ws,
+        model_path="sklearn_regression_model.pkl",
+        model_name="sklearn_regression_model",
+        tags={"area": "diabetes", "type": "regression"},
+        description="Ridge regression model to predict diabetes",
+    )
+    assert (model.name, model.version) == ("sklearn_regression_model", 1)
+    assert model.experiment_name == "registered-models"
+    assert model.tags == {"area": "diabetes", "type": "regression"}
+    assert model.run.get_status() == "Completed"
+    folder = tmp_path / "net"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "sub" / "w.bin").write_bytes(b"w")
+    again = Model.register(ws, folder, "sklearn_regression_model")
+    assert again.version == 2 and again.get_file_names() == ["outputs/net/sub/w.bin"]
+    out = Path(Model(ws, "sklearn_regression_model", version=1).download(tmp_path / "dl"))
+    assert out.read_bytes() == b"weights"
+    with pytest.raises(InvalidValueError, match="'missing.pkl' is neither a file nor a folder"):
+        Model.register(ws, "missing.pkl", "m")
+    with pytest.raises(InvalidValueError, match="model_path must be a local file or folder"):
+        Model.register(ws, 3, "m")
+    with pytest.raises(InvalidValueError, match="Model.register takes a Workspace first"):
+        Model.register("ws", "sklearn_regression_model.pkl", "m")
+
+
 def test_concurrent_registrations_count_up_without_gaps(ws: Workspace) -> None:
     run = _train(ws)
     errors: list[BaseException] = []

@@ -20,6 +20,8 @@ from runwidget.store.records import ModelRecord
 from runwidget.tracking._validate import check_name
 from runwidget.tracking.workspace import Workspace
 
+# The experiment of the runs that keep the files of models registered from local files.
+REGISTER_EXPERIMENT = "registered-models"
 # The reference SDK's rule for model names.
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,254}$")
 
@@ -244,6 +246,54 @@ class Model:
 
     def __repr__(self) -> str:
         return f"Model(name={self.name!r}, version={self.version}, run_id={self.run_id!r})"
+
+    @staticmethod
+    def register(
+        workspace: Workspace,
+        model_path: str | os.PathLike[str],
+        model_name: str,
+        tags: Mapping[str, Any] | None = None,
+        properties: Mapping[str, Any] | None = None,
+        description: str | None = None,
+    ) -> Model:
+        """Register a local file or folder as the next version of ``model_name``, as the
+        reference SDK's ``Model.register``. Its files are stored in the workspace's store
+        with a run of experiment ``REGISTER_EXPERIMENT`` made for it (tagged with the
+        model's name), like every other run's files.
+
+        Raises:
+            InvalidValueError: a bad workspace or name, or ``model_path`` is neither a file
+                nor a folder.
+        """
+        from runwidget.tracking.experiment import Experiment
+
+        if not isinstance(workspace, Workspace):
+            raise InvalidValueError(
+                f"Model.register takes a Workspace first, got {type(workspace).__name__}"
+            )
+        model_name = check_model_name(model_name)
+        if not isinstance(model_path, (str, os.PathLike)):
+            raise InvalidValueError(
+                f"model_path must be a local file or folder path, got "
+                f"{type(model_path).__name__}: {model_path!r:.80}"
+            )
+        local = Path(model_path).expanduser()
+        if not local.exists():
+            raise InvalidValueError(
+                f"model_path {str(model_path)!r} is neither a file nor a folder"
+            )
+        experiment = Experiment(workspace, REGISTER_EXPERIMENT)
+        run = experiment.start_logging(
+            display_name=f"register {model_name}", tags={"model": model_name}, outputs=False
+        )
+        with run:
+            stored = f"outputs/{local.resolve().name or 'model'}"
+            if local.is_dir():
+                run.upload_folder(stored, local)
+            else:
+                run.upload_file(stored, local)
+            model = run.register_model(model_name, stored, tags, properties, description)
+        return model
 
     @staticmethod
     def list(  # noqa: A003 - the reference SDK's name
