@@ -264,3 +264,26 @@ def test_the_saved_notebooks_summary_has_the_matrix_as_escaped_text(run) -> None
     assert "True label \\ Predicted label" in html
     assert ">3</td>" in html and ">4</td>" in html
     assert "Accuracy table (ROC and Precision-recall curves, 2 classes)" in html
+
+
+def test_sklearn_and_numpy_values_are_taken_as_v1_users_pass_them(run) -> None:
+    import numpy as np
+    from sklearn.metrics import confusion_matrix
+
+    y_true, y_pred = [0, 1, 1, 2, 2, 2], [0, 1, 2, 2, 2, 1]
+    matrix = confusion_matrix(y_true, y_pred)  # an int64 numpy array
+    value = {"schema_type": "confusion_matrix", "schema_version": "1.0.0",
+             "data": {"class_labels": np.array(["a", "b", "c"]), "matrix": matrix}}  # fmt: skip
+    run.log_confusion_matrix("cm", value)
+    edges = np.linspace(-1.0, 1.0, 5)
+    counts, _ = np.histogram([-0.9, -0.2, 0.1, 0.15, 0.8], bins=edges)
+    run.log_residuals("res", {"schema_type": "residuals", "schema_version": "1.0.0",
+                              "data": {"bin_edges": edges, "bin_counts": counts}})  # fmt: skip
+    run.flush()
+    metrics = run.get_metrics()
+    assert metrics["cm"]["data"] == {
+        "class_labels": ["a", "b", "c"],
+        "matrix": [[1, 0, 0], [0, 1, 1], [0, 1, 2]],
+    }
+    assert metrics["res"]["data"]["bin_counts"] == [1, 1, 2, 1]
+    assert type(metrics["res"]["data"]["bin_counts"][0]) is int

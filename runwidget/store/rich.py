@@ -9,7 +9,7 @@ like images, and as large as a file may be. This module is the one place that kn
 the tracking API writes through ``rich_file``, readers parse with ``decode``.
 
 A value is ``{"schema_type": ..., "schema_version": ..., "data": {...}}`` (a dict or its
-JSON text):
+JSON text; numpy arrays and numbers in ``data`` are taken as lists and numbers):
 
 * ``confusion_matrix``: ``data = {"class_labels": [n labels], "matrix": [n rows of n
   counts]}``; rows are the true classes, columns the predicted ones.
@@ -85,7 +85,7 @@ def check_value(value: Any, schema_type: str, where: str) -> dict[str, Any]:
         raise InvalidValueError(
             f"{where}: data must be a dict, got {type(data).__name__}: {data!r:.80}"
         )
-    checked = _CHECKS[schema_type](data, where)
+    checked = _CHECKS[schema_type](_plain(data), where)
     return {"schema_type": schema_type, "schema_version": version, "data": checked}
 
 
@@ -170,6 +170,18 @@ _CHECKS = {
     PREDICTIONS: lambda data, where: _check_bins(data, where, ("bin_averages", "bin_errors")),
     RESIDUALS: lambda data, where: _check_bins(data, where, ()),
 }
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with numpy arrays and numbers (sklearn's ``confusion_matrix(...)``, a pandas
+    column) as lists and Python numbers."""
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if not isinstance(value, (str, bytes, bool, int, float)) and hasattr(value, "tolist"):
+        return _plain(value.tolist())
+    return value
 
 
 def _field(data: Mapping[str, Any], key: str, where: str) -> Any:
