@@ -26,7 +26,7 @@ from runwidget.execution._process import ProcessId, boot_id, host_name
 from runwidget.execution.environment import Environment
 from runwidget.execution.slots import create_ticket, remove_ticket
 from runwidget.store import RunType, redact_uri
-from runwidget.store.sql import new_run_id
+from runwidget.store.sql_runs import new_run_id
 from runwidget.tracking.context import ENV_RUN_ID, ENV_STORE, ENV_VERDICT_FILE
 from runwidget.tracking.snapshot import take_snapshot
 

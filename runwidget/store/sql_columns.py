@@ -11,7 +11,8 @@ as they are.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import logging
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain
 from typing import Any
@@ -20,6 +21,10 @@ import numpy as np
 from sqlalchemy import Connection
 
 from runwidget.store.blocks import MetricBlocks, decode_blocks
+from runwidget.store.records import MetricColumns, MetricPoint
+from runwidget.store.sql_rows import decode_metric
+
+logger = logging.getLogger("runwidget")
 
 
 @dataclass(frozen=True)
@@ -157,3 +162,95 @@ def _fetch(conn: Connection, sql: str, params: list[Any]) -> list[Any]:
         return cursor.fetchall()
     finally:
         cursor.close()
+
+
+class ColumnReader:
+    """Reads a run's metric points as columns: numbers straight into numpy, and a long
+    metric's first points as its block summaries (``RunStore.read_metric_columns``).
+
+    Args:
+        conn: an open connection, used for the reads of one call.
+        sqlite: whether the store is SQLite (see this module's docstring).
+        q: the store's ``?``-placeholder SQL translator.
+    """
+
+    def __init__(self, conn: Connection, sqlite: bool, q: Callable[[str, str], str]) -> None:
+        self._conn = conn
+        self._sqlite = sqlite
+        self._q = q
+
+    def read(
+        self, key: int, since: int, blocks_from: int | None
+    ) -> tuple[list[MetricColumns], int]:
+        """The points of run ``key`` after ``since``, grouped by metric in the order of
+        their first point, and the new cursor."""
+        # Every query is bounded by the largest seq found first: a run's points commit in seq
+        # order (one writer per run), so all of them up to that seq are there, and later ones
+        # are left for the next call. Numbers go into numpy with no record per point
+        # (see above), and a long metric's first points come as block summaries.
+        top = self._conn.exec_driver_sql(
+            self._q("mc:top", "SELECT MAX(seq) FROM rw_metrics WHERE run_key = ? AND seq > ?"),
+            (key, since),
+        ).scalar()
+        if top is None:
+            return [], since
+        bounds = (key, since, top)
+        # Scans that return a few rows each (the database scans without the GIL).
+        found = self._conn.exec_driver_sql(
+            self._q(
+                "mc:names",
+                "SELECT DISTINCT name, kind FROM rw_metrics "
+                "WHERE run_key = ? AND seq > ? AND seq <= ?",
+            ),
+            bounds,
+        ).all()
+        kinds: dict[str, str] = {}
+        for name, kind in found:
+            kinds.setdefault(name, kind)
+        others: dict[str, list[MetricPoint]] = {}
+        rows = self._conn.exec_driver_sql(
+            self._q(
+                "mc:others",
+                "SELECT seq, name, kind, step, value, text, data, time FROM rw_metrics "
+                "WHERE run_key = ? AND seq > ? AND seq <= ? "
+                "AND (text IS NOT NULL OR (data IS NOT NULL AND value IS NULL)) "
+                "ORDER BY seq",
+            ),
+            bounds,
+        ).all()
+        for row in rows:
+            point = decode_metric(row)
+            others.setdefault(point.name, []).append(point)
+        blocks: dict[str, StoredBlocks] = {}
+        if blocks_from is not None and since == 0:
+            for n, found_blocks in read_blocks(self._conn, self._sqlite, key, top).items():
+                if found_blocks is None:
+                    logger.info("metric %r has blocks of two writers; reading points", n)
+                elif n in kinds and n not in others and len(found_blocks.blocks) >= blocks_from:
+                    blocks[n] = found_blocks
+        # Only the points after the blocks are read: when every metric has blocks, the
+        # scan starts at the first of those points.
+        names = list(kinds)
+        after = {names.index(n): b.last_seq for n, b in blocks.items()}
+        start = min(b.last_seq for b in blocks.values()) if len(blocks) == len(names) else 0
+        bounds = (key, max(since, start), top)
+        numbers = read_numbers(self._conn, self._sqlite, names, bounds, after)
+        # Metrics in the order of their first point, as read_metrics gives them.
+        first = {name: blocks[name].first_seq for name in blocks}
+        for i, table in numbers.items():
+            first.setdefault(names[i], int(table[0, 0]))
+        for name, points in others.items():
+            first[name] = min(first.get(name, points[0].seq), points[0].seq)
+        order = sorted(range(len(names)), key=lambda i: first[names[i]])
+        out = []
+        for i in order:
+            name = names[i]
+            table = numbers.get(i, np.empty((0, 3)))
+            summary = blocks.get(name)
+            out.append(
+                MetricColumns(
+                    name, kinds[name], table[:, 0].astype(np.int64), table[:, 1], table[:, 2],
+                    others.get(name, []), summary.blocks if summary else None,
+                )
+            )  # fmt: skip
+        return out, int(top)

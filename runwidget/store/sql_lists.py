@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Collection
 from contextlib import AbstractContextManager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, and_, exists, false, func, literal_column, or_, select
 from sqlalchemy.sql.elements import ColumnElement
@@ -114,18 +114,17 @@ def decode_after(token: str) -> tuple[Any, int]:
 
 
 class SqlRunLists:
-    """The list half of ``SqlStore``; needs its ``_reading`` and ``_q``."""
+    """``RunStore``'s list, summary and change-probe methods for SQLite and PostgreSQL."""
 
     _sqlite: bool
     _display: str
     _gate: DataVersionGate
     _probed: dict[str, Any]  # the last answers of the probes, with the data version then
 
-    def _reading(self) -> AbstractContextManager[Connection]:  # pragma: no cover - SqlStore's
-        raise NotImplementedError
+    if TYPE_CHECKING:
 
-    def _q(self, key: str, sql: str) -> str:  # pragma: no cover - SqlStore's
-        raise NotImplementedError
+        def _reading(self) -> AbstractContextManager[Connection]: ...
+        def _q(self, key: str, sql: str) -> str: ...
 
     # -- filters ---------------------------------------------------------------------------
     def _conditions(self, where: RunFilter, now: float) -> list[ColumnElement[bool]]:
