@@ -45,6 +45,18 @@ def test_alerts_round_trip_in_order_with_cursors(store):
     assert [x.title for x in store.list_alerts(run_ids=[b, "nope"])] == ["two"]
 
 
+def test_an_alert_moves_the_runs_change_cursor(store):
+    run = store.create_run("exp")
+    other = store.create_run("exp")
+    _alert(store, run.id, "moved")
+    changed = store.list_runs(since=other.seq)
+    assert [r.id for r in changed] == [run.id]
+    assert _alert(store, run.id, "again", once_key="k") is not None
+    top = store.get_run(run.id).seq
+    assert _alert(store, run.id, "again", once_key="k") is None
+    assert store.get_run(run.id).seq == top  # nothing recorded, nothing moved
+
+
 def test_once_key_records_an_alert_once_per_run(store):
     a = store.create_run("exp").id
     b = store.create_run("exp").id

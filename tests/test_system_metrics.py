@@ -66,9 +66,9 @@ def test_a_submitted_script_shows_its_cpu_and_memory_rise(tmp_path: Path, submit
     cpu = _series(metrics, "system/process_cpu_utilization_percentage")
     rss = _series(metrics, "system/process_memory_rss_megabytes")
     assert len(cpu) >= 8, cpu
-    # Idle first (sleeping), then about one core busy.
-    assert min(cpu[:3]) < 20, cpu
-    assert max(cpu) > 60, cpu
+    # Idle first (sleeping), then one core busy (or what a loaded machine leaves it).
+    assert min(cpu[:3]) < 10, cpu
+    assert max(cpu) > 25, cpu
     # A few MB for a sleeping interpreter, then the 300 MB it holds.
     assert min(rss[:3]) < 100, rss
     assert max(rss) > 250, rss
@@ -93,17 +93,23 @@ def test_zero_interval_turns_sampling_off(tmp_path: Path, submitted, monkeypatch
 def test_an_interactive_run_samples_itself_when_asked_and_stops_at_its_end(tmp_path: Path):
     experiment = Experiment(Workspace(f"sqlite:///{tmp_path / 'runs.db'}"), "interactive")
     run = experiment.start_logging(system_metrics=0.2, outputs=False)
+    sampler = run._system_metrics
+    deadline = time.time() + 30
+
+    def log_until(samples: int) -> None:
+        while sampler.samples < samples and time.time() < deadline:
+            run.log("loss", 1.0)
+
+    log_until(1)  # before: the process as it was
     hold = []
-    end = time.time() + 1.5
-    while time.time() < end:
-        if len(hold) < 20:
-            hold.append(bytearray(10_000_000))
-            for i in range(0, 10_000_000, 4096):
-                hold[-1][i] = 1
-        run.log("loss", 1.0)
+    for _ in range(20):
+        hold.append(bytearray(10_000_000))
+        for i in range(0, 10_000_000, 4096):
+            hold[-1][i] = 1
+    log_until(sampler.samples + 2)  # after: with 200 MB more
     run.complete()
     count = len(_series(run.get_metrics(), "system/process_memory_rss_megabytes"))
-    assert count >= 4
+    assert count >= 3
     rss = _series(run.get_metrics(), "system/process_memory_rss_megabytes")
     assert max(rss) - rss[0] > 100, rss
     assert max(_series(run.get_metrics(), "system/process_cpu_utilization_percentage")) > 30

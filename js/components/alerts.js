@@ -31,3 +31,18 @@ export function createAlertBanner() {
   }
   return { el, update };
 }
+
+/** Mark a run list's row: `alerts` is the row's {count, level, title}, or absent. */
+export function setAlertMark(el, alerts) {
+  const count = alerts && alerts.count ? alerts.count : 0;
+  el.hidden = count === 0;
+  el.className = `rw-alert-mark rw-alert-mark-${(alerts && alerts.level) || "warn"}`;
+  el.textContent = count ? `\u26a0 ${count}` : "";
+  el.title = count ? `${count} alert${count === 1 ? "" : "s"}; the latest: ${alerts.title || ""}` : "";
+  return el;
+}
+
+/** A new mark for a run list's row (hidden without alerts). */
+export function alertMark(alerts) {
+  return setAlertMark(h("span", { attrs: { role: "img", "aria-label": "alerts" } }), alerts);
+}

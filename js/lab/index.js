@@ -8,6 +8,7 @@ import { createRunsSidebar } from "./sidebar.js";
 import { followChanges } from "./changes.js";
 import { affects } from "../portal/changes.js";
 import { runDetailsCode } from "./code.js";
+import { followAlerts } from "./alerts.js";
 import { h } from "../components/dom.js";
 import "../widget.css";
 import "../portal/portal.css";
@@ -181,13 +182,16 @@ const plugin = {
     const sidebar = new RunsSidebar({ api, actions });
     if (!isLab) sidebar.title.label = "Runs"; // Notebook 7 names its side panels
     app.shell.add(sidebar, "left", { rank: 850 });
+    // New alerts (a run failed, stalled, went NaN, or said so) as JupyterLab notifications.
+    const alerts = followAlerts({ api, openCommand: OPEN_RUN, notify: (n) => app.commands.execute("apputils:notify", n) });
     followChanges(app.serviceManager.events, (event) => {
       if (event.runs.length || event.more) sidebar.sidebar.poke();
+      if (event.runs.length || event.more) alerts.check();
       for (const widget of app.shell.widgets("main")) {
         if (widget instanceof RunPanel && affects(event, widget.view.runId)) widget.view.refresh();
       }
     });
-    app.runwidget = { sidebar, api };
+    app.runwidget = { sidebar, api, alerts };
   },
 };
 

@@ -3,6 +3,7 @@
 // time from the REST API, so 10,000 runs draw as fast as 10. It polls the runs changed since
 // its cursor about every 10 s, and not while it is hidden.
 import { h, replace } from "../components/dom.js";
+import { alertMark, setAlertMark } from "../components/alerts.js";
 import { TERMINAL, formatDuration, formatValue, runDuration, statusClass } from "../components/format.js";
 
 export const ROW_HEIGHT = 50;
@@ -157,7 +158,7 @@ export function createRunsSidebar({ api, isVisible, actions }) {
         row = makeRow(run);
         rows.set(run.id, row);
         spacer.appendChild(row.el);
-      } else if (row.run.seq !== run.seq || row.run.status !== run.status || row.run.target !== run.target || JSON.stringify(row.run.primary_metric) !== JSON.stringify(run.primary_metric)) {
+      } else if (row.run.seq !== run.seq || row.run.status !== run.status || row.run.target !== run.target || JSON.stringify(row.run.primary_metric) !== JSON.stringify(run.primary_metric) || JSON.stringify(row.run.alerts) !== JSON.stringify(run.alerts)) {
         fillRow(row, run);
       }
       row.el.style.transform = `translateY(${i * ROW_HEIGHT}px)`;
@@ -185,6 +186,7 @@ export function createRunsSidebar({ api, isVisible, actions }) {
     const parts = {
       badge: h("span", { className: "rw-badge" }),
       name: h("span", { className: "rw-sb-name" }),
+      alert: alertMark(null),
       metric: h("span", { className: "rw-sb-metric" }),
       experiment: h("span", { className: "rw-sb-exp" }),
       duration: h("span", { className: "rw-sb-duration" }),
@@ -226,7 +228,7 @@ export function createRunsSidebar({ api, isVisible, actions }) {
           },
         },
       },
-      h("div", { className: "rw-sb-line" }, parts.badge, parts.name, parts.metric),
+      h("div", { className: "rw-sb-line" }, parts.badge, parts.name, parts.alert, parts.metric),
       h("div", { className: "rw-sb-line rw-sb-sub" }, parts.experiment, parts.target, parts.duration, actions),
     );
     const row = { el, run, parts };
@@ -242,6 +244,7 @@ export function createRunsSidebar({ api, isVisible, actions }) {
     parts.badge.className = `rw-badge ${statusClass(run.status_kind)}`;
     parts.badge.textContent = run.status;
     parts.name.textContent = run.name || run.id;
+    setAlertMark(parts.alert, run.alerts);
     row.el.title = `${run.name || run.id}\n${run.id}`;
     row.el.dataset.runId = run.id;
     row.el.dataset.status = run.status;

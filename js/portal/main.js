@@ -5,6 +5,7 @@ import { h, replace } from "../components/dom.js";
 import { formatDuration, formatTime, formatValue, runDuration } from "../components/format.js";
 import { createTable } from "../components/table.js";
 import { statusBadge } from "../components/children.js";
+import { alertMark } from "../components/alerts.js";
 import { createApi } from "./api.js";
 import { createRunView } from "./runview.js";
 import { affects, subscribeChanges } from "./changes.js";
@@ -99,7 +100,7 @@ function durationOf(r, now) {
 function runColumns(serverNow) {
   return [
     { key: "name", label: "Run", render: (r) => a(link.run(r.id), r.name || r.id) },
-    { key: "status", label: "Status", render: (r) => statusBadge(r.status, r.status_kind) },
+    { key: "status", label: "Status", render: (r) => h("span", {}, statusBadge(r.status, r.status_kind), r.alerts ? " " : "", alertMark(r.alerts)) },
     { key: "experiment", label: "Experiment", render: (r) => a(link.experiment(r.experiment), r.experiment) },
     { key: "target", label: "Target", value: (r) => r.target || "local", render: (r) => a(link.runs(r.target || "local"), r.target || "local", "rw-run-target") },
     { key: "started", label: "Started", render: (r) => formatTime(r.started ?? r.created), value: (r) => r.started ?? r.created },

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from runwidget.errors import InvalidValueError
 from runwidget.store import schema as s
@@ -37,6 +37,7 @@ class SqlAlerts:
         def _reading(self) -> AbstractContextManager[Connection]: ...
         def _writing(self) -> AbstractContextManager[Connection]: ...
         def _run_key(self, conn: Connection, run_id: str) -> int: ...
+        def _next_seq(self, conn: Connection) -> int: ...
         def get_run(self, run_id: str) -> Any: ...
 
     def add_alert(
@@ -71,6 +72,8 @@ class SqlAlerts:
                     once_key=once_key,
                 )
             ).inserted_primary_key[0]  # fmt: skip
+            # The run's change cursor moves: lists and change probes re-read it (its mark).
+            conn.execute(update(s.runs).where(s.runs.c.key == key).values(seq=self._next_seq(conn)))
         return AlertRecord(int(seq), run_id, kind, level, title, text, time)
 
     def _alert_query(self) -> Any:

@@ -163,7 +163,8 @@ class ChartSet:
             metric.chart = self._new_chart(
                 metric.name, "line", SYSTEM_X_LABEL if system else x_label
             )
-            self._series(metric.chart, "value", metric.name)
+            label = metric.name[len(SYSTEM_PREFIX) :] if system else metric.name
+            self._series(metric.chart, "value", label)
         elif system:
             pass
         elif metric.has_step and metric.chart.x_label != "step" and not is_list:
