@@ -82,6 +82,9 @@ def main() -> None:
         f"  ratio sampled / plain:   {ratio:.4f}  ({(1 - ratio) * 100:+.2f}% slower; target <= 1%)"
     )
     print(
+        f"  the rounds' ratios ranged {min(ratios):.3f} .. {max(ratios):.3f} (the machine's noise)"
+    )
+    print(
         f"  one sample costs {cost * 1000:.2f} ms of CPU: {cost / args.interval * 100:.3f}% of the "
         f"loop at {args.interval:g} s, {cost / 10 * 100:.3f}% at the default 10 s"
     )

@@ -10,7 +10,9 @@ const TYPES = { info: "info", warn: "warning", error: "error" };
 /** The notification of one alert: {message, type, options}. */
 export function notificationOf(alert, openCommand) {
   const who = alert.name || alert.run_id;
-  const message = alert.text ? `${who}: ${alert.title} (${alert.text})` : `${who}: ${alert.title}`;
+  // runwidget's own alerts name the run already ("Run x failed").
+  const title = String(alert.title || "").includes(who) ? alert.title : `${who}: ${alert.title}`;
+  const message = alert.text ? `${title} (${alert.text})` : title;
   return {
     message: message.length > 300 ? `${message.slice(0, 297)}...` : message,
     type: TYPES[alert.level] || "warning",

@@ -80,7 +80,8 @@ describe("alert notifications", () => {
     expect(asked.map(([, p]) => p)).toEqual([{}, { since: 1 }, { since: 2 }]);
     expect(shown.length).toBe(1);
     expect(shown[0].type).toBe("error");
-    expect(shown[0].message).toBe("trainer: Run trainer failed (oom)");
+    expect(shown[0].message).toBe("Run trainer failed (oom)");
+    expect(notificationOf({ name: "trainer", title: "Look", text: "", level: "warn", run_id: "r" }).message).toBe("trainer: Look");
     expect(shown[0].options.autoClose).toBe(false);
     expect(shown[0].options.actions[0]).toEqual({ label: "Open run", commandId: "runwidget:open-run", args: { runId: "r1", name: "trainer" } });
     follow.stop();

@@ -66,12 +66,14 @@ class SqlAlerts:
                 ).first()
                 if taken is not None:
                     return None
-            seq = conn.execute(
+            inserted = conn.execute(
                 table.insert().values(
                     run_key=key, kind=kind, level=level, title=title, text=text, time=time,
                     once_key=once_key,
                 )
-            ).inserted_primary_key[0]  # fmt: skip
+            ).inserted_primary_key  # fmt: skip
+            assert inserted is not None
+            seq = inserted[0]
             # The run's change cursor moves: lists and change probes re-read it (its mark).
             conn.execute(update(s.runs).where(s.runs.c.key == key).values(seq=self._next_seq(conn)))
         return AlertRecord(int(seq), run_id, kind, level, title, text, time)

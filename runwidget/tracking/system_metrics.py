@@ -107,7 +107,7 @@ class SystemSampler:
     """
 
     def __init__(self, root_pid: int | None, *, disk_path: str = "/", gpus: bool = True) -> None:
-        import psutil
+        import psutil  # type: ignore[import-untyped]
 
         self._psutil = psutil
         self.root_pid = root_pid

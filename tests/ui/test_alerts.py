@@ -31,9 +31,9 @@ def test_a_failed_run_is_notified_in_jupyterlab_and_marked(jupyter_server, page:
     assert [a["kind"] for a in run.get_alerts()] == ["user", "failed"]
 
     toasts = page.locator(".Toastify__toast")
-    failed = toasts.filter(has_text="nightly train: Run nightly train failed (CUDA out of memory)")
+    failed = toasts.filter(has_text="Run nightly train failed (CUDA out of memory)")
     expect(failed).to_be_visible(timeout=25_000)
-    warned = toasts.filter(has_text="Validation loss rose")
+    warned = toasts.filter(has_text="nightly train: Validation loss rose")
     expect(warned).to_be_visible()
     # The user's text is text: no element made of it.
     assert page.locator(".Toastify img").count() == 0
