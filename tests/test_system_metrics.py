@@ -215,3 +215,20 @@ def test_the_view_model_puts_system_metrics_in_their_own_section_against_time(tm
     # One sample is a chart too, never a property row.
     names = {p["name"] for p in view.snapshot()["properties"]}
     assert not {n for n in names if n.startswith("system/")}
+
+
+def test_system_metrics_true_takes_the_settings_interval(tmp_path: Path, monkeypatch):
+    experiment = Experiment(Workspace(f"sqlite:///{tmp_path / 'runs.db'}"), "true")
+    monkeypatch.setenv("RUNWIDGET_SYSTEM_METRICS_INTERVAL", "0.2")
+    run = experiment.start_logging(system_metrics=True, outputs=False)
+    assert run._system_metrics.interval == 0.2
+    deadline = time.time() + 20
+    while run._system_metrics.samples < 1 and time.time() < deadline:
+        time.sleep(0.05)
+    run.complete()
+    assert "system/process_memory_rss_megabytes" in run.get_metrics()
+    # Turned off for submitted runs, asked for here: sampled at the default rate.
+    monkeypatch.setenv("RUNWIDGET_SYSTEM_METRICS_INTERVAL", "0")
+    other = experiment.start_logging(system_metrics=True, outputs=False)
+    assert other._system_metrics.interval == 10.0
+    other.complete()
