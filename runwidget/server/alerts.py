@@ -12,7 +12,6 @@ JupyterLab sidebar or a portal page asks, and raises their alerts (the webhook i
 
 from __future__ import annotations
 
-import threading
 import time
 from typing import Any
 
@@ -24,20 +23,14 @@ from runwidget.tracking.alerts import AlertWatch
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 500
-_watches: dict[int, AlertWatch] = {}
-_watches_lock = threading.Lock()
+# The web application's setting that holds its store's watch.
+WATCH_SETTING = "runwidget_alert_watch"
 
 
-def _watch(service: RunService) -> AlertWatch:
-    with _watches_lock:
-        watch = _watches.get(id(service.store))
-        if watch is None or watch.store is not service.store:
-            watch = _watches[id(service.store)] = AlertWatch(service.store)
-        return watch
-
-
-def alerts_answer(service: RunService, since: int | None, limit: int | None) -> dict[str, Any]:
-    """The answer of ``GET alerts``.
+def alerts_answer(
+    service: RunService, watch: AlertWatch | None, since: int | None, limit: int | None
+) -> dict[str, Any]:
+    """The answer of ``GET alerts``; looks at the store's runs first with ``watch``.
 
     Raises:
         InvalidValueError: a negative cursor or a limit out of range.
@@ -49,7 +42,8 @@ def alerts_answer(service: RunService, since: int | None, limit: int | None) -> 
     limit = DEFAULT_LIMIT if limit is None else limit
     if not 1 <= limit <= MAX_LIMIT:
         raise InvalidValueError(f"limit must be between 1 and {MAX_LIMIT}, got {limit}")
-    _watch(service).check()
+    if watch is not None:
+        watch.check()
     store = service.store
     if since is None:
         found = store.list_alerts()  # alerts are few: a run raises a handful
@@ -82,11 +76,12 @@ class AlertsHandler(ApiMixin):
     """``GET alerts?since=&limit=``."""
 
     async def get(self) -> None:
+        service = self.service
+        watch = self.settings.get(WATCH_SETTING)
+        if watch is None or watch.store is not service.store:
+            watch = self.settings[WATCH_SETTING] = AlertWatch(service.store)
         answer = await self.blocking(
-            alerts_answer,
-            self.service,
-            self.int_argument("since"),
-            self.int_argument("limit"),
+            alerts_answer, service, watch, self.int_argument("since"), self.int_argument("limit")
         )
         self.finish_json(answer)
 

@@ -10,11 +10,12 @@ Who raises which kind:
   supervisor or kernel), the watcher of a cluster's job; and, for a run failed by anything
   else, the ``AlertWatch`` below.
 * ``not_responding``: ``AlertWatch``. A run reads NotResponding when nothing beats it any
-  more, so no process of the run can say so: the watch runs in the Jupyter server
-  extension and in ``runwidget portal`` (every ``WATCH_INTERVAL`` seconds while they run,
-  and on each request for the alerts since a cursor), and in every supervisor's reaper
-  sweep (``reaper.reap_host``, every 30 s while a local run runs). One alert per stall:
-  the alert's key holds the last heartbeat, so a run that beats again and stalls again is
+  more, so no process of the run can say so. The watch runs in the Jupyter server extension
+  and in ``runwidget portal``, at most every ``WATCH_INTERVAL`` seconds, whenever the
+  alerts since a cursor are asked for (the JupyterLab sidebar extension asks every 10 s
+  while JupyterLab is open; see ``runwidget/server/alerts.py``), and next to every local
+  supervisor's reaper sweep (every 30 s while a local run runs). One alert per stall: the
+  alert's key holds the last heartbeat, so a run that beats again and stalls again is
   alerted again.
 
 Sending never blocks training: ``send`` queues the alert, and a daemon thread writes it to
@@ -326,7 +327,8 @@ def not_responding(store: RunStore, record: RunRecord, now: float) -> None:
 class AlertWatch:
     """Notices what no process of a run can report: a run that reads NotResponding, and a
     run ended Failed by something that raised no alert. Used by the web servers and the
-    reaper (see the module docstring). Not thread-safe: one caller at a time."""
+    supervisors (see the module docstring). A check called while another is under way
+    returns at once."""
 
     def __init__(self, store: RunStore, interval: float = WATCH_INTERVAL) -> None:
         self.store = store

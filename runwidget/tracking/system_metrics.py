@@ -179,7 +179,7 @@ class SystemSampler:
                 with proc.oneshot():
                     cpu += proc.cpu_percent(None)
                     rss += proc.memory_info().rss
-                    counters = proc.io_counters() if hasattr(proc, "io_counters") else None
+                    counters = _io_counters(proc, psutil)
             except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
                 continue
             seen[proc.pid] = proc
@@ -213,6 +213,17 @@ class SystemSampler:
     def close(self) -> None:
         if self._gpus is not None:
             self._gpus.close()
+
+
+def _io_counters(proc: Any, psutil: Any) -> Any:
+    """A process's disk I/O counters, or None where the platform keeps them to itself
+    (macOS has none; another user's process on Linux denies them)."""
+    if not hasattr(proc, "io_counters"):
+        return None
+    try:
+        return proc.io_counters()
+    except psutil.AccessDenied:
+        return None
 
 
 class SystemMetricsThread:
