@@ -50,11 +50,11 @@ export function createApi({ base, token = "" }) {
     if (response.status === 304 && known) {
       return made && typeof known.body === "object" && known.body && "time" in known.body ? { ...known.body, time: made } : known.body;
     }
-    let body = null;
+    let body;
     try {
       body = await response.json();
     } catch {
-      body = null;
+      body = null; // no JSON (an empty or HTML answer)
     }
     if (!response.ok) {
       // runwidget's errors say what is wrong in `error` (and, as Jupyter's do, `message`).

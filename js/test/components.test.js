@@ -222,7 +222,9 @@ describe("log view", () => {
     // happy-dom does no layout: give the box a size.
     Object.defineProperty(box, "clientHeight", { configurable: true, get: () => 100 });
     Object.defineProperty(box, "scrollHeight", { configurable: true, get: () => box.childElementCount * 20 });
-    Object.defineProperty(box, "scrollTop", { configurable: true, get: () => top, set: (v) => (top = Math.max(0, Math.min(v, box.childElementCount * 20 - 100))) });
+    Object.defineProperty(box, "scrollTop", { configurable: true, get: () => top, set: (v) => {
+        top = Math.max(0, Math.min(v, box.childElementCount * 20 - 100));
+      } });
     log.setLines(Array.from({ length: 20 }, (_, i) => line(i, `l${i}`)), 20);
     expect(top).toBe(300); // following: at the bottom
     top = 40; // the reader scrolls up
