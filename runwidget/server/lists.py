@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from runwidget import status as st
@@ -42,6 +43,35 @@ def primary_metric(record: RunRecord, stats: dict[str, dict[str, Any]]) -> dict[
     if name is None:
         return None
     return {"name": name, "value": stats[name]["last"]}
+
+
+class CursorCache:
+    """Answers that read every run (counts by experiment, by target), made again only when
+    the store's change cursor moved, or after ``ttl`` seconds (heartbeats, which move no
+    cursor, turn runs NotResponding).
+
+    Args:
+        store: the run store.
+        ttl: the longest an answer is kept, in seconds.
+    """
+
+    def __init__(self, store: RunStore, *, ttl: float = STATUS_COUNT_TTL) -> None:
+        self.store = store
+        self.ttl = ttl
+        self._answers: dict[str, tuple[int, float, Any]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str, make: Callable[[], Any]) -> Any:
+        cursor = self.store.change_cursor()
+        now = time.monotonic()
+        with self._lock:
+            known = self._answers.get(key)
+        if known is not None and known[0] == cursor and now - known[1] < self.ttl:
+            return known[2]
+        answer = make()
+        with self._lock:
+            self._answers[key] = (cursor, now, answer)
+        return answer
 
 
 class CountCache:

@@ -13,7 +13,14 @@ from urllib.parse import quote
 
 from runwidget import status as st
 from runwidget.errors import InvalidValueError
-from runwidget.server.lists import ACTIVE, CountCache, count_kind, primary_metric, target_of
+from runwidget.server.lists import (
+    ACTIVE,
+    CountCache,
+    CursorCache,
+    count_kind,
+    primary_metric,
+    target_of,
+)
 from runwidget.server.targets import TargetDirectory
 from runwidget.server.views import ViewCache
 from runwidget.store import LogLine, RunFilter, RunRecord, RunStore, RunType, redact_uri
@@ -99,6 +106,7 @@ class RunService:
         self.api_url = api_url.rstrip("/")
         self.portal_url = portal_url
         self.counts = CountCache(store)
+        self.whole_store = CursorCache(store)  # answers that read every run
         self.views = ViewCache(store, image_url=self.file_url, portal_url=portal_url)
         self.directory = TargetDirectory(store)
 
@@ -127,8 +135,8 @@ class RunService:
         """Each experiment with counts of its top-level runs, its active runs (children
         included), and its last activity; the most recently active first."""
         cursor = self.store.change_cursor()
-        summaries = self.store.experiment_summaries()
-        counts = self.store.run_counts("experiment")
+        summaries = self.whole_store.get("experiments", self.store.experiment_summaries)
+        counts = self.whole_store.get("by experiment", lambda: self.store.run_counts("experiment"))
         found = [
             {
                 "name": exp.name,
@@ -146,7 +154,8 @@ class RunService:
         """Every compute target, ``local`` first, with counts of its runs queued, running
         and ended; a target that runs name but that is no longer attached is listed too."""
         counts: dict[str, dict[str, int]] = {}
-        for name, by_status in self.store.run_counts("target").items():
+        by_target = self.whole_store.get("by target", lambda: self.store.run_counts("target"))
+        for name, by_status in by_target.items():
             item = counts.setdefault(name or "local", {"queued": 0, "running": 0, "ended": 0})
             for status, n in by_status.items():
                 item[count_kind(status)] += n
