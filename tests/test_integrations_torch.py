@@ -465,6 +465,32 @@ def test_keras_an_exception_inside_the_block_fails_the_run() -> None:
     assert run.get_details()["error"]["message"] == "RuntimeError: out of patience"
 
 
+def test_keras_a_second_fit_gets_a_run_of_its_own() -> None:
+    x, y = xy()
+    callback = KerasCallback()
+    model = keras_model()
+    model.fit(x, y, epochs=1, callbacks=[callback], verbose=0)
+    first = callback.run
+    model.fit(x, y, epochs=2, callbacks=[callback], verbose=0)
+    second = callback.run
+    assert first.id != second.id
+    assert first.get_status() == second.get_status() == st.COMPLETED
+    assert steps_of(first, "loss") == [0.0] and steps_of(second, "loss") == [0.0, 1.0]
+
+
+def test_lightning_test_after_fit_outside_a_block_is_a_run_of_its_own(tmp_path: Path) -> None:
+    logger = RunwidgetLogger()
+    module = lightning_module(lightning)()
+    t = lightning_trainer(lightning, logger, tmp_path)
+    t.fit(module, loader())
+    fitted = logger.run
+    t.test(module, loader(), verbose=False)
+    tested = logger.run
+    assert fitted.id != tested.id
+    assert "test_loss" in tested.get_metrics() and "test_loss" not in fitted.get_metrics()
+    assert fitted.get_status() == tested.get_status() == st.COMPLETED
+
+
 def test_keras_bad_arguments_get_a_clear_error() -> None:
     with pytest.raises(InvalidValueError, match="batch_interval must be a number of seconds >= 0"):
         KerasCallback(batch_interval=-1)

@@ -7,7 +7,8 @@ default workspace's experiment named after the framework (or ``experiment=``).
 
 A run the integration created ends with the training: Completed when it ends normally,
 Failed with the traceback on an exception, Canceled on a keyboard interrupt. A run it was
-given (``run=``, or a submitted script's) is left for its owner to end. Where a framework
+given (``run=``, or a submitted script's) is left for its owner to end. A second training
+with the same integration, after its created run ended, gets a new run. Where a framework
 tells its callbacks only about a normal end, an exception is seen where it surfaces: an
 uncaught exception in a script (``sys.excepthook``), a failed or interrupted notebook cell
 (IPython's ``post_run_cell``), or the ``with`` block every integration supports.
@@ -18,6 +19,7 @@ goes on.
 from __future__ import annotations
 
 import atexit
+import enum
 import logging
 import math
 import os
@@ -173,8 +175,14 @@ class TrainingRun:
 
     # -- ending --------------------------------------------------------------------------------
     def started(self) -> None:
-        """Training started: until ``end``, an uncaught exception ends the run (hooks)."""
-        self.ended = False
+        """Training started: until ``end``, an uncaught exception ends the run (hooks). A
+        training after one whose created run has ended (a second ``fit``) gets a new run."""
+        if self in _active:
+            return
+        with self._lock:
+            if self.ended and self.owned:
+                self._run, self.owned = None, False
+            self.ended = False
         _install_hooks()
         _active.add(self)
 
@@ -270,8 +278,8 @@ def properties_of(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]
         if isinstance(value, Mapping):
             out.update(properties_of(value, f"{name}."))
             continue
-        if hasattr(value, "value") and type(value).__module__ != "builtins":
-            value = getattr(value, "value", value)  # an Enum: its value
+        if isinstance(value, enum.Enum):
+            value = value.value
         if value is None or isinstance(value, (bool, str)):
             pass
         elif isinstance(value, (int, float)):

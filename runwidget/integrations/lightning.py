@@ -173,8 +173,7 @@ class RunwidgetLogger(TrainingRunOwner, _BASES[0]):  # type: ignore[misc]
         if _rank() != 0:
             return
         training = self._training
-        if not training.ended:
-            training.started()
+        training.started()
         step_value = float(step) if step is not None else None
         training.guard("log metrics", lambda: training.log_metrics(metrics, step_value))
 
@@ -182,8 +181,9 @@ class RunwidgetLogger(TrainingRunOwner, _BASES[0]):  # type: ignore[misc]
         pass
 
     def save(self) -> None:
-        if _rank() == 0 and self._training._run is not None:
-            self._training.guard("write the run", lambda: self._training.run.flush(0.5))
+        # Called after every log_metrics: the run's writer thread already writes what is
+        # logged within a fraction of a second, and waiting for it here would slow each step.
+        pass
 
     def after_save_checkpoint(self, checkpoint_callback: Any) -> None:
         self._checkpoint_callback = checkpoint_callback
