@@ -23,11 +23,12 @@ from runwidget import Experiment, Workspace
 from runwidget.tracking.system_metrics import SystemSampler
 
 
-def one(experiment: Experiment, seconds: float, interval: float | None) -> tuple[float, int]:
-    """Points per second of run.log over ``seconds``, and the samples taken meanwhile."""
+def one(experiment: Experiment, seconds: float, interval: float | None) -> tuple[float, float, int]:
+    """Points per second of run.log over ``seconds`` (wall clock, and this process's CPU
+    time, which other processes of a busy machine disturb less), and the samples taken."""
     run = experiment.start_logging(outputs=False, system_metrics=interval or False)
     points = 0
-    started = time.perf_counter()
+    started, cpu0 = time.perf_counter(), time.process_time()
     end = started + seconds
     while True:
         for _ in range(1000):
@@ -36,10 +37,11 @@ def one(experiment: Experiment, seconds: float, interval: float | None) -> tuple
         now = time.perf_counter()
         if now >= end:
             break
+    cpu = time.process_time() - cpu0
     rate = points / (now - started)
     samples = run._system_metrics.samples if run._system_metrics is not None else 0
     run.complete()
-    return rate, samples
+    return rate, points / cpu, samples
 
 
 def sample_cost(n: int = 50) -> float:
@@ -62,7 +64,7 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="rw-bench-sys-"))
     experiment = Experiment(Workspace(f"sqlite:///{folder / 'runs.db'}"), "bench")
     one(experiment, 1.0, None)  # warm up: the store, the writer thread
-    plain, sampled, ratios, samples = [], [], [], 0
+    plain, sampled, ratios, cpu_ratios, samples = [], [], [], [], 0
     for i in range(args.rounds):
         order = [None, args.interval] if i % 2 == 0 else [args.interval, None]
         got = {}
@@ -70,8 +72,9 @@ def main() -> None:
             got[interval] = one(experiment, args.seconds, interval)
         plain.append(got[None][0])
         sampled.append(got[args.interval][0])
-        samples += got[args.interval][1]
+        samples += got[args.interval][2]
         ratios.append(got[args.interval][0] / got[None][0])
+        cpu_ratios.append(got[args.interval][1] / got[None][1])
     a, b = statistics.median(plain), statistics.median(sampled)
     ratio = statistics.median(ratios)
     cost = sample_cost()
@@ -83,6 +86,12 @@ def main() -> None:
     )
     print(
         f"  the rounds' ratios ranged {min(ratios):.3f} .. {max(ratios):.3f} (the machine's noise)"
+    )
+    cpu_ratio = statistics.median(cpu_ratios)
+    print(
+        f"  per CPU second of this process (writer thread and sampler included): ratio "
+        f"{cpu_ratio:.4f} ({(1 - cpu_ratio) * 100:+.2f}% slower), rounds "
+        f"{min(cpu_ratios):.3f} .. {max(cpu_ratios):.3f}"
     )
     print(
         f"  one sample costs {cost * 1000:.2f} ms of CPU: {cost / args.interval * 100:.3f}% of the "
