@@ -23,6 +23,10 @@ class ModelNotFoundError(RunwidgetError, LookupError):
     """No registered model with this name (or version) exists in the store."""
 
 
+class MetricNotFoundError(RunwidgetError, LookupError):
+    """The run has no metric of this name."""
+
+
 class RunFinishedError(RunwidgetError):
     """Something was logged to a run that has already ended."""
 

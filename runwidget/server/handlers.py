@@ -17,7 +17,7 @@ import logging
 import math
 import mimetypes
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from types import TracebackType
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -25,7 +25,13 @@ from urllib.parse import quote
 from tornado import web
 from tornado.iostream import StreamClosedError
 
-from runwidget.errors import InvalidValueError, RunNotFoundError, StoreError, StoreUnavailableError
+from runwidget.errors import (
+    InvalidValueError,
+    MetricNotFoundError,
+    RunNotFoundError,
+    StoreError,
+    StoreUnavailableError,
+)
 from runwidget.server.service import RunService
 
 T = TypeVar("T")
@@ -120,7 +126,7 @@ class ServiceMixin(LogMixin):
         call = functools.partial(fn, *args, **kwargs)
         try:
             return await loop.run_in_executor(self.service_executor, call)
-        except (RunNotFoundError, FileNotFoundError) as e:
+        except (RunNotFoundError, MetricNotFoundError, FileNotFoundError) as e:
             raise web.HTTPError(404, _message(e)) from e
         except InvalidValueError as e:
             raise web.HTTPError(400, _message(e)) from e
@@ -198,6 +204,16 @@ class ApiMixin(ServiceMixin):
             # The same text as json_text(data with time), without encoding it twice.
             body = body[:-1] + ("," if len(body) > 2 else "") + f'"time":{json_text(made)}}}'
         self.finish(body)
+
+    async def stream(self, pages: Iterator[str]) -> None:
+        """Write and flush each text of ``pages`` (read in a worker thread), then finish."""
+        while True:
+            text = await self.blocking(next, pages, None)
+            if text is None:
+                break
+            self.write(text)
+            await self.flush()
+        self.finish_raw()
 
     def int_argument(self, name: str, default: int | None = None) -> int | None:
         raw = self.get_argument(name, None)
@@ -318,13 +334,7 @@ class LogDownloadHandler(ApiMixin):
         self.set_header("X-Content-Type-Options", "nosniff")
         if self.get_argument("download", None) == "1":
             self.set_header("Content-Disposition", _attachment(f"{run_id}.log"))
-        while True:
-            text = await self.blocking(next, pages, None)
-            if text is None:
-                break
-            self.write(text)
-            await self.flush()
-        self.finish_raw()
+        await self.stream(pages)
 
 
 class FilesHandler(ApiMixin):
@@ -351,6 +361,47 @@ class SnapshotHandler(ApiMixin):
 
         data, _ = await self.blocking(self.service.file, run_id, SNAPSHOT_PATH)
         _send_file(self, data, "application/zip", f"{run_id}-snapshot.zip", True)
+
+
+class MetricCsvHandler(ApiMixin):
+    """``GET runs/ID/metrics/NAME.csv``: every point of one metric as CSV, as logged (not
+    the chart's downsampled series), streamed."""
+
+    async def get(self, run_id: str, name: str) -> None:
+        pages = await self.blocking(self.service.metric_csv, run_id, name)
+        self.set_header("Content-Type", "text/csv; charset=UTF-8")
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.set_header(
+            "Content-Disposition", _attachment(f"{run_id}-{name.replace('/', '_')}.csv")
+        )
+        await self.stream(pages)
+
+
+class MetricSeriesHandler(ApiMixin):
+    """``GET runs/ID/series?metric=NAME&axis=data|relative|wall&from=&to=&max_points=``:
+    one metric's series on an x axis, cut to a range and downsampled again from every point
+    in it (what a zoomed chart draws)."""
+
+    async def get(self, run_id: str) -> None:
+        name = self.get_argument("metric")
+        bounds = []
+        for key in ("from", "to"):
+            text = self.get_argument(key, None)
+            try:
+                value = float(text) if text not in (None, "") else None
+            except ValueError:
+                raise web.HTTPError(400, f"{key} must be a number, got {text!r}") from None
+            bounds.append(value)
+        answer = await self.blocking(
+            self.service.metric_series,
+            run_id,
+            name,
+            axis=self.get_argument("axis", "data"),
+            x_from=bounds[0],
+            x_to=bounds[1],
+            max_points=self.int_argument("max_points", 2000) or 2000,
+        )
+        self.finish_json(answer)
 
 
 class CancelHandler(ApiMixin):
@@ -409,6 +460,8 @@ API_ROUTES: list[tuple[str, type]] = [
     (rf"runs/{RUN_ID}/files/(?P<path>.+)", FileHandler),
     (rf"runs/{RUN_ID}/snapshot\.zip", SnapshotHandler),
     (rf"runs/{RUN_ID}/cancel", CancelHandler),
+    (rf"runs/{RUN_ID}/metrics/(?P<name>.+)\.csv", MetricCsvHandler),
+    (rf"runs/{RUN_ID}/series", MetricSeriesHandler),
     (r"compare", CompareHandler),
     (r"events", EventsHandler),
 ]

@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import quote
 
 from runwidget import status as st
-from runwidget.errors import InvalidValueError
+from runwidget.errors import InvalidValueError, MetricNotFoundError
 from runwidget.server.lists import (
     ACTIVE,
     CountCache,
@@ -23,8 +23,17 @@ from runwidget.server.lists import (
 )
 from runwidget.server.targets import TargetDirectory
 from runwidget.server.views import ViewCache
-from runwidget.store import LogLine, RunFilter, RunRecord, RunStore, RunType, redact_uri
+from runwidget.store import (
+    LogLine,
+    MetricPoint,
+    RunFilter,
+    RunRecord,
+    RunStore,
+    RunType,
+    redact_uri,
+)
 from runwidget.view import status_kind
+from runwidget.view.series import csv_text, series_of
 
 MAX_PAGE = 1000
 # Runs whose metric statistics one request may ask for.
@@ -300,6 +309,52 @@ class RunService:
                 return
             yield "".join(x.text if x.text.endswith("\n") else x.text + "\n" for x in lines)
             cursor = lines[-1].seq
+
+    def _metric_points(self, run_id: str, name: str) -> list[MetricPoint]:
+        """Every point of one metric, read a page at a time.
+
+        Raises:
+            MetricNotFoundError: the run has no metric of that name.
+        """
+        points: list[MetricPoint] = []
+        cursor = 0
+        while True:
+            page = self.store.read_metrics(run_id, name=name, since=cursor, limit=LOG_PAGE)
+            points.extend(page)
+            if len(page) < LOG_PAGE:
+                break
+            cursor = page[-1].seq
+        if not points:
+            raise MetricNotFoundError(f"run {run_id!r} has no metric {name!r}")
+        return points
+
+    def metric_csv(self, run_id: str, name: str) -> Iterator[str]:
+        """Every point of one metric as CSV (``runwidget.view.series.csv_rows``)."""
+        self._record(run_id)
+        return csv_text(self._metric_points(run_id, name))
+
+    def metric_series(
+        self,
+        run_id: str,
+        name: str,
+        *,
+        axis: str = "data",
+        x_from: float | None = None,
+        x_to: float | None = None,
+        max_points: int = 2000,
+    ) -> dict[str, Any]:
+        """One metric's series on an x axis, cut to a range and downsampled from every point
+        in it (``runwidget.view.series.series_of``): what a zoomed chart draws."""
+        record = self._record(run_id)
+        points = self._metric_points(run_id, name)
+        return series_of(
+            points,
+            axis=axis,
+            start=record.started or record.created,
+            x_from=x_from,
+            x_to=x_to,
+            max_points=max_points,
+        )
 
     def files(self, run_id: str, kind: str | None = None) -> dict[str, Any]:
         self._record(run_id)

@@ -56,6 +56,17 @@ class _Chart:
     kind: str  # "line" (one variable) or "xy" (two variables)
     x_label: str
     series: dict[str, _Series] = field(default_factory=dict)
+    positive: bool = True  # every value drawn is > 0: a log y axis can show them all
+    times: bool = False  # each point has its own time: x can be the time
+
+    def controls(self) -> dict[str, Any]:
+        """What the chart's toolbar offers: a log y axis when every value is above 0, x as
+        time when the points have their own times, the CSV of the full series."""
+        return {
+            "log_y": self.positive,
+            "x_axes": ["data", "relative", "wall"] if self.times else ["data"],
+            "csv": True,
+        }
 
     def meta(self) -> dict[str, Any]:
         single = len(self.series) == 1
@@ -67,6 +78,7 @@ class _Chart:
             "x_label": self.x_label,
             "y_label": next(iter(self.series.values())).label if single else "",
             "series": [s.meta(i) for i, s in enumerate(self.series.values())],
+            "controls": self.controls(),
         }
         if self.name.startswith(SYSTEM_PREFIX):
             spec["section"] = "system"
@@ -164,13 +176,14 @@ class ChartSet:
                 metric.name, "line", SYSTEM_X_LABEL if system else x_label
             )
             label = metric.name[len(SYSTEM_PREFIX) :] if system else metric.name
+            metric.chart.times = not system and not is_list
             self._series(metric.chart, "value", label)
         elif system:
             pass
         elif metric.has_step and metric.chart.x_label != "step" and not is_list:
             metric.chart.x_label = "step"
             self._changed_specs.add(metric.chart.id)
-        self._extend(metric.chart.series["value"], xs, ys)
+        self._extend(metric.chart, metric.chart.series["value"], xs, ys)
 
     def _add_blocks(self, metric: _Metric, blocks: MetricBlocks) -> None:
         """Start a metric's chart from the block summaries of its first points."""
@@ -187,8 +200,11 @@ class ChartSet:
         if metric.chart is None:
             x_label = "step" if metric.has_step else "index"
             metric.chart = self._new_chart(metric.name, "line", x_label)
+            metric.chart.times = metric.kind != MetricKind.LIST
             self._series(metric.chart, "value", metric.name)
         series = metric.chart.series["value"]
+        if blocks.size and len(blocks):
+            self._check_positive(metric.chart, blocks.value[:, 1])
         series.count += blocks.points
         skipped = blocks.points - blocks.size * len(blocks)
         if skipped:
@@ -228,7 +244,7 @@ class ChartSet:
             series = metric.chart.series.get(column)
             if series is None:
                 series = self._series(metric.chart, column, column)
-            self._extend(series, xs, ys)
+            self._extend(metric.chart, series, xs, ys)
 
     def _new_chart(self, name: str, kind: str, x_label: str) -> _Chart:
         chart = _Chart(CHART_ID_PREFIX + name, name, kind, x_label)
@@ -243,7 +259,11 @@ class ChartSet:
         return series
 
     def _extend(
-        self, series: _Series, xs: np.ndarray | list[float], ys: np.ndarray | list[float]
+        self,
+        chart: _Chart,
+        series: _Series,
+        xs: np.ndarray | list[float],
+        ys: np.ndarray | list[float],
     ) -> None:
         x = np.asarray(xs, dtype=float)
         y = np.asarray(ys, dtype=float)
@@ -254,6 +274,12 @@ class ChartSet:
             series.skipped += skipped
             self._skipped_changed = True
         series.data.extend(x[finite], y[finite])
+        self._check_positive(chart, y[finite])
+
+    def _check_positive(self, chart: _Chart, y: np.ndarray) -> None:
+        if chart.positive and len(y) and not (y[np.isfinite(y)] > 0).all():
+            chart.positive = False
+            self._changed_specs.add(chart.id)
 
     # -- reading ---------------------------------------------------------------------------
     def properties(self) -> list[dict[str, Any]]:

@@ -56,6 +56,14 @@ class Series(SeriesSpec):
     y: list[float]
 
 
+class ChartControls(TypedDict):
+    """What a chart's toolbar offers (``runwidget.view.charts``)."""
+
+    log_y: bool  # every value is > 0
+    x_axes: list[str]  # "data" (the chart's x), and "relative", "wall" when points have times
+    csv: bool  # the full series can be downloaded
+
+
 class ChartSpec(TypedDict):
     id: str
     name: str
@@ -64,6 +72,7 @@ class ChartSpec(TypedDict):
     x_label: str
     y_label: str
     series: list[Any]  # SeriesSpec in a delta, Series in a snapshot
+    controls: NotRequired[ChartControls]
 
 
 class SeriesTail(TypedDict):
