@@ -10,7 +10,7 @@ const watch = process.argv.includes("--watch");
 
 const options = {
   absWorkingDir: root,
-  entryPoints: { widget: "js/widget.js" },
+  entryPoints: { widget: "js/widget.js", compare: "js/compare.js" },
   outdir: "runwidget/static",
   bundle: true,
   format: "esm",

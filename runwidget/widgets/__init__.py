@@ -1,5 +1,6 @@
 """Notebook front ends."""
 
+from runwidget.widgets.compare import RunComparison
 from runwidget.widgets.run_details import RunDetails
 
-__all__ = ["RunDetails"]
+__all__ = ["RunComparison", "RunDetails"]

@@ -19,6 +19,7 @@ from runwidget.sources import source_for
 from runwidget.view import RunView, summary_html
 from runwidget.widgets._charts import ChartFigures, set_quietly
 from runwidget.widgets._poller import Poller
+from runwidget.widgets.compare import RunComparison, is_comparison
 
 logger = logging.getLogger("runwidget")
 
@@ -46,8 +47,10 @@ class RunDetails(anywidget.AnyWidget):
     runwidget's store, as soon as a change probe (about every 0.5 s, one indexed read)
     says the run, its data or its children changed, and at least every ``interval``
     seconds; elsewhere every ``interval`` seconds. It stops after one last refresh once
-    the run and its children have ended, when the widget is closed, or on ``stop()``. Clicking a child run opens it
-    in the same widget, with a way back.
+    the run and its children have ended, when the widget is closed, or on ``stop()``.
+    Clicking a child run opens it in the same widget, with a way back.
+    ``RunDetails([run_a, run_b])`` (or an experiment) shows the runs side by side instead
+    (``RunComparison``).
 
     Args:
         run: a runwidget ``Run`` or a ``runwidget.sources.RunSource``.
@@ -82,6 +85,13 @@ class RunDetails(anywidget.AnyWidget):
     _uid = traitlets.Unicode().tag(sync=True)
     # The chart library's front-end module, which the browser loads ahead of the first chart.
     _chart_module = traitlets.Dict().tag(sync=True)
+
+    def __new__(cls, run: Any = None, *args: Any, **kwargs: Any) -> Any:
+        # RunDetails([run_a, run_b]) (or an experiment): the runs side by side.
+        if cls is RunDetails and is_comparison(run):
+            options = {k: v for k, v in kwargs.items() if k in ("interval", "max_points")}
+            return RunComparison(run, **options)
+        return super().__new__(cls)
 
     def __init__(
         self,
