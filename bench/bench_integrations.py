@@ -15,7 +15,9 @@ Every step logs: one boosting round, one Keras batch (``batch_interval=0``, the 
 logs) and epoch, one Lightning step (``log_every_n_steps=1``), one Transformers step
 (``logging_steps=1``). A training's time includes creating and ending its run, the
 writes still in flight at its end, and (for MLflow) its autolog's own set-up. runwidget
-writes to an SQLite store, MLflow to an SQLite tracking store, both in one temp dir.
+writes to an SQLite store, MLflow to an SQLite tracking store, both in one temp dir. A last
+table gives the CPU time spent inside runwidget's own callback methods per logged step: what
+the training loop waits for, steadier on a busy machine than the differences above.
 """
 
 from __future__ import annotations
@@ -230,17 +232,61 @@ FRAMEWORKS: dict[str, tuple[Callable[[int], Training], int, Callable[[int], int]
 }
 
 
-def timed(fit: Training, how: str, repeat: int) -> tuple[float, float]:
-    """Median CPU time (every thread of this process: runwidget's writer thread counts) and
-    median wall time of ``repeat`` trainings."""
-    cpu, wall = [], []
+# The class of each integration, whose methods the training loop waits for.
+INTEGRATIONS = {
+    "xgboost": ("runwidget.integrations.xgboost", "RunwidgetCallback"),
+    "lightgbm": ("runwidget.integrations.lightgbm", "RunwidgetCallback"),
+    "keras": ("runwidget.integrations.keras", "RunwidgetCallback"),
+    "lightning": ("runwidget.integrations.lightning", "RunwidgetLogger"),
+    "transformers": ("runwidget.integrations.transformers", "RunwidgetCallback"),
+}
+
+
+@contextlib.contextmanager
+def hooks_timed(name: str, spent: list[float]) -> Any:
+    """Add to ``spent[0]`` the CPU time the training spends inside the integration's own
+    methods (what the loop waits for; the writer thread's work is not in it)."""
+    import importlib
+
+    module, attribute = INTEGRATIONS[name]
+    cls = getattr(importlib.import_module(module), attribute)
+    originals = {k: v for k, v in vars(cls).items()
+                 if callable(v) and (not k.startswith("__") or k == "__call__")}  # fmt: skip
+
+    def wrap(method: Callable[..., Any]) -> Callable[..., Any]:
+        def timed_method(*args: Any, **kwargs: Any) -> Any:
+            started = time.process_time()
+            try:
+                return method(*args, **kwargs)
+            finally:
+                spent[0] += time.process_time() - started
+
+        return timed_method
+
+    for key, method in originals.items():
+        setattr(cls, key, wrap(method))
+    try:
+        yield
+    finally:
+        for key, method in originals.items():
+            setattr(cls, key, method)
+
+
+def timed(fit: Training, how: str, repeat: int, name: str) -> tuple[float, float, float]:
+    """Median CPU time (every thread of this process: runwidget's writer thread counts),
+    median wall time, and (runwidget only) median CPU time inside the integration's methods,
+    of ``repeat`` trainings."""
+    cpu, wall, inside = [], [], []
     for _ in range(repeat):
-        with quiet():
+        spent = [0.0]
+        hooks = hooks_timed(name, spent) if how == "runwidget" else contextlib.nullcontext()
+        with quiet(), hooks:
             started, started_cpu = time.perf_counter(), time.process_time()
             fit(how)
             cpu.append(time.process_time() - started_cpu)
             wall.append(time.perf_counter() - started)
-    return statistics.median(cpu), statistics.median(wall)
+        inside.append(spent[0])
+    return statistics.median(cpu), statistics.median(wall), statistics.median(inside)
 
 
 def main() -> None:
@@ -266,9 +312,9 @@ def main() -> None:
             fit("none")  # warm up: imports, first compilations
             fit("runwidget")
             fit("mlflow")
-        base = timed(fit, "none", options.repeat)
-        with_rw = timed(fit, "runwidget", options.repeat)
-        with_ml = timed(fit, "mlflow", options.repeat)
+        base = timed(fit, "none", options.repeat, name)
+        with_rw = timed(fit, "runwidget", options.repeat, name)
+        with_ml = timed(fit, "mlflow", options.repeat, name)
         rows.append((name, steps, logged(steps), mlflow_side, base, with_rw, with_ml))
 
     print(f"median of {options.repeat} trainings each; the cost of a logged step is "
@@ -288,6 +334,12 @@ def main() -> None:
                 f"{per_rw / own:>7.2f}x{per_ml * 1e3:>9.3f} ms{per_ml / own:>7.2f}x{ratio}"
             )
         print()
+    print("inside runwidget's own methods (what the training loop waits for), CPU time")
+    for name, steps, n_logged, _, base, with_rw, _ in rows:
+        own = base[0] / steps
+        per = with_rw[2] / n_logged
+        print(f"{name:<25}{per * 1e3:>8.3f} ms per logged step, {per / own:6.3f}x the own step")
+    print()
     for name, _, _, mlflow_side, *_ in rows:
         print(f"MLflow's side for {name}: {mlflow_side}")
     print(f"stores in {TMP}")
