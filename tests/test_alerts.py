@@ -307,3 +307,24 @@ def test_the_view_model_shows_alerts_as_they_come(experiment):
     again = view.refresh()
     assert again is None or "alerts" not in again
     run.complete()
+
+
+def test_the_saved_notebooks_summary_shows_alerts_and_system_apart(experiment):
+    from runwidget.sources.store import StoreSource
+    from runwidget.view import RunView, summary_html
+
+    run = experiment.start_logging(system_metrics=0.1, outputs=False)
+    run.log("loss", 0.5)
+    run.log("loss", 0.25)
+    run.alert("<b>look</b>", "a & b", level="error")
+    time.sleep(0.4)
+    run.complete()
+    run.get_alerts()
+    view = RunView(StoreSource(experiment.workspace.store, run.id))
+    view.refresh()
+    html = summary_html(view.snapshot())
+    assert "&lt;b&gt;look&lt;/b&gt;" in html and "a &amp; b" in html and "<b>look" not in html
+    assert "#c62828" in html  # drawn as an error
+    assert ">System</th>" in html and ">process_memory_rss_megabytes<" in html
+    metric_table = html.split(">System</th>")[0]
+    assert "system/" not in metric_table  # not among the metrics

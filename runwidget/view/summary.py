@@ -23,6 +23,8 @@ STATUS_COLOURS = {
     "warning": "#8e24aa",
 }
 MAX_ROWS = 50
+MAX_ALERTS = 5  # the latest
+ALERT_COLOURS = {"info": "#1565c0", "warn": "#ef6c00", "error": "#c62828"}
 _CELL = "padding:2px 8px;border-bottom:1px solid #ddd;text-align:left"
 
 
@@ -119,10 +121,24 @@ def summary_html(snapshot: dict[str, Any]) -> str:
             '<div style="margin:4px 0;padding:4px 8px;border-left:4px solid #c62828;'
             f'background:#fdecea">Error: {escape(error["message"])}</div>'
         )
+    for alert in snapshot.get("alerts", ())[-MAX_ALERTS:]:
+        border = ALERT_COLOURS.get(alert["level"], ALERT_COLOURS["warn"])
+        text = f" — {alert['text']}" if alert.get("text") else ""
+        parts.append(
+            f'<div style="margin:4px 0;padding:4px 8px;border-left:4px solid {border}">'
+            f"Alert ({escape(str(alert['level']))}, {escape(_time(alert['time']))}): "
+            f"<b>{escape(str(alert['title']))}</b>{escape(text)}</div>"
+        )
     metrics = [
         [p["name"], _value(p["value"])] for p in snapshot["properties"] if p["group"] == "metric"
     ]
+    system = []
     for chart in snapshot["charts"]:
+        if chart.get("section") == "system":
+            ys = (chart["series"][0].get("y") or []) if chart["series"] else []
+            if ys:
+                system.append([chart["title"], _value(ys[-1])])
+            continue
         for series in chart["series"]:
             ys = series.get("y") or []
             if ys:
@@ -134,6 +150,8 @@ def summary_html(snapshot: dict[str, Any]) -> str:
                 metrics.append([label, f"{_value(ys[-1])} (last of {series['count']})"])
     if metrics:
         parts.append(_table(["Metric", "Value"], metrics))
+    if system:
+        parts.append(_table(["System", "Last"], system))
     for plot in snapshot.get("plots", ()):
         parts.append(_plot(plot))
     iterations = snapshot.get("iterations")
