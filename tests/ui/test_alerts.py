@@ -68,6 +68,14 @@ def test_a_failed_run_is_notified_in_jupyterlab_and_marked(jupyter_server, page:
     expect(panel.locator(".rw-alerts .rw-alert")).to_have_count(2)
     screenshot(page, "lab-alert-sidebar-and-panel")
 
+    # The portal's list of the experiment's runs marks it too.
+    page.goto(f"{server.url}/runwidget/experiments/nightly?token={server.token}")
+    listed = page.locator("tr", has_text="nightly train")
+    portal_mark = listed.locator(".rw-alert-mark")
+    expect(portal_mark).to_be_visible(timeout=15_000)
+    expect(portal_mark).to_have_text("\u26a0 2")
+    screenshot(page, "portal-alert-mark")
+
 
 def test_run_details_shows_alerts_and_the_system_section(jupyter_server, page: Page, screenshot):
     server = jupyter_server("lab")
