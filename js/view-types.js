@@ -40,6 +40,7 @@
  * @property {string} x_label
  * @property {string} y_label
  * @property {Series[]} series
+ * @property {"system"} [section] drawn in the System section (system metrics), x = seconds
  */
 
 /**
@@ -107,6 +108,16 @@
  * @property {{lines: object[], total: number, limit: number}} log
  * @property {boolean} terminal
  * @property {object[]} [plots] rich metrics (runwidget/view/plots.py), when the run has some
+ * @property {Alert[]} [alerts] the run's alerts, oldest first, when it has some
+ */
+
+/**
+ * @typedef {object} Alert
+ * @property {string} title
+ * @property {string} text
+ * @property {"info"|"warn"|"error"} level
+ * @property {"user"|"failed"|"not_responding"|"nan"} kind
+ * @property {number} time
  */
 
 /**
@@ -125,6 +136,7 @@
  * @property {{append: object[], total: number}} [log]
  * @property {boolean} [terminal]
  * @property {object[]} [plots] every plot, when one changed
+ * @property {Alert[]} [alerts] every alert, when one came
  */
 
 export {};

@@ -72,6 +72,8 @@ class ChartSpec(TypedDict):
     x_label: str
     y_label: str
     series: list[Any]  # SeriesSpec in a delta, Series in a snapshot
+    #: ``"system"`` for system metrics (runwidget.tracking.system_metrics): their own section.
+    section: NotRequired[str]
     controls: NotRequired[ChartControls]
 
 
