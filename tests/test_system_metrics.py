@@ -232,3 +232,19 @@ def test_system_metrics_true_takes_the_settings_interval(tmp_path: Path, monkeyp
     other = experiment.start_logging(system_metrics=True, outputs=False)
     assert other._system_metrics.interval == 10.0
     other.complete()
+
+
+def test_system_metrics_are_no_columns_of_a_parents_child_table(tmp_path: Path):
+    from runwidget.sources.store import StoreSource
+    from runwidget.view import RunView
+
+    experiment = Experiment(Workspace(f"sqlite:///{tmp_path / 'runs.db'}"), "parent")
+    parent = experiment.start_logging(outputs=False)
+    with parent.child_run("child") as child:
+        child.log("accuracy", 0.9)
+        child.log("system/cpu_utilization_percentage", 50.0)
+    parent.complete()
+    view = RunView(StoreSource(experiment.workspace.store, parent.id))
+    view.refresh()
+    columns = [c["key"] for c in view.snapshot()["children"]["columns"]]
+    assert columns == ["accuracy"], columns

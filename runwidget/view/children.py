@@ -22,6 +22,7 @@ from runwidget import status as st
 from runwidget.store import MetricKind, MetricPoint, RunRecord, RunType
 from runwidget.view._status import status_kind
 from runwidget.view._values import finite_number, json_value
+from runwidget.view.charts import SYSTEM_PREFIX
 from runwidget.view.palette import BEST_SO_FAR, ITERATION_POINTS
 
 ITERATION_TYPES = (RunType.AUTOML, RunType.SWEEP)
@@ -153,7 +154,8 @@ class ChildTable:
         child = self._children[child_id]
         for p in points:
             child.cursor = max(child.cursor, p.seq)
-            if p.kind != MetricKind.SCALAR:
+            # System metrics (CPU, memory...) are no columns: a child's own view has them.
+            if p.kind != MetricKind.SCALAR or p.name.startswith(SYSTEM_PREFIX):
                 continue
             value = finite_number(p.value)
             if value is None:
