@@ -70,6 +70,9 @@ def test_the_integrations_notebook_trains_with_each_framework_live(tmp_path: Pat
     for framework in FRAMEWORKS:
         (run,) = Experiment(name=framework).get_runs()
         assert run.get_status() == st.COMPLETED and run.get_properties()
+    # Beside the notebook: only ./outputs (which git ignores there) and the test's store.
+    left = [p.name for p in tmp_path.iterdir() if not p.name.startswith("default.db")]
+    assert left == ["outputs"]
 
 
 FAILING_CELLS = [

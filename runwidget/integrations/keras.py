@@ -16,11 +16,17 @@ most one batch every ``batch_interval`` seconds (the first batch always). The op
 configuration becomes properties ``optimizer.<name>`` (``optimizer.learning_rate``), with
 ``epochs`` and ``steps`` of the fit. The run is found and ended as every integration's
 (``runwidget.integrations``): Completed when ``fit`` ends, Failed with the traceback on an
-exception, Canceled on a keyboard interrupt.
+exception, Canceled on a keyboard interrupt. Without TensorFlow and with no
+``KERAS_BACKEND`` set, importing this module before Keras picks PyTorch (else JAX) as Keras'
+backend.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import logging
+import os
+import sys
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +45,25 @@ if TYPE_CHECKING:
 
 __all__ = ["RunwidgetCallback"]
 
+logger = logging.getLogger("runwidget")
+
+
+def _choose_backend() -> None:
+    """Keras 3 defaults to TensorFlow and fails to import without it: where Keras is not
+    imported yet, no backend is chosen (``KERAS_BACKEND``) and TensorFlow is missing, choose
+    an installed one (torch, else jax), as the user would have to."""
+    if "keras" in sys.modules or os.environ.get("KERAS_BACKEND"):
+        return
+    if importlib.util.find_spec("tensorflow") is not None:
+        return
+    for backend in ("torch", "jax"):
+        if importlib.util.find_spec(backend) is not None:
+            logger.info("runwidget: no TensorFlow; Keras runs on %s (KERAS_BACKEND)", backend)
+            os.environ["KERAS_BACKEND"] = backend
+            return
+
+
+_choose_backend()
 _keras = import_optional("keras", extra="keras", feature="runwidget's Keras callback")
 
 
