@@ -13,6 +13,7 @@ import { createLogView } from "./components/logview.js";
 import { createGallery } from "./components/gallery.js";
 import { createPlots } from "./components/plots.js";
 import { ITERATION_COLOURS, PALETTE } from "./components/palette.js";
+import { createChartToolbar } from "./components/chartcontrols.js";
 
 export const ITERATION_CHART_PREFIX = "it:";
 
@@ -110,11 +111,39 @@ export function createRunPage({ onOpenChild, onBack, onFullLog, chartHost, maxLi
       const legend = h("div", { className: "rw-legend" });
       const host = h("div", { className: "rw-chart-host" });
       slot = { el: h("div", { className: "rw-chart", dataset: { chart: chartId } }, legend, host), legend, host, mounted: false, key: null };
+      if (chartHost?.setControls && spec?.controls) slot.toolbar = chartToolbar(chartId, slot, spec);
       slots.set(chartId, slot);
     }
     if (slot.el.parentNode !== parent) parent.appendChild(slot.el);
-    if (!slot.mounted && chartHost) slot.mounted = chartHost.mount(chartId, slot.host, spec) !== false;
+    if (!slot.mounted && chartHost) {
+      slot.mounted = chartHost.mount(chartId, slot.host, spec) !== false;
+      if (slot.mounted && slot.toolbar) chartHost.setControls(chartId, slot.toolbar.state);
+    }
     return slot;
+  }
+
+  /** Smoothing, log y, x axis, zoom reset, PNG and CSV over a chart the host can set so. */
+  function chartToolbar(chartId, slot, spec) {
+    const call = (name) => (chartHost[name] ? () => chartHost[name](chartId) : undefined);
+    const toolbar = createChartToolbar({
+      key: spec.name || chartId,
+      offered: spec.controls,
+      xLabel: spec.x_label,
+      onChange: (state) => {
+        markHidden(slot);
+        if (slot.mounted) chartHost.setControls(chartId, state);
+      },
+      onReset: call("resetZoom"),
+      onPng: call("png"),
+      onCsv: call("csv"),
+    });
+    slot.el.insertBefore(toolbar.el, slot.legend);
+    return toolbar;
+  }
+
+  function markHidden(slot) {
+    const hidden = slot.toolbar ? slot.toolbar.state.hidden : [];
+    for (const item of slot.legend.children) item.classList.toggle("rw-legend-off", hidden.includes(item.dataset.label));
   }
 
   /** A legend of coloured labels, drawn once per change of the labels. */
@@ -125,10 +154,18 @@ export function createRunPage({ onOpenChild, onBack, onFullLog, chartHost, maxLi
     replace(
       slot.legend,
       entries.map(([label, colour, mark]) =>
-        h("span", { className: "rw-legend-item" }, h("span", { className: `rw-legend-${mark}`, style: { background: colour } }), label),
+        slot.toolbar
+          ? h(
+              "button",
+              { className: "rw-legend-item rw-legend-toggle", dataset: { label }, title: "Show or hide this series", attrs: { type: "button" }, on: { click: () => slot.toolbar.toggle(label) } },
+              h("span", { className: `rw-legend-${mark}`, style: { background: colour } }),
+              label,
+            )
+          : h("span", { className: "rw-legend-item" }, h("span", { className: `rw-legend-${mark}`, style: { background: colour } }), label),
       ),
     );
     slot.legend.hidden = entries.length === 0;
+    markHidden(slot);
   }
 
   function reset() {
@@ -146,6 +183,7 @@ export function createRunPage({ onOpenChild, onBack, onFullLog, chartHost, maxLi
     if (system && system === state.charts.length && !(state.plots || []).length) chartSection.el.hidden = true;
     for (const spec of state.charts) {
       const slot = slotFor(spec.id, spec.section === "system" ? systemGrid : chartGrid, spec);
+      if (slot.toolbar) slot.toolbar.offer(spec.controls);
       setLegend(slot, spec.series.length > 1 ? spec.series.map((s, i) => [s.label, s.colour ?? PALETTE[i % PALETTE.length], "line"]) : []);
       const skipped = spec.series.reduce((n, s) => n + (s.skipped || 0), 0);
       slot.el.title = skipped ? `${skipped} values (NaN or infinite) not drawn` : "";

@@ -86,6 +86,15 @@ export function createApi({ base, token = "" }) {
     compare: (ids, metrics) => request("GET", "compare", { runs: ids.join(","), metrics: (metrics || []).join(",") }),
     logUrl: (id, download = false) => url(`${run(id)}/log.txt`, download ? { download: 1 } : {}),
     snapshotUrl: (id) => url(`${run(id)}/snapshot.zip`),
+    series: (id, metric, { axis, from, to } = {}) => request("GET", `${run(id)}/series`, { metric, axis, from, to }),
+    metricCsvUrl: (id, metric) => url(`${run(id)}/metrics/${encodeURIComponent(metric)}.csv`),
+    /** Every point of a metric as CSV (a Blob), fetched with the API's credentials. */
+    metricCsv: async (id, metric) => {
+      const headers = token ? { Authorization: `token ${token}` } : {};
+      const response = await fetch(url(`${run(id)}/metrics/${encodeURIComponent(metric)}.csv`), { headers, credentials: "same-origin" });
+      if (!response.ok) throw new ApiError(response.status, `${response.status} ${response.statusText}`);
+      return response.blob();
+    },
     fileUrl: (id, path) => `${root}/${run(id)}/files/${path.split("/").map(encodeURIComponent).join("/")}?download=1`,
   };
 }

@@ -6,6 +6,7 @@ import { applyDelta } from "../state.js";
 import { sentIterationSeries } from "../components/iterations.js";
 import { h } from "../components/dom.js";
 import { createLineChart } from "./chart.js";
+import { downloadBlob, fileName } from "../components/chartcontrols.js";
 
 const POLL_MS = 5000;
 const SLOW_POLL_MS = 30000; // after an error
@@ -52,14 +53,46 @@ export function createRunView({ api, runId, onOpenRun, isVisible = () => !docume
           series: isIteration
             ? [{ label: spec.title, kind: "points", colour: spec.colours?.points }, { label: "best", kind: "step", colour: spec.colours?.best }]
             : spec.series.map((s) => ({ label: s.label, colour: s.colour })),
+          legend: isIteration ? null : false, // the page's legend shows and hides series
+          fetchRange: isIteration ? null : (axis, from, to) => readRange(chartId, axis, from, to),
         });
         charts.set(chartId, chart);
         drawChart(chartId);
         return true;
       },
+      setControls(chartId, controls) {
+        charts.get(chartId)?.setControls(controls);
+      },
+      resetZoom(chartId) {
+        charts.get(chartId)?.resetZoom();
+      },
+      async png(chartId) {
+        const blob = await charts.get(chartId)?.png();
+        if (blob) downloadBlob(fileName(specOf(chartId)?.name ?? chartId, "png"), blob);
+      },
+      async csv(chartId) {
+        const name = specOf(chartId)?.name;
+        if (!name) return;
+        try {
+          downloadBlob(fileName(name, "csv"), await api.metricCsv(runId, name));
+        } catch (e) {
+          page.flash(`CSV of ${name}: ${e.message}`);
+        }
+      },
     },
   });
   const downloads = h("div", { className: "rw-downloads" });
+
+  const specOf = (chartId) => state?.charts.find((c) => c.id === chartId);
+
+  /** A chart's series from the store: on a time axis, or a zoomed range at full resolution. */
+  async function readRange(chartId, axis, from, to) {
+    const spec = specOf(chartId);
+    if (!spec) return [];
+    const answer = await api.series(runId, spec.name, { axis, from, to });
+    const byId = new Map(answer.series.map((s) => [s.id, s]));
+    return spec.series.map((s) => byId.get(s.id) ?? { x: [], y: [] });
+  }
   const el = h("div", { className: "rw-kernelfree runwidget" }, page.el, downloads);
 
   function drawChart(chartId) {

@@ -1,0 +1,152 @@
+"""Chart controls in a real browser, on JupyterLab's run panel (uPlot, no kernel): a noisy
+loss smoothed on a log axis, the value under the cursor, a zoom read again at full
+resolution and its reset, a series hidden from the legend, the controls remembered after a
+reload, the PNG and the CSV of the full series; light and dark themes."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import random
+
+from playwright.sync_api import Page, expect
+
+from runwidget import Experiment, Workspace
+from tests.ui.conftest import SCREENSHOTS
+from tests.ui.test_kernelfree import open_sidebar, row
+
+N = 3000  # more than the 2,000 points a chart is sent
+
+
+def _noisy_run(store_uri: str) -> str:
+    ws = Workspace(store_uri)
+    run = Experiment(ws, "controls").start_logging(display_name="noisy loss")
+    rng = random.Random(3)
+    for step in range(N):
+        loss = math.exp(-step / 600) * math.exp(0.35 * rng.gauss(0, 1)) + 0.005
+        run.log("loss", loss, step=step)
+    for step in range(200):
+        run.log_row(
+            "curves", step=step, train=1 - math.exp(-step / 40), val=0.9 - math.exp(-step / 50)
+        )
+    run.complete()
+    return run.id
+
+
+def _shot(page: Page, locator, name: str) -> None:
+    SCREENSHOTS.mkdir(exist_ok=True)
+    locator.screenshot(path=SCREENSHOTS / f"{name}.png")
+
+
+def _open(server, page: Page, run_id: str):
+    open_sidebar(server, page)
+    row(page, run_id).locator(".rw-sb-name").click()
+    panel = page.locator(".rw-run-panel")
+    expect(panel.locator('.rw-chart[data-chart="m:loss"] canvas')).to_be_visible()
+    return panel
+
+
+def test_smooth_a_noisy_loss_on_a_log_axis_zoom_and_hide(
+    jupyter_server, page: Page, tmp_path
+) -> None:
+    server = jupyter_server("lab")
+    run_id = _noisy_run(server.store_uri)
+    panel = _open(server, page, run_id)
+    page.evaluate(
+        "() => { for (const k of Object.keys(localStorage)) if (k.startsWith('runwidget.chart.')) localStorage.removeItem(k); }"
+    )
+    loss = panel.locator('.rw-chart[data-chart="m:loss"]')
+    holder = loss.locator(".rw-uplot")
+    expect(holder).to_have_attribute("data-zoomed", "")
+    drawn = int(holder.get_attribute("data-points"))
+    assert drawn < N  # downsampled
+    # A tooltip with the exact values under the cursor.
+    over = holder.locator(".u-over")
+    box = over.bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
+    tooltip = holder.locator(".rw-chart-tooltip")
+    expect(tooltip).to_be_visible()
+    expect(tooltip).to_contain_text("step:")
+    expect(tooltip).to_contain_text("loss:")
+    _shot(page, loss, "controls-raw")
+
+    # Smoothing, the raw line kept faint beneath; a log y axis (every value is above 0).
+    slider = loss.locator(".rw-smooth")
+    slider.evaluate("(el) => { el.value = '0.9'; el.dispatchEvent(new Event('input')); }")
+    loss.locator(".rw-log input").check()
+    expect(holder).to_have_attribute("data-smoothing", "0.9")
+    expect(holder).to_have_attribute("data-log-y", "1")
+    page.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.4)
+    expect(tooltip).to_contain_text("raw")
+    _shot(page, loss, "controls-smoothed-log-light")
+
+    # Zoom by drag: the range comes again from the store at full resolution.
+    page.mouse.move(box["x"] + box["width"] * 0.2, box["y"] + box["height"] * 0.5)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.4, box["y"] + box["height"] * 0.5, steps=8)
+    page.mouse.up()
+    expect(holder).to_have_attribute("data-zoom-loaded", "1")
+    zoomed = int(holder.get_attribute("data-points"))
+    # About a fifth of the 3,000 steps, every one of them: more than were drawn there before.
+    assert drawn / 5 * 1.1 < zoomed < 800, (drawn, zoomed)
+    _shot(page, loss, "controls-zoomed")
+    loss.locator("button", has_text="Reset zoom").click()
+    expect(holder).to_have_attribute("data-zoomed", "")
+    expect(holder).to_have_attribute("data-points", str(drawn))
+
+    # Hide a series from the legend.
+    curves = panel.locator('.rw-chart[data-chart="m:curves"]')
+    val = curves.locator(".rw-legend-toggle", has_text="val")
+    val.click()
+    expect(val).to_have_class("rw-legend-item rw-legend-toggle rw-legend-off")
+    expect(curves.locator(".rw-uplot")).to_have_attribute("data-hidden", "val")
+    _shot(page, curves, "controls-hidden-series")
+
+    # Downloads: the chart as PNG, every point of the series as CSV.
+    with page.expect_download() as download:
+        loss.locator("button", has_text="PNG").click()
+    png = tmp_path / "loss.png"
+    download.value.save_as(png)
+    assert (
+        png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        and download.value.suggested_filename == "loss.png"
+    )
+    with page.expect_download() as download:
+        loss.locator("button", has_text="CSV").click()
+    text = tmp_path / "loss.csv"
+    download.value.save_as(text)
+    rows = list(csv.reader(io.StringIO(text.read_text())))
+    assert rows[0] == ["index", "step", "value", "time"] and len(rows) == N + 1
+
+    # Remembered per browser: a reload draws the same controls.
+    panel = _open(server, page, run_id)
+    loss = panel.locator('.rw-chart[data-chart="m:loss"]')
+    expect(loss.locator(".rw-uplot")).to_have_attribute("data-smoothing", "0.9")
+    expect(loss.locator(".rw-uplot")).to_have_attribute("data-log-y", "1")
+    expect(panel.locator('.rw-chart[data-chart="m:curves"] .rw-uplot')).to_have_attribute(
+        "data-hidden", "val"
+    )
+
+    # x = relative time, read from the store.
+    loss.locator("select.rw-x-axis").select_option("relative")
+    expect(loss.locator(".rw-uplot")).to_have_attribute("data-x", "relative")
+    expect(loss.locator(".rw-uplot")).not_to_have_attribute("data-points", "0")
+
+    # The dark theme.
+    loss.locator("select.rw-x-axis").select_option("data")
+    page.evaluate(
+        "() => window.jupyterapp.commands.execute('apputils:change-theme', "
+        "{theme: 'JupyterLab Dark'})"
+    )
+    page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'")
+    page.wait_for_timeout(500)
+    _shot(page, panel.locator(".rw-charts").first, "controls-smoothed-log-dark")
+    page.evaluate(
+        "() => window.jupyterapp.commands.execute('apputils:change-theme', "
+        "{theme: 'JupyterLab Light'})"
+    )
+    page.wait_for_function("() => document.body.dataset.jpThemeLight === 'true'")
+    page.evaluate(
+        "() => { for (const k of Object.keys(localStorage)) if (k.startsWith('runwidget.chart.')) localStorage.removeItem(k); }"
+    )
