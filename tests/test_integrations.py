@@ -9,7 +9,9 @@ two in a real Python process where the exception escapes the script as it would 
 
 from __future__ import annotations
 
+import importlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -28,6 +30,7 @@ from sklearn.datasets import load_breast_cancer, load_diabetes
 import runwidget
 from runwidget import Experiment, Run, ScriptRunConfig, Workspace
 from runwidget import status as st
+from runwidget._imports import MissingDependencyError
 from runwidget.errors import InvalidValueError
 from runwidget.integrations import _training
 from runwidget.integrations.lightgbm import RunwidgetCallback as LightGBMCallback
@@ -456,6 +459,30 @@ def test_monitoring_that_fails_warns_once_and_training_goes_on(
                             callbacks=[callback], verbose_eval=False)  # fmt: skip
     assert len(w) == 1 and booster.num_boosted_rounds() == 3
     assert run.get_status() == st.COMPLETED
+
+
+@pytest.mark.parametrize(
+    ("module", "packages", "extra"),
+    [
+        ("xgboost", ["xgboost"], "xgboost"),
+        ("lightgbm", ["lightgbm"], "lightgbm"),
+        ("keras", ["keras"], "keras"),
+        ("transformers", ["transformers"], "transformers"),
+        ("lightning", ["lightning", "pytorch_lightning"], "lightning"),
+    ],
+)
+def test_a_missing_framework_names_the_extra_to_install(
+    monkeypatch: pytest.MonkeyPatch, module: str, packages: list[str], extra: str
+) -> None:
+    for package in packages:  # as if not installed, though imported by other tests
+        for name in [n for n in sys.modules if n == package or n.startswith(f"{package}.")]:
+            monkeypatch.setitem(sys.modules, name, None)
+        monkeypatch.setitem(sys.modules, package, None)
+    monkeypatch.delitem(sys.modules, f"runwidget.integrations.{module}", raising=False)
+    with pytest.raises(
+        MissingDependencyError, match=re.escape(f"pip install 'runwidget[{extra}]'")
+    ):
+        importlib.import_module(f"runwidget.integrations.{module}")
 
 
 def test_numbers_of_every_kind_are_logged_and_others_left_out() -> None:

@@ -50,7 +50,7 @@ def _logger_bases() -> list[type]:
         try:
             found.append(importlib.import_module(module).Logger)
         except ModuleNotFoundError as e:
-            if e.name is None or e.name.split(".")[0] not in module:
+            if e.name is None or e.name.split(".")[0] != module.split(".")[0]:
                 raise
     if not found:
         raise MissingDependencyError(
