@@ -260,3 +260,25 @@ def test_postgresql_search_uses_a_trigram_index(postgres_uri):
         ]
     finally:
         store.close()
+
+
+def test_processes_creating_one_new_experiment_at_once(store_uri, tmp_path):
+    script = (
+        "import sys\nfrom runwidget.store import SqlStore\n"
+        "s = SqlStore(sys.argv[1])\n"
+        "for i in range(5):\n"
+        "    s.create_run(f'new-{i}')\n"
+        "s.close()\n"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", script, store_uri], stderr=subprocess.PIPE)
+        for _ in range(4)
+    ]
+    errors = [p.communicate(timeout=120)[1].decode() for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0, 0], errors
+    store = SqlStore(store_uri)
+    try:
+        assert store.count_runs() == 20
+        assert sorted(e.name for e in store.list_experiments()) == [f"new-{i}" for i in range(5)]
+    finally:
+        store.close()

@@ -46,6 +46,7 @@ class SqlRuns:
 
         def _reading(self) -> AbstractContextManager[Connection]: ...
         def _writing(self) -> AbstractContextManager[Connection]: ...
+        def _q(self, key: str, sql: str) -> str: ...
 
     # -- experiments -----------------------------------------------------------------------
     def get_or_create_experiment(self, name: str) -> ExperimentRecord:
@@ -70,9 +71,19 @@ class SqlRuns:
         ).scalar_one_or_none()
         if found is not None:
             return found
+        # Processes that create one new experiment at once: the first insert wins, the
+        # others wait for it and find its row (PostgreSQL reads it with the next statement).
+        conn.exec_driver_sql(
+            self._q(
+                "experiment:new",
+                "INSERT INTO rw_experiments (name, created) VALUES (?, ?) "
+                "ON CONFLICT (name) DO NOTHING",
+            ),
+            (name, time.time()),
+        )
         return conn.execute(
-            s.experiments.insert().values(name=name, created=time.time())
-        ).inserted_primary_key[0]
+            select(s.experiments.c.id).where(s.experiments.c.name == name)
+        ).scalar_one()
 
     # -- runs ------------------------------------------------------------------------------
     def _next_seq(self, conn: Connection) -> int:
