@@ -218,22 +218,24 @@ callback = RunwidgetCallback()
 trainer = transformers.Trainer(model=tiny_bert(), args=args, train_dataset=token_data(),
                                callbacks=[callback])
 trainer.train()
-print("rank", args.process_index, "world", args.world_size, flush=True)
+open(f"done-{args.process_index}", "w").write(str(args.world_size))  # the ranks' prints mix
 """
 
 
-@pytest.mark.slow
-def test_transformers_only_the_main_process_logs_a_distributed_training(tmp_path: Path) -> None:
-    path = tmp_path / "ddp.py"
-    path.write_text(textwrap.dedent(DISTRIBUTED))
+def run_two_processes(tmp_path: Path, code: str, *launcher: str) -> None:
+    """Run ``code`` as a script through ``launcher`` (which starts the two processes of a
+    distributed training on this machine); each of the two ranks must have ended it."""
+    path = tmp_path / "distributed.py"
+    path.write_text(textwrap.dedent(code))
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
+    command = [sys.executable, *launcher, str(path)]
     process = subprocess.Popen(
-        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-         "--master_addr", "127.0.0.1", "--master_port", str(port), str(path)],
+        [part.replace("{port}", str(port)) for part in command],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"},
+        env={**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1",
+             "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)},
         start_new_session=True,  # the workers too are stopped if it hangs
     )  # fmt: skip
     try:
@@ -241,9 +243,17 @@ def test_transformers_only_the_main_process_logs_a_distributed_training(tmp_path
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
-    result = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "rank 0 world 2" in result.stdout and "rank 1 world 2" in result.stdout
+    assert process.returncode == 0, stderr[-3000:]
+    assert sorted(p.name for p in tmp_path.glob("done-*")) == ["done-0", "done-1"], stdout
+    assert {p.read_text() for p in tmp_path.glob("done-*")} == {"2"}
+
+
+@pytest.mark.slow
+def test_transformers_only_the_main_process_logs_a_distributed_training(tmp_path: Path) -> None:
+    run_two_processes(
+        tmp_path, DISTRIBUTED, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+        "--master_addr", "127.0.0.1", "--master_port", "{port}",
+    )  # fmt: skip
     (run,) = Experiment(name="transformers").get_runs()
     assert run.get_status() == st.COMPLETED
     assert steps_of(run, "train/loss") == [1.0, 2.0, 3.0, 4.0]
@@ -382,6 +392,28 @@ def test_lightning_fit_then_test_into_one_run_inside_the_block(tmp_path: Path) -
     run = logger.run
     assert run.get_status() == st.COMPLETED
     assert "test_loss" in run.get_metrics() and "train_loss" in run.get_metrics()
+
+
+LIGHTNING_DISTRIBUTED = """
+import lightning as L
+from runwidget.integrations.lightning import RunwidgetLogger
+from tests.test_integrations_torch import lightning_module, loader
+logger = RunwidgetLogger()
+trainer = L.Trainer(accelerator="cpu", devices=2, strategy="ddp", max_epochs=1,
+                    log_every_n_steps=1, enable_progress_bar=False, enable_model_summary=False,
+                    enable_checkpointing=False, logger=logger)
+trainer.fit(lightning_module(L)(hidden=5), loader())
+open(f"done-{trainer.global_rank}", "w").write(str(trainer.world_size))
+"""
+
+
+@pytest.mark.slow
+def test_lightning_only_rank_zero_logs_a_distributed_training(tmp_path: Path) -> None:
+    run_two_processes(tmp_path, LIGHTNING_DISTRIBUTED)
+    (run,) = Experiment(name="lightning").get_runs()
+    assert run.get_status() == st.COMPLETED
+    assert run.get_properties()["hidden"] == 5
+    assert steps_of(run, "train_loss") == [0.0, 1.0, 2.0, 3.0]  # 64 rows, 8 a batch, 2 ranks
 
 
 def test_lightning_bad_arguments_get_a_clear_error() -> None:

@@ -69,6 +69,13 @@ def _rank() -> int:
     return int(getattr(rank_zero_only, "rank", 0) or 0)
 
 
+class _Nothing:
+    """What ``experiment`` is on ranks other than 0: every call does nothing."""
+
+    def __getattr__(self, name: str) -> Any:
+        return lambda *args, **kwargs: None
+
+
 class RunwidgetLogger(TrainingRunOwner, _BASES[0]):  # type: ignore[misc]
     """A Lightning ``Logger`` that logs a ``Trainer``'s metrics and hyperparameters to a
     runwidget run.
@@ -153,7 +160,10 @@ class RunwidgetLogger(TrainingRunOwner, _BASES[0]):  # type: ignore[misc]
 
     @property
     def experiment(self) -> Any:
-        """The run (Lightning's name for a logger's backend object)."""
+        """The run (Lightning's name for a logger's backend object); on other ranks than 0,
+        an object that does nothing, as Lightning's own loggers give."""
+        if _rank() != 0:
+            return _Nothing()
         return self.run
 
     def log_hyperparams(self, params: Any, *args: Any, **kwargs: Any) -> None:
