@@ -153,7 +153,9 @@ class RunComparison(anywidget.AnyWidget):
         self.set_trait("polling", False)
 
     def close(self) -> None:
-        self._poller.stop(timeout=5)
+        poller = getattr(self, "_poller", None)  # None when __init__ failed part-way
+        if poller is not None:
+            poller.stop(timeout=5)
         super().close()
 
     def __repr__(self) -> str:
