@@ -59,15 +59,15 @@ class SqlData:
     def _insert_many(
         self, conn: Connection, table: str, columns: str, rows: list[tuple], returning: bool = False
     ) -> Sequence[int]:
-        """Insert rows in statements of ``ROWS_PER_INSERT`` rows each; with ``returning``,
-        the new rows' ``seq``, in order.
+        """Insert rows (SQLite: in statements of ``ROWS_PER_INSERT`` rows each; PostgreSQL:
+        by ``COPY``); with ``returning``, the new rows' ``seq``, in order.
 
         One statement per row would release and re-take the GIL per row inside the
         driver; while the training loop holds the GIL, each re-take can wait a thread
         switch interval. Multi-row statements make that cost per chunk instead.
         """
-        if returning and not self._sqlite:
-            return self._insert_returning(conn, table, columns, rows)
+        if not self._sqlite:
+            return self._copy_rows(conn, table, columns, rows, returning)
         width = len(rows[0])
         one = "(" + ", ".join("?" * width) + ")"
         full = len(rows) - len(rows) % ROWS_PER_INSERT
@@ -91,26 +91,30 @@ class SqlData:
         top = conn.exec_driver_sql(f"SELECT MAX(seq) FROM {table}").scalar_one()
         return range(top - len(rows) + 1, top + 1)
 
-    def _insert_returning(
-        self, conn: Connection, table: str, columns: str, rows: list[tuple]
+    def _copy_rows(
+        self, conn: Connection, table: str, columns: str, rows: list[tuple], returning: bool
     ) -> list[int]:
-        # PostgreSQL: writers of other runs take sequence numbers at the same time, so the
-        # new rows' seqs are asked for.
-        width = len(rows[0])
-        one = "(" + ", ".join("?" * width) + ")"
+        """PostgreSQL: the rows in one ``COPY`` (no statement to parse, one stream of
+        rows); with ``returning``, their seqs are taken from the table's sequence first and
+        written with them, in order.
+
+        Writers of other runs take seqs at the same time, so a batch's seqs need not be
+        consecutive; each run's grow, as its writer's batches commit in order.
+        """
         cursor = conn.connection.driver_connection.cursor()
-        seqs: list[int] = []
         try:
-            for i in range(0, len(rows), ROWS_PER_INSERT):
-                chunk = rows[i : i + ROWS_PER_INSERT]
-                sql = self._q(
-                    f"{table}:{len(chunk)}:returning",
-                    f"INSERT INTO {table} ({columns}) VALUES "
-                    + ", ".join([one] * len(chunk))
-                    + " RETURNING seq",
+            seqs: list[int] = []
+            if returning:
+                cursor.execute(
+                    "SELECT nextval(pg_get_serial_sequence(%s, 'seq')) FROM generate_series(1, %s)",
+                    (table, len(rows)),
                 )
-                cursor.execute(sql, tuple(chain.from_iterable(chunk)))
-                seqs += sorted(row[0] for row in cursor.fetchall())
+                seqs = sorted(row[0] for row in cursor.fetchall())
+                columns = f"seq, {columns}"
+                rows = [(seq, *row) for seq, row in zip(seqs, rows, strict=True)]
+            with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
         finally:
             cursor.close()
         return seqs
