@@ -15,7 +15,20 @@ from collections.abc import Collection
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, and_, exists, false, func, literal_column, or_, select
+from sqlalchemy import (
+    Connection,
+    String,
+    and_,
+    any_,
+    bindparam,
+    exists,
+    false,
+    func,
+    literal_column,
+    or_,
+    select,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.elements import ColumnElement
 
 from runwidget import _settings
@@ -125,6 +138,13 @@ class SqlRunLists:
 
         def _reading(self) -> AbstractContextManager[Connection]: ...
         def _q(self, key: str, sql: str) -> str: ...
+
+    def _one_of(self, column: Any, values: list[str]) -> ColumnElement[bool]:
+        """``column IN values``. On PostgreSQL as ``= ANY(one array)``: psycopg parses a
+        statement of more than 50 parameters anew at every call (500 ids: 20 ms)."""
+        if self._sqlite:
+            return column.in_(values)
+        return column == any_(bindparam(None, values, type_=ARRAY(String)))
 
     # -- filters ---------------------------------------------------------------------------
     def _conditions(self, where: RunFilter, now: float) -> list[ColumnElement[bool]]:
@@ -269,7 +289,11 @@ class SqlRunLists:
         if not ids:
             return {}
         r = s.runs.c
-        query = select(r.parent_id, func.count()).where(r.parent_id.in_(ids)).group_by(r.parent_id)
+        query = (
+            select(r.parent_id, func.count())
+            .where(self._one_of(r.parent_id, ids))
+            .group_by(r.parent_id)
+        )
         with self._reading() as conn:
             return {parent: int(n) for parent, n in conn.execute(query).all()}
 
@@ -285,7 +309,7 @@ class SqlRunLists:
         query = (
             select(r.id, m.name, m.count, m.last, m.low, m.high)
             .join(s.runs, r.key == m.run_key)
-            .where(r.id.in_(ids))
+            .where(self._one_of(r.id, ids))
             .order_by(r.id, m.first_seq)
         )
         with self._reading() as conn:
@@ -345,7 +369,7 @@ class SqlRunLists:
                 func.coalesce(func.sum(c.c.data_version), 0),
             )
             .select_from(s.runs.outerjoin(c, c.c.parent_id == r.id))
-            .where(r.id.in_(ids))
+            .where(self._one_of(r.id, ids))
             .group_by(r.id, r.seq, r.data_version)
         )
         with self._reading() as conn:
