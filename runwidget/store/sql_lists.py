@@ -49,29 +49,41 @@ MAX_LIST = 10_000
 WAITING_OR_ENDED = frozenset(st.ALL) - st.ALIVE
 
 
+# Where each column of ``select_runs()`` is in a row: reading rows by position is about
+# twice as fast as by name, which a page of 500 runs notices.
+_AT = {name: i for i, name in enumerate([*s.runs.c.keys(), "experiment_name"])}
+_EMPTY = {"{}": dict, "[]": list}
+
+
+def _json(text: str) -> Any:
+    empty = _EMPTY.get(text)
+    return empty() if empty is not None else json.loads(text)
+
+
 def run_record(row: Any) -> RunRecord:
-    """A run row (joined with its experiment's name as ``experiment_name``) as a record."""
+    """A row of ``select_runs()`` as a record."""
+    at = _AT
     error = None
-    if row.error_message is not None:
-        error = {"message": row.error_message, "traceback": row.error_traceback}
+    if row[at["error_message"]] is not None:
+        error = {"message": row[at["error_message"]], "traceback": row[at["error_traceback"]]}
     return RunRecord(
-        id=row.id,
-        experiment=row.experiment_name,
-        parent_id=row.parent_id,
-        number=row.number,
-        display_name=row.display_name,
-        run_type=row.run_type,
-        status=row.status,
-        created=row.created,
-        started=row.started,
-        ended=row.ended,
-        heartbeat=row.heartbeat,
-        properties=json.loads(row.properties),
-        tags=json.loads(row.tags),
+        id=row[at["id"]],
+        experiment=row[at["experiment_name"]],
+        parent_id=row[at["parent_id"]],
+        number=row[at["number"]],
+        display_name=row[at["display_name"]],
+        run_type=row[at["run_type"]],
+        status=row[at["status"]],
+        created=row[at["created"]],
+        started=row[at["started"]],
+        ended=row[at["ended"]],
+        heartbeat=row[at["heartbeat"]],
+        properties=_json(row[at["properties"]]),
+        tags=_json(row[at["tags"]]),
         error=error,
-        target=row.target,
-        arguments=json.loads(row.arguments),
-        seq=row.seq,
+        target=row[at["target"]],
+        arguments=_json(row[at["arguments"]]),
+        seq=row[at["seq"]],
     )
 
 
