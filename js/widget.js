@@ -4,6 +4,7 @@
 import { createRunPage } from "./page.js";
 import { applyDelta, spliceSeries } from "./state.js";
 import { sentIterationSeries } from "./components/iterations.js";
+import { createFigureControls } from "./widgetcharts.js";
 import "./widget.css";
 
 // anywidget hands initialize() and each render() a different proxy of one model: key the
@@ -64,6 +65,7 @@ function storeFor(model) {
         if (!ids) return;
         const line = await model.widget_manager.get_model(ids);
         line.set({ x: spliceSeries(line.get("x"), tail.start, tail.x), y: spliceSeries(line.get("y"), tail.start, tail.y) });
+        store.figures.seriesChanged(tail.chart);
       }).catch((e) => console.warn("runwidget: could not update a chart", e));
     },
     syncIterations() {
@@ -84,11 +86,14 @@ function storeFor(model) {
     },
     onMessage(msg, buffers) {
       if (!msg || typeof msg !== "object") return;
+      if (store.figures.onMessage(msg, buffers)) return;
       if (msg.type === "delta") store.onDelta(unpackSeries(msg.delta, buffers));
       else if (msg.type === "full_log") store.emit({ kind: "full_log", msg, buffers });
       else if (msg.type === "error") store.emit({ kind: "error", text: msg.text });
     },
   };
+  // Smoothing, log y, zoom and the rest, on the figures (js/widgetcharts.js).
+  store.figures = createFigureControls(model, () => store.state);
   STORES.set(key, store);
   return store;
 }
@@ -129,7 +134,7 @@ async function mountFigure(model, chartId, slot, views) {
   view.trigger("displayed");
   views.push(view);
   fewerTicks(view);
-  return true;
+  return view;
 }
 
 // bqplot asks d3 for its default of ten ticks, too many for a small chart, and its
@@ -213,9 +218,15 @@ export default {
       chartHost: {
         mount(chartId, slot) {
           if (!model.get("_charts")?.[chartId]) return false;
-          mountFigure(model, chartId, slot, views).catch((e) => console.warn("runwidget: could not draw a chart", e));
+          mountFigure(model, chartId, slot, views)
+            .then((view) => view && store.figures.mounted(chartId, view))
+            .catch((e) => console.warn("runwidget: could not draw a chart", e));
           return true;
         },
+        setControls: (chartId, controls) => store.figures.setControls(chartId, controls),
+        resetZoom: (chartId) => store.figures.resetZoom(chartId),
+        png: (chartId) => store.figures.png(chartId),
+        csv: (chartId) => store.figures.csv(chartId).catch((e) => page.flash(`CSV: ${e.message}`)),
       },
     });
     el.classList.add("runwidget");
@@ -231,6 +242,7 @@ export default {
     const onContext = () => page.update(store.state, { kind: "context" }, context());
     const onCharts = () => {
       page.remount(store.state);
+      for (const chartId of store.figures.charts.keys()) store.figures.apply(chartId);
       store.syncIterations();
     };
     model.on("change:polling", onContext);

@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import quote
 
 from runwidget import status as st
-from runwidget.errors import InvalidValueError, MetricNotFoundError
+from runwidget.errors import InvalidValueError
 from runwidget.server.lists import (
     ACTIVE,
     CountCache,
@@ -33,7 +33,7 @@ from runwidget.store import (
     redact_uri,
 )
 from runwidget.view import status_kind
-from runwidget.view.series import csv_text, series_of
+from runwidget.view.series import all_points, csv_text, series_of
 
 MAX_PAGE = 1000
 # Runs whose metric statistics one request may ask for.
@@ -316,17 +316,14 @@ class RunService:
         Raises:
             MetricNotFoundError: the run has no metric of that name.
         """
-        points: list[MetricPoint] = []
-        cursor = 0
-        while True:
-            page = self.store.read_metrics(run_id, name=name, since=cursor, limit=LOG_PAGE)
-            points.extend(page)
-            if len(page) < LOG_PAGE:
-                break
-            cursor = page[-1].seq
-        if not points:
-            raise MetricNotFoundError(f"run {run_id!r} has no metric {name!r}")
-        return points
+        return all_points(
+            lambda since, limit: self.store.read_metrics(
+                run_id, name=name, since=since, limit=limit
+            ),
+            run_id,
+            name,
+            LOG_PAGE,
+        )
 
     def metric_csv(self, run_id: str, name: str) -> Iterator[str]:
         """Every point of one metric as CSV (``runwidget.view.series.csv_rows``)."""

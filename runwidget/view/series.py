@@ -15,12 +15,12 @@ from __future__ import annotations
 import csv
 import io
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import numpy as np
 
-from runwidget.errors import InvalidValueError
+from runwidget.errors import InvalidValueError, MetricNotFoundError
 from runwidget.store import MetricKind, MetricPoint
 from runwidget.view._values import finite_number
 from runwidget.view.downsample import MinMaxSeries
@@ -186,3 +186,34 @@ def series_of(
             }
         )
     return {"axis": axis, "series": out}
+
+
+def all_points(
+    read: Callable[[int, int], list[MetricPoint]], run_id: str, name: str, page: int = 100_000
+) -> list[MetricPoint]:
+    """Every point of metric ``name``, read ``page`` points at a time with ``read(since,
+    limit)`` (a store's or a source's read; points of other metrics are left out).
+
+    Raises:
+        MetricNotFoundError: the run has no metric of that name.
+    """
+    points: list[MetricPoint] = []
+    cursor = 0
+    while True:
+        batch = read(cursor, page)
+        points.extend(p for p in batch if p.name == name)
+        if len(batch) < page:
+            break
+        cursor = batch[-1].seq
+    if not points:
+        raise MetricNotFoundError(f"run {run_id!r} has no metric {name!r}")
+    return points
+
+
+def source_points(source: Any, name: str) -> list[MetricPoint]:
+    """Every point of metric ``name`` of a ``RunSource``'s run, in logging order.
+
+    Raises:
+        MetricNotFoundError: the run has no metric of that name.
+    """
+    return all_points(lambda since, limit: source.metrics(since, limit=limit), source.run_id, name)

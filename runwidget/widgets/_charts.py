@@ -4,6 +4,11 @@ Python creates the figures and lines; the series points of each poll travel in t
 delta and the browser puts them into the lines itself (no point is sent twice). Python
 sets the lines' points only when a whole snapshot is pushed (first display, the final
 state, a resync), so that the widget state saved with a notebook holds them.
+
+The chart controls are the browser's (they must work while a cell runs): each metric chart
+also has a log y scale and, per series, an overlay line, hidden and empty here, that the
+browser fills with the smoothed series or a zoomed range (``js/widgetcharts.js``). What
+only the kernel can read, every point of a metric, it answers to ``chart_request``.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from runwidget.view.palette import BEST_SO_FAR, ITERATION_POINTS, SERIES
+from runwidget.view.series import csv_text, series_of, source_points
 
 if TYPE_CHECKING:
     from bqplot import Figure, Lines, Scatter
@@ -23,6 +29,12 @@ _MARGIN = {"top": 36, "bottom": 44, "left": 64, "right": 16}
 ITERATION_PREFIX = "it:"
 
 
+def _y_axis(scale: Any, label: str, fmt: str = ".3~g") -> Any:
+    from bqplot import Axis
+
+    return Axis(scale=scale, side="left", label=label, tick_format=fmt, label_offset="48px")
+
+
 def _figure(title: str, x_label: str, y_label: str, marks: list[Any], scales: dict) -> Figure:
     # bqplot is imported when a first chart is drawn: ``import runwidget`` stays fast.
     from bqplot import Axis, Figure
@@ -30,13 +42,7 @@ def _figure(title: str, x_label: str, y_label: str, marks: list[Any], scales: di
 
     axes = [
         Axis(scale=scales["x"], label=x_label, tick_format=".4~g"),
-        Axis(
-            scale=scales["y"],
-            side="left",
-            label=y_label,
-            tick_format=".3~g",
-            label_offset="48px",
-        ),
+        _y_axis(scales["y"], y_label),
     ]
     return Figure(
         marks=marks,
@@ -60,12 +66,14 @@ class ChartFigures:
     def __init__(self) -> None:
         self.figures: dict[str, Figure] = {}
         self.lines: dict[str, dict[str, Lines]] = {}
+        self.overlays: dict[str, dict[str, Lines]] = {}
+        self.log_axes: dict[str, Any] = {}  # the log y axis the browser swaps in
         self._iteration_marks: dict[str, tuple[Scatter, Lines]] = {}
 
     # -- metric charts ---------------------------------------------------------------------
     def ensure(self, spec: dict[str, Any]) -> bool:
         """Create the figure and lines of a chart spec; True when a widget was created."""
-        from bqplot import LinearScale, Lines
+        from bqplot import LinearScale, Lines, LogScale
 
         created = False
         figure = self.figures.get(spec["id"])
@@ -75,25 +83,30 @@ class ChartFigures:
                 spec["title"], spec["x_label"], spec["y_label"], [], scales
             )
             self.lines[spec["id"]] = {}
+            self.overlays[spec["id"]] = {}
+            self.log_axes[spec["id"]] = _y_axis(LogScale(), spec["y_label"], ".2~g")
             created = True
         else:
             figure.axes[0].label = spec["x_label"]
         lines = self.lines[spec["id"]]
+        overlays = self.overlays[spec["id"]]
         scales = {"x": figure.axes[0].scale, "y": figure.axes[1].scale}
         for series in spec["series"]:
             if series["id"] in lines:
                 continue
             colour = series.get("colour") or COLOURS[len(lines) % len(COLOURS)]
-            lines[series["id"]] = Lines(
-                x=np.empty(0),
-                y=np.empty(0),
-                scales=scales,
-                colors=[colour],
-                labels=[series["label"]],
-                stroke_width=1.5,
-            )
+            for marks, width, visible in ((lines, 1.5, True), (overlays, 2, False)):
+                marks[series["id"]] = Lines(
+                    x=np.empty(0),
+                    y=np.empty(0),
+                    scales=scales,
+                    colors=[colour],
+                    labels=[series["label"]],
+                    stroke_width=width,
+                    visible=visible,
+                )
             created = True
-        marks = list(lines.values())
+        marks = [*lines.values(), *overlays.values()]
         if figure.marks != marks:
             figure.marks = marks
         return created
@@ -160,15 +173,31 @@ class ChartFigures:
 
     # -- the browser's map -----------------------------------------------------------------
     def model_map(self) -> dict[str, Any]:
-        """``{chart id: {"figure": model id, "series": {series id: model id}}}``."""
+        """``{chart id: {"figure": model id, "series": {series id: model id}}}``; a metric
+        chart also names its overlay lines, its scales (``x``, ``y``, ``log_y``) and axes."""
         out: dict[str, Any] = {}
         for chart_id, figure in self.figures.items():
             if chart_id in self._iteration_marks:
                 points, best = self._iteration_marks[chart_id]
                 series = {"points": points.model_id, "best": best.model_id}
-            else:
-                series = {sid: line.model_id for sid, line in self.lines[chart_id].items()}
-            out[chart_id] = {"figure": figure.model_id, "series": series}
+                out[chart_id] = {"figure": figure.model_id, "series": series}
+                continue
+            series = {sid: line.model_id for sid, line in self.lines[chart_id].items()}
+            out[chart_id] = {
+                "figure": figure.model_id,
+                "series": series,
+                "overlay": {sid: line.model_id for sid, line in self.overlays[chart_id].items()},
+                "scales": {
+                    "x": figure.axes[0].scale.model_id,
+                    "y": figure.axes[1].scale.model_id,
+                    "log_y": self.log_axes[chart_id].scale.model_id,
+                },
+                "axes": {
+                    "x": figure.axes[0].model_id,
+                    "y": figure.axes[1].model_id,
+                    "log_y": self.log_axes[chart_id].model_id,
+                },
+            }
         return out
 
     def close(self) -> None:
@@ -184,8 +213,13 @@ class ChartFigures:
             if figure.interaction is not None:
                 figure.interaction.close()
             figure.close()
+        for axis in self.log_axes.values():
+            axis.scale.close()
+            axis.close()
         self.figures.clear()
         self.lines.clear()
+        self.overlays.clear()
+        self.log_axes.clear()
         self._iteration_marks.clear()
 
 
@@ -195,3 +229,41 @@ def set_quietly(widget: Any, **values: Any) -> None:
     traits = widget.traits()
     for name, value in values.items():
         widget._trait_values[name] = traits[name].validate(widget, value)
+
+
+CHART_REQUESTS = ("metric_csv", "metric_range")
+
+
+def chart_request(source: Any, content: dict[str, Any]) -> tuple[dict[str, Any], list[bytes]]:
+    """The kernel's answer to a chart's request from the browser: every point of a metric as
+    CSV (``metric_csv``, the text in one buffer), or its series on an x axis cut to a range
+    and downsampled again from every point in it (``metric_range``).
+
+    Raises:
+        InvalidValueError: a field of the request is not one accepted.
+        MetricNotFoundError: the run has no such metric.
+    """
+    from runwidget.errors import InvalidValueError
+
+    kind = content.get("type")
+    name = content.get("name")
+    if kind not in CHART_REQUESTS or not isinstance(name, str):
+        raise InvalidValueError(f"a chart request needs a type and a metric name, got {content!r}")
+    points = source_points(source, name)
+    answer: dict[str, Any] = {"type": kind, "name": name, "request": content.get("request")}
+    if kind == "metric_csv":
+        return answer, ["".join(csv_text(points)).encode("utf-8")]
+    bounds = [content.get("from"), content.get("to")]
+    if not all(b is None or isinstance(b, (int, float)) for b in bounds):
+        raise InvalidValueError(f"from and to must be numbers, got {bounds!r}")
+    record = source.record()
+    answer.update(
+        series_of(
+            points,
+            axis=content.get("axis") or "data",
+            start=record.started or record.created,
+            x_from=bounds[0],
+            x_to=bounds[1],
+        )
+    )
+    return answer, []

@@ -17,7 +17,7 @@ import traitlets
 from runwidget.errors import InvalidValueError
 from runwidget.sources import source_for
 from runwidget.view import RunView, summary_html
-from runwidget.widgets._charts import ChartFigures, set_quietly
+from runwidget.widgets._charts import CHART_REQUESTS, ChartFigures, chart_request, set_quietly
 from runwidget.widgets._poller import Poller
 from runwidget.widgets.compare import RunComparison, is_comparison
 
@@ -396,6 +396,10 @@ class RunDetails(anywidget.AnyWidget):
                     self._push_snapshot()
             elif kind == "full_log":
                 self._send_full_log()
+            elif kind in CHART_REQUESTS:
+                answer, buffers = chart_request(self._view.source, content)
+                self.bytes_sent += sum(len(b) for b in buffers)
+                self.send(answer, buffers=buffers)
         except Exception as e:  # the browser asked; tell it instead of raising in the kernel
             logger.warning("runwidget: %s failed: %s", kind, e)
             self._send_msg({"type": "error", "text": f"{kind} failed: {e}"})

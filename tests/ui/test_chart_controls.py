@@ -17,6 +17,11 @@ from tests.ui.conftest import SCREENSHOTS
 from tests.ui.test_kernelfree import open_sidebar, row
 
 N = 3000  # more than the 2,000 points a chart is sent
+FORGET = """() => {
+    for (const k of Object.keys(localStorage)) {
+        if (k.startsWith("runwidget.chart.")) localStorage.removeItem(k);
+    }
+}"""
 
 
 def _noisy_run(store_uri: str) -> str:
@@ -39,6 +44,38 @@ def _shot(page: Page, locator, name: str) -> None:
     locator.screenshot(path=SCREENSHOTS / f"{name}.png")
 
 
+def _drag(page: Page, box: dict, start: float, end: float) -> None:
+    """Drag across the plot from ``start`` to ``end`` (fractions of its width)."""
+    y = box["y"] + box["height"] * 0.5
+    page.mouse.move(box["x"] + box["width"] * start, y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * end, y, steps=8)
+    page.mouse.up()
+
+
+def _smooth_on_log(chart, weight: float) -> None:
+    chart.locator(".rw-smooth").evaluate(
+        f"(el) => {{ el.value = '{weight}'; el.dispatchEvent(new Event('input')); }}"
+    )
+    chart.locator(".rw-log input").check()
+
+
+def _check_downloads(page: Page, chart, tmp_path) -> None:
+    """The chart's PNG is a PNG; its CSV has every point logged, not the ones drawn."""
+    with page.expect_download() as download:
+        chart.locator("button", has_text="PNG").click()
+    assert download.value.suggested_filename == "loss.png"
+    png = tmp_path / "loss.png"
+    download.value.save_as(png)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with page.expect_download() as download:
+        chart.locator("button", has_text="CSV").click()
+    path = tmp_path / "loss.csv"
+    download.value.save_as(path)
+    rows = list(csv.reader(io.StringIO(path.read_text())))
+    assert rows[0] == ["index", "step", "value", "time"] and len(rows) == N + 1
+
+
 def _open(server, page: Page, run_id: str):
     open_sidebar(server, page)
     row(page, run_id).locator(".rw-sb-name").click()
@@ -53,9 +90,7 @@ def test_smooth_a_noisy_loss_on_a_log_axis_zoom_and_hide(
     server = jupyter_server("lab")
     run_id = _noisy_run(server.store_uri)
     panel = _open(server, page, run_id)
-    page.evaluate(
-        "() => { for (const k of Object.keys(localStorage)) if (k.startsWith('runwidget.chart.')) localStorage.removeItem(k); }"
-    )
+    page.evaluate(FORGET)
     loss = panel.locator('.rw-chart[data-chart="m:loss"]')
     holder = loss.locator(".rw-uplot")
     expect(holder).to_have_attribute("data-zoomed", "")
@@ -72,9 +107,7 @@ def test_smooth_a_noisy_loss_on_a_log_axis_zoom_and_hide(
     _shot(page, loss, "controls-raw")
 
     # Smoothing, the raw line kept faint beneath; a log y axis (every value is above 0).
-    slider = loss.locator(".rw-smooth")
-    slider.evaluate("(el) => { el.value = '0.9'; el.dispatchEvent(new Event('input')); }")
-    loss.locator(".rw-log input").check()
+    _smooth_on_log(loss, 0.9)
     expect(holder).to_have_attribute("data-smoothing", "0.9")
     expect(holder).to_have_attribute("data-log-y", "1")
     page.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.4)
@@ -82,10 +115,7 @@ def test_smooth_a_noisy_loss_on_a_log_axis_zoom_and_hide(
     _shot(page, loss, "controls-smoothed-log-light")
 
     # Zoom by drag: the range comes again from the store at full resolution.
-    page.mouse.move(box["x"] + box["width"] * 0.2, box["y"] + box["height"] * 0.5)
-    page.mouse.down()
-    page.mouse.move(box["x"] + box["width"] * 0.4, box["y"] + box["height"] * 0.5, steps=8)
-    page.mouse.up()
+    _drag(page, box, 0.2, 0.4)
     expect(holder).to_have_attribute("data-zoom-loaded", "1")
     zoomed = int(holder.get_attribute("data-points"))
     # About a fifth of the 3,000 steps, every one of them: more than were drawn there before.
@@ -104,20 +134,7 @@ def test_smooth_a_noisy_loss_on_a_log_axis_zoom_and_hide(
     _shot(page, curves, "controls-hidden-series")
 
     # Downloads: the chart as PNG, every point of the series as CSV.
-    with page.expect_download() as download:
-        loss.locator("button", has_text="PNG").click()
-    png = tmp_path / "loss.png"
-    download.value.save_as(png)
-    assert (
-        png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-        and download.value.suggested_filename == "loss.png"
-    )
-    with page.expect_download() as download:
-        loss.locator("button", has_text="CSV").click()
-    text = tmp_path / "loss.csv"
-    download.value.save_as(text)
-    rows = list(csv.reader(io.StringIO(text.read_text())))
-    assert rows[0] == ["index", "step", "value", "time"] and len(rows) == N + 1
+    _check_downloads(page, loss, tmp_path)
 
     # Remembered per browser: a reload draws the same controls.
     panel = _open(server, page, run_id)
@@ -147,6 +164,84 @@ def test_smooth_a_noisy_loss_on_a_log_axis_zoom_and_hide(
         "{theme: 'JupyterLab Light'})"
     )
     page.wait_for_function("() => document.body.dataset.jpThemeLight === 'true'")
-    page.evaluate(
-        "() => { for (const k of Object.keys(localStorage)) if (k.startsWith('runwidget.chart.')) localStorage.removeItem(k); }"
+    page.evaluate(FORGET)
+
+
+WIDGET_SETUP = """
+import math, random
+from runwidget import Experiment, RunDetails
+run = Experiment(name="widget controls").start_logging(display_name="noisy loss")
+rng = random.Random(3)
+for step in range(3000):
+    run.log("loss", math.exp(-step / 600) * math.exp(0.35 * rng.gauss(0, 1)) + 0.005, step=step)
+for step in range(200):
+    run.log_row("curves", step=step, train=1 - math.exp(-step / 40), val=0.9 - math.exp(-step / 50))
+run.complete()
+details = RunDetails(run)
+details.show()
+"""
+
+
+def test_widget_smooths_on_a_log_axis_zooms_and_hides(jupyter_server, page: Page, tmp_path) -> None:
+    server = jupyter_server("lab")
+    server.write_notebook("controls.ipynb", WIDGET_SETUP)
+    server.open_notebook(page, "controls.ipynb")
+    page.evaluate(FORGET)
+    server.run_all(page)
+    widget = page.locator(".runwidget > .rw-page")
+    expect(widget).to_be_visible(timeout=90_000)
+    loss = widget.locator('.rw-chart[data-chart="m:loss"]')
+    expect(loss.locator("path.line").first).to_be_visible(timeout=30_000)
+    host = loss.locator(".rw-chart-host")
+    layer = loss.locator(".rw-figure-layer")
+    expect(layer).to_be_attached()
+    page.wait_for_function(
+        "() => !document.querySelector('.jp-InputPrompt')?.textContent.includes('*')"
     )
+
+    # Smoothing over the faint raw line, on a log y axis.
+    _smooth_on_log(loss, 0.9)
+    expect(host).to_have_attribute("data-smoothing", "0.9")
+    expect(host).to_have_attribute("data-log-y", "1")
+    box = layer.bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.5)
+    tooltip = layer.locator(".rw-chart-tooltip")
+    expect(tooltip).to_be_visible()
+    expect(tooltip).to_contain_text("raw")
+    page.wait_for_timeout(300)
+    _shot(page, loss, "widget-controls-smoothed-log-light")
+
+    # Zoom by drag: the kernel reads the range again at full resolution.
+    _drag(page, box, 0.2, 0.4)
+    expect(host).to_have_attribute("data-zoomed", "1")
+    expect(host).to_have_attribute("data-zoom-loaded", "1", timeout=15_000)
+    page.mouse.move(0, 0)  # the tooltip away
+    page.wait_for_timeout(300)
+    _shot(page, loss, "widget-controls-zoomed")
+    loss.locator("button", has_text="Reset zoom").click()
+    expect(host).to_have_attribute("data-zoomed", "")
+
+    # Hide a series from the legend.
+    curves = widget.locator('.rw-chart[data-chart="m:curves"]')
+    curves.locator(".rw-legend-toggle", has_text="val").click()
+    expect(curves.locator(".rw-chart-host")).to_have_attribute("data-hidden", "val")
+    page.wait_for_timeout(300)
+    _shot(page, curves, "widget-controls-hidden-series")
+
+    # Every point as CSV; the chart as PNG.
+    _check_downloads(page, loss, tmp_path)
+
+    page.evaluate(
+        "() => window.jupyterapp.commands.execute('apputils:change-theme', "
+        "{theme: 'JupyterLab Dark'})"
+    )
+    page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'")
+    page.wait_for_timeout(800)
+    _shot(page, widget.locator(".rw-charts").first, "widget-controls-dark")
+    page.evaluate(
+        "() => window.jupyterapp.commands.execute('apputils:change-theme', "
+        "{theme: 'JupyterLab Light'})"
+    )
+    page.wait_for_function("() => document.body.dataset.jpThemeLight === 'true'")
+    page.evaluate(FORGET)
+    server.delete_sessions()

@@ -1,0 +1,352 @@
+// The chart controls of the notebook widget, on the kernel's bqplot figures, done in the
+// browser so that they work while a cell runs: smoothing and zoomed ranges drawn in each
+// series' overlay line, the log y scale swapped in, series hidden, the values under the
+// cursor and the drag to zoom on a layer over the plot area, PNG from bqplot's own export.
+// What only the kernel has (every point of a metric) is asked for in a message; the answer
+// comes when the kernel is free. A zoom shows the points it has at once, then the range at
+// full resolution.
+import { h } from "./components/dom.js";
+import { DEFAULT_CONTROLS, downloadBlob, fileName, smooth } from "./components/chartcontrols.js";
+
+function formatNumber(v) {
+  if (v === null || v === undefined || !Number.isFinite(v)) return "–";
+  const a = Math.abs(v);
+  return a !== 0 && (a >= 1e6 || a < 1e-4) ? v.toExponential(4) : String(Number(v.toPrecision(6)));
+}
+
+/** The index of the point of sorted `xs` nearest to `x`. */
+export function nearest(xs, x) {
+  let lo = 0;
+  let hi = xs.length - 1;
+  if (hi < 0) return -1;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (xs[mid] < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo > 0 && Math.abs(xs[lo - 1] - x) <= Math.abs(xs[lo] - x) ? lo - 1 : lo;
+}
+
+/**
+ * Round ticks for a log axis over [lo, hi]: 1, 2 and 5 times powers of ten, or the powers
+ * alone over many decades (d3 labels every tick: 0.06, 0.07, 0.08...). Null: let bqplot.
+ */
+export function logTicks(lo, hi) {
+  if (!(lo > 0) || !(hi > lo)) return null;
+  const ticks = [];
+  for (let k = Math.floor(Math.log10(lo)); k <= Math.ceil(Math.log10(hi)); k++) {
+    for (const m of [1, 2, 5]) {
+      const t = Number((m * 10 ** k).toPrecision(6));
+      if (t >= lo && t <= hi) ticks.push(t);
+    }
+  }
+  const powers = ticks.filter((t) => Number.isInteger(Math.log10(t)) || Math.abs(Math.log10(t) - Math.round(Math.log10(t))) < 1e-9);
+  if (ticks.length > 8 && powers.length >= 2) return powers;
+  return ticks.length >= 2 ? ticks : null;
+}
+
+/**
+ * @param {object} model the RunDetails model
+ * @param {() => object} getState the view-model state
+ */
+export function createFigureControls(model, getState) {
+  const charts = new Map(); // chart id -> {view, controls, zoom, overlayLayer}
+  const pending = new Map(); // request id -> resolve
+  let requests = 0;
+
+  const manager = () => model.widget_manager;
+  const ids = (chartId) => model.get("_charts")?.[chartId];
+  const specOf = (chartId) => getState()?.charts?.find((c) => c.id === chartId);
+
+  function ask(content, timeout = 120_000) {
+    const request = ++requests;
+    model.send({ ...content, request });
+    return new Promise((resolve, reject) => {
+      pending.set(request, resolve);
+      setTimeout(() => {
+        if (pending.delete(request)) reject(new Error("the kernel did not answer (busy?)"));
+      }, timeout);
+    });
+  }
+
+  /** A message from the kernel; true when it was the answer to a chart's request. */
+  function onMessage(msg, buffers) {
+    if (!msg || (msg.type !== "metric_csv" && msg.type !== "metric_range")) return false;
+    const resolve = pending.get(msg.request);
+    if (resolve) {
+      pending.delete(msg.request);
+      resolve({ msg, buffers });
+    }
+    return true;
+  }
+
+  async function models(chartId) {
+    const m = ids(chartId);
+    if (!m || !m.overlay) return null;
+    const get = (id) => manager().get_model(id);
+    const sids = Object.keys(m.series);
+    const [lines, overlays, x, y, logY, xAxis, yAxis, logAxis, figure] = await Promise.all([
+      Promise.all(sids.map((s) => get(m.series[s]))),
+      Promise.all(sids.map((s) => get(m.overlay[s]))),
+      get(m.scales.x),
+      get(m.scales.y),
+      get(m.scales.log_y),
+      get(m.axes.x),
+      get(m.axes.y),
+      get(m.axes.log_y),
+      get(m.figure),
+    ]);
+    return { sids, lines, overlays, x, y, logY, xAxis, yAxis, logAxis, figure };
+  }
+
+  function chart(chartId) {
+    let c = charts.get(chartId);
+    if (!c) {
+      c = { view: null, controls: { ...DEFAULT_CONTROLS, hidden: [] }, zoom: null, layer: null };
+      charts.set(chartId, c);
+    }
+    return c;
+  }
+
+  /** Draw a chart's lines as its controls and zoom say. */
+  async function apply(chartId) {
+    try {
+      await draw(chartId);
+    } catch (e) {
+      console.warn("runwidget: chart controls not applied", e);
+      const holder = charts.get(chartId)?.view?.el?.parentElement;
+      if (holder) holder.dataset.error = String(e);
+    }
+  }
+
+  async function draw(chartId) {
+    const c = chart(chartId);
+    const m = await models(chartId);
+    const spec = specOf(chartId);
+    if (!m || !spec) return;
+    const { smoothing, logY, hidden } = c.controls;
+    const yScale = logY ? m.logY : m.y;
+    const labels = spec.series.map((s) => s.label);
+    m.sids.forEach((sid, i) => {
+      const line = m.lines[i];
+      const overlay = m.overlays[i];
+      const shown = !hidden.includes(labels[i] ?? sid);
+      const zoomed = c.zoom?.data?.[sid];
+      let ox = null;
+      let oy = null;
+      if (zoomed) {
+        ox = Float64Array.from(zoomed.x);
+        oy = smoothing ? Float64Array.from(smooth(zoomed.x, zoomed.y, smoothing), (v) => (v === null ? NaN : v)) : Float64Array.from(zoomed.y);
+      } else if (smoothing) {
+        const x = Array.from(line.get("x") ?? []);
+        ox = Float64Array.from(x);
+        oy = Float64Array.from(smooth(x, Array.from(line.get("y") ?? []), smoothing), (v) => (v === null ? NaN : v));
+      }
+      // A new scale makes bqplot draw a mark's scales anew: only when it changed.
+      const scales = { x: m.x, y: yScale };
+      for (const mark of [line, overlay]) if (mark.get("scales")?.y !== yScale) mark.set({ scales });
+      line.set({ visible: shown && (!zoomed || smoothing > 0), opacities: [smoothing ? 0.3 : 1] });
+      if (ox) overlay.set({ x: ox, y: oy, visible: shown });
+      else overlay.set({ visible: false });
+    });
+    // The figure draws a new axis whole (a scale swapped inside an axis keeps old ranges).
+    const yAxis = logY ? m.logAxis : m.yAxis;
+    const yRange = c.zoom?.yRange ?? { min: null, max: null };
+    if (logY) {
+      let lo = yRange.min;
+      let hi = yRange.max;
+      if (lo === null || hi === null) {
+        lo = Infinity;
+        hi = -Infinity;
+        for (const line of m.lines) {
+          const ys = line.get("y") ?? [];
+          for (let i = 0; i < ys.length; i++) {
+            if (ys[i] > 0 && ys[i] < lo) lo = ys[i];
+            if (ys[i] > hi) hi = ys[i];
+          }
+        }
+      }
+      try {
+        m.logAxis.set({ tick_values: logTicks(lo, hi) });
+      } catch (e) {
+        console.warn("runwidget: log ticks left to bqplot", e);
+      }
+    }
+    if (m.figure.get("axes")?.[1] !== yAxis) m.figure.set({ axes: [m.xAxis, yAxis] });
+    const range = c.zoom ? { min: c.zoom.min, max: c.zoom.max } : { min: null, max: null };
+    m.x.set(range);
+    yScale.set(yRange);
+    (logY ? m.y : m.logY).set({ min: null, max: null });
+    const holder = c.view?.el?.parentElement;
+    if (holder) {
+      holder.dataset.smoothing = String(smoothing);
+      holder.dataset.logY = logY ? "1" : "";
+      holder.dataset.hidden = hidden.join(",");
+      holder.dataset.zoomed = c.zoom ? "1" : "";
+      holder.dataset.zoomLoaded = c.zoom?.data ? "1" : "";
+    }
+  }
+
+  /** The figure view of a chart was drawn: lay the cursor's layer over its plot area. */
+  function mounted(chartId, view) {
+    const c = chart(chartId);
+    c.view = view;
+    const holder = view.el.parentElement;
+    if (!holder || c.layer) return apply(chartId);
+    holder.classList.add("rw-figure-holder");
+    const layer = h("div", { className: "rw-figure-layer" });
+    const band = h("div", { className: "rw-figure-band" });
+    const tooltip = h("div", { className: "rw-chart-tooltip" });
+    band.hidden = true;
+    tooltip.hidden = true;
+    layer.append(band, tooltip);
+    holder.appendChild(layer);
+    c.layer = layer;
+    const place = () => {
+      const m = view.margin || { top: 36, left: 64, right: 16, bottom: 44 };
+      const width = view.plotareaWidth ?? view.el.clientWidth - m.left - m.right;
+      const height = view.plotareaHeight ?? view.el.clientHeight - m.top - m.bottom;
+      Object.assign(layer.style, { left: `${view.el.offsetLeft + m.left}px`, top: `${view.el.offsetTop + m.top}px`, width: `${Math.max(0, width)}px`, height: `${Math.max(0, height)}px` });
+    };
+    place();
+    new ResizeObserver(place).observe(view.el);
+    const xScale = async () => {
+      const axes = await Promise.all(view.axis_views?.views ?? []);
+      return axes.find((a) => a && !a.vertical)?.axis_scale?.scale;
+    };
+    let start = null;
+    layer.addEventListener("mousedown", (e) => {
+      start = e.offsetX;
+      band.hidden = false;
+      Object.assign(band.style, { left: `${start}px`, width: "0px" });
+    });
+    layer.addEventListener("mousemove", async (e) => {
+      place();
+      if (start !== null) {
+        const left = Math.min(start, e.offsetX);
+        Object.assign(band.style, { left: `${left}px`, width: `${Math.abs(e.offsetX - start)}px` });
+      }
+      const scale = await xScale();
+      if (scale) showTooltip(chartId, tooltip, scale.invert(e.offsetX), e.offsetX, e.offsetY, layer.clientWidth);
+    });
+    layer.addEventListener("mouseleave", () => {
+      tooltip.hidden = true;
+    });
+    window.addEventListener("mouseup", async (e) => {
+      if (start === null) return;
+      const from = start;
+      start = null;
+      band.hidden = true;
+      const to = e.clientX - layer.getBoundingClientRect().left;
+      if (Math.abs(to - from) < 4) return;
+      const scale = await xScale();
+      if (!scale) return;
+      const [a, b] = [scale.invert(Math.min(from, to)), scale.invert(Math.max(from, to))];
+      zoomTo(chartId, a, b);
+    });
+    layer.addEventListener("dblclick", () => resetZoom(chartId));
+    return apply(chartId);
+  }
+
+  async function showTooltip(chartId, tooltip, x, px, py, width) {
+    const c = chart(chartId);
+    const m = await models(chartId);
+    const spec = specOf(chartId);
+    if (!m || !spec) return;
+    const rows = [h("div", { className: "rw-tooltip-x", text: `${spec.x_label || "x"}: ${formatNumber(x)}` })];
+    m.sids.forEach((sid, i) => {
+      const label = spec.series[i]?.label ?? sid;
+      if (c.controls.hidden.includes(label)) return;
+      const zoomed = c.zoom?.data?.[sid];
+      const xs = zoomed ? zoomed.x : m.lines[i].get("x") ?? [];
+      const ys = zoomed ? zoomed.y : m.lines[i].get("y") ?? [];
+      const k = nearest(xs, x);
+      if (k < 0) return;
+      let text = `${label}: ${formatNumber(ys[k])}`;
+      if (c.controls.smoothing) {
+        const oy = m.overlays[i].get("y");
+        text = `${label}: ${formatNumber(oy?.[k])} (raw ${formatNumber(ys[k])})`;
+      }
+      const colour = spec.series[i]?.colour;
+      rows.push(h("div", {}, h("span", { className: "rw-tooltip-mark", style: { background: colour } }), text));
+      if (i === 0) rows[0].textContent = `${spec.x_label || "x"}: ${formatNumber(xs[k])}`;
+    });
+    tooltip.replaceChildren(...rows);
+    tooltip.hidden = false;
+    const w = tooltip.offsetWidth;
+    const left = px + 12 + w <= width ? px + 12 : px - 12 - w >= 0 ? px - 12 - w : Math.max(0, width - w);
+    Object.assign(tooltip.style, { left: `${left}px`, top: `${Math.max(0, py - 10)}px` });
+  }
+
+  async function zoomTo(chartId, from, to) {
+    const c = chart(chartId);
+    const zoom = { min: from, max: to, data: null };
+    c.zoom = zoom;
+    await apply(chartId); // the points the browser has, at once
+    const spec = specOf(chartId);
+    if (!spec) return;
+    try {
+      const { msg } = await ask({ type: "metric_range", name: spec.name, axis: "data", from, to });
+      if (c.zoom !== zoom) return;
+      zoom.data = Object.fromEntries(msg.series.map((s) => [s.id, s]));
+      const ys = msg.series.filter((s, i) => !c.controls.hidden.includes(spec.series[i]?.label)).flatMap((s) => s.y);
+      if (ys.length) {
+        let lo = Math.min(...ys);
+        let hi = Math.max(...ys);
+        const pad = c.controls.logY ? 0 : (hi - lo) * 0.05 || Math.abs(hi) * 0.05 || 1;
+        zoom.yRange = { min: lo - pad, max: hi + pad };
+        if (c.controls.logY) zoom.yRange = { min: lo / 1.1, max: hi * 1.1 };
+      }
+      await apply(chartId);
+    } catch (e) {
+      console.warn("runwidget: the zoomed range was not read again", e);
+    }
+  }
+
+  function resetZoom(chartId) {
+    chart(chartId).zoom = null;
+    return apply(chartId);
+  }
+
+  function setControls(chartId, controls) {
+    const c = chart(chartId);
+    c.controls = { ...DEFAULT_CONTROLS, ...controls, hidden: [...(controls.hidden || [])] };
+    return apply(chartId);
+  }
+
+  function png(chartId) {
+    const c = charts.get(chartId);
+    const name = specOf(chartId)?.name ?? chartId;
+    if (c?.view?.save_png) c.view.save_png(fileName(name, "png"));
+  }
+
+  /** Every point of the metric: from the Jupyter server's API when it serves the run's store
+   * (the portal link says so), else from the kernel. */
+  async function csv(chartId) {
+    const spec = specOf(chartId);
+    const state = getState();
+    if (!spec) return;
+    const portal = state?.header?.portal_url || "";
+    const match = portal.match(/^(.*\/runwidget)\/runs\/([^/?#]+)$/);
+    if (match && portal.startsWith(window.location.origin)) {
+      const href = `${match[1]}/api/runs/${match[2]}/metrics/${encodeURIComponent(spec.name)}.csv`;
+      const a = h("a", { href, attrs: { download: fileName(spec.name, "csv") } });
+      document.body.appendChild(a);
+      a.click();
+      a.remove();
+      return;
+    }
+    const { buffers } = await ask({ type: "metric_csv", name: spec.name });
+    const data = buffers?.[0];
+    const bytes = data ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : new Uint8Array();
+    downloadBlob(fileName(spec.name, "csv"), new Blob([bytes], { type: "text/csv;charset=utf-8" }));
+  }
+
+  /** New points came into a chart's lines: smoothing follows them. */
+  function seriesChanged(chartId) {
+    const c = charts.get(chartId);
+    if (c && (c.controls.smoothing || c.zoom)) apply(chartId);
+  }
+
+  return { mounted, setControls, resetZoom, png, csv, onMessage, seriesChanged, apply, charts };
+}
