@@ -30,7 +30,10 @@ function section(title, ...children) {
  * @param {(index: number) => void} [options.onBack] a trail entry was clicked
  * @param {() => void} [options.onFullLog] "Open full log" was clicked
  * @param {{mount: (chartId: string, slot: HTMLElement, spec: object) => boolean}} [options.chartHost]
- *   draws the chart `chartId` into `slot`; returns false when it cannot yet (asked again later)
+ *   draws the chart `chartId` into `slot`; returns false when it cannot yet (asked again later).
+ *   A host that also has `setControls(chartId, state)` gets a toolbar over each chart whose spec
+ *   has `controls` (and `resetZoom`, `png`, `csv` buttons for the methods it has; `xAxes` lists
+ *   the x axes it can draw) and a legend that shows and hides series.
  * @param {number} [options.maxLines] log lines kept
  * @param {() => number} [options.now] seconds since the epoch
  * @param {(ui: object) => void} [options.onUiChange] the reader sorted, paged, picked a metric
@@ -127,7 +130,7 @@ export function createRunPage({ onOpenChild, onBack, onFullLog, chartHost, maxLi
     const call = (name) => (chartHost[name] ? () => chartHost[name](chartId) : undefined);
     const toolbar = createChartToolbar({
       key: spec.name || chartId,
-      offered: spec.controls,
+      offered: hostOffer(spec.controls),
       xLabel: spec.x_label,
       onChange: (state) => {
         markHidden(slot);
@@ -139,6 +142,12 @@ export function createRunPage({ onOpenChild, onBack, onFullLog, chartHost, maxLi
     });
     slot.el.insertBefore(toolbar.el, slot.legend);
     return toolbar;
+  }
+
+  // What the view model offers, less the x axes the host cannot draw (`chartHost.xAxes`).
+  function hostOffer(controls) {
+    const axes = chartHost?.xAxes;
+    return controls && axes ? { ...controls, x_axes: (controls.x_axes || ["data"]).filter((a) => axes.includes(a)) } : controls;
   }
 
   function markHidden(slot) {
@@ -183,7 +192,7 @@ export function createRunPage({ onOpenChild, onBack, onFullLog, chartHost, maxLi
     if (system && system === state.charts.length && !(state.plots || []).length) chartSection.el.hidden = true;
     for (const spec of state.charts) {
       const slot = slotFor(spec.id, spec.section === "system" ? systemGrid : chartGrid, spec);
-      if (slot.toolbar) slot.toolbar.offer(spec.controls);
+      if (slot.toolbar) slot.toolbar.offer(hostOffer(spec.controls));
       setLegend(slot, spec.series.length > 1 ? spec.series.map((s, i) => [s.label, s.colour ?? PALETTE[i % PALETTE.length], "line"]) : []);
       const skipped = spec.series.reduce((n, s) => n + (s.skipped || 0), 0);
       slot.el.title = skipped ? `${skipped} values (NaN or infinite) not drawn` : "";

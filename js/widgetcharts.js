@@ -6,7 +6,7 @@
 // comes when the kernel is free. A zoom shows the points it has at once, then the range at
 // full resolution.
 import { h } from "./components/dom.js";
-import { DEFAULT_CONTROLS, downloadBlob, fileName, smooth } from "./components/chartcontrols.js";
+import { DEFAULT_CONTROLS, X_AXIS_LABELS, downloadBlob, fileName, smooth } from "./components/chartcontrols.js";
 
 function formatNumber(v) {
   if (v === null || v === undefined || !Number.isFinite(v)) return "–";
@@ -131,7 +131,7 @@ export function createFigureControls(model, getState) {
       const line = m.lines[i];
       const overlay = m.overlays[i];
       const shown = !hidden.includes(labels[i] ?? sid);
-      const zoomed = c.zoom?.data?.[sid];
+      const zoomed = c.zoom?.data?.[sid] ?? (c.controls.x !== "data" ? c.axisData?.[sid] : null);
       let ox = null;
       let oy = null;
       if (zoomed) {
@@ -145,7 +145,10 @@ export function createFigureControls(model, getState) {
       // A new scale makes bqplot draw a mark's scales anew: only when it changed.
       const scales = { x: m.x, y: yScale };
       for (const mark of [line, overlay]) if (mark.get("scales")?.y !== yScale) mark.set({ scales });
-      line.set({ visible: shown && (!zoomed || smoothing > 0), opacities: [smoothing ? 0.3 : 1] });
+      // The kernel's line has x = the chart's own: on a time axis only the overlay is drawn.
+      const own = c.controls.x === "data";
+      if (!own && !zoomed) ox = null;
+      line.set({ visible: shown && own && (!zoomed || smoothing > 0), opacities: [smoothing ? 0.3 : 1] });
       if (ox) overlay.set({ x: ox, y: oy, visible: shown });
       else overlay.set({ visible: false });
     });
@@ -173,7 +176,12 @@ export function createFigureControls(model, getState) {
       }
     }
     if (m.figure.get("axes")?.[1] !== yAxis) m.figure.set({ axes: [m.xAxis, yAxis] });
-    const range = c.zoom ? { min: c.zoom.min, max: c.zoom.max } : { min: null, max: null };
+    let range = c.zoom ? { min: c.zoom.min, max: c.zoom.max } : { min: null, max: null };
+    if (!c.zoom && c.controls.x !== "data" && c.axisData) {
+      // The hidden lines' steps would stretch the scale: fit it to the times.
+      const xs = Object.values(c.axisData).flatMap((d) => (d.x.length ? [d.x[0], d.x[d.x.length - 1]] : []));
+      if (xs.length) range = { min: Math.min(...xs), max: Math.max(...xs) };
+    }
     m.x.set(range);
     yScale.set(yRange);
     (logY ? m.y : m.logY).set({ min: null, max: null });
@@ -184,6 +192,8 @@ export function createFigureControls(model, getState) {
       holder.dataset.hidden = hidden.join(",");
       holder.dataset.zoomed = c.zoom ? "1" : "";
       holder.dataset.zoomLoaded = c.zoom?.data ? "1" : "";
+      holder.dataset.x = c.controls.x;
+      holder.dataset.axisLoaded = c.axisData ? "1" : "";
     }
   }
 
@@ -257,7 +267,7 @@ export function createFigureControls(model, getState) {
     m.sids.forEach((sid, i) => {
       const label = spec.series[i]?.label ?? sid;
       if (c.controls.hidden.includes(label)) return;
-      const zoomed = c.zoom?.data?.[sid];
+      const zoomed = c.zoom?.data?.[sid] ?? (c.controls.x !== "data" ? c.axisData?.[sid] : null);
       const xs = zoomed ? zoomed.x : m.lines[i].get("x") ?? [];
       const ys = zoomed ? zoomed.y : m.lines[i].get("y") ?? [];
       const k = nearest(xs, x);
@@ -286,7 +296,7 @@ export function createFigureControls(model, getState) {
     const spec = specOf(chartId);
     if (!spec) return;
     try {
-      const { msg } = await ask({ type: "metric_range", name: spec.name, axis: "data", from, to });
+      const { msg } = await ask({ type: "metric_range", name: spec.name, axis: c.controls.x, from, to });
       if (c.zoom !== zoom) return;
       zoom.data = Object.fromEntries(msg.series.map((s) => [s.id, s]));
       const ys = msg.series.filter((s, i) => !c.controls.hidden.includes(spec.series[i]?.label)).flatMap((s) => s.y);
@@ -310,8 +320,42 @@ export function createFigureControls(model, getState) {
 
   function setControls(chartId, controls) {
     const c = chart(chartId);
+    const axisChanged = (controls.x ?? "data") !== c.controls.x;
     c.controls = { ...DEFAULT_CONTROLS, ...controls, hidden: [...(controls.hidden || [])] };
+    if (axisChanged) {
+      c.zoom = null;
+      c.axisData = null;
+      labelX(chartId);
+      if (c.controls.x !== "data") readAxis(chartId);
+    }
     return apply(chartId);
+  }
+
+  async function labelX(chartId) {
+    const m = await models(chartId);
+    const spec = specOf(chartId);
+    const x = chart(chartId).controls.x;
+    if (m && spec) m.xAxis.set({ label: x === "data" ? spec.x_label : X_AXIS_LABELS[x] });
+  }
+
+  /** The series against time, from the kernel (it has the points' times). */
+  async function readAxis(chartId) {
+    const c = chart(chartId);
+    const spec = specOf(chartId);
+    if (!spec || c.reading) return;
+    const axis = c.controls.x;
+    c.reading = true;
+    c.readAt = Date.now();
+    try {
+      const { msg } = await ask({ type: "metric_range", name: spec.name, axis });
+      if (c.controls.x !== axis) return;
+      c.axisData = Object.fromEntries(msg.series.map((s) => [s.id, s]));
+      await apply(chartId);
+    } catch (e) {
+      console.warn("runwidget: the series against time was not read", e);
+    } finally {
+      c.reading = false;
+    }
   }
 
   function png(chartId) {
@@ -345,7 +389,9 @@ export function createFigureControls(model, getState) {
   /** New points came into a chart's lines: smoothing follows them. */
   function seriesChanged(chartId) {
     const c = charts.get(chartId);
-    if (c && (c.controls.smoothing || c.zoom)) apply(chartId);
+    if (!c) return;
+    if (c.controls.x !== "data" && !c.zoom && Date.now() - (c.readAt ?? 0) > 5000) readAxis(chartId);
+    else if (c.controls.smoothing || c.zoom) apply(chartId);
   }
 
   return { mounted, setControls, resetZoom, png, csv, onMessage, seriesChanged, apply, charts };

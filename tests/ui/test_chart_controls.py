@@ -231,6 +231,15 @@ def test_widget_smooths_on_a_log_axis_zooms_and_hides(jupyter_server, page: Page
     # Every point as CSV; the chart as PNG.
     _check_downloads(page, loss, tmp_path)
 
+    # x = relative time, from the kernel (wall time is the portal's: bqplot draws no dates).
+    axis = loss.locator("select.rw-x-axis")
+    assert axis.locator("option").all_text_contents() == ["step", "relative time (s)"]
+    axis.select_option("relative")
+    expect(host).to_have_attribute("data-axis-loaded", "1", timeout=15_000)
+    expect(loss.locator(".rw-figure-holder")).to_contain_text("relative time (s)")
+    _shot(page, loss, "widget-controls-relative-time")
+    axis.select_option("data")
+
     page.evaluate(
         "() => window.jupyterapp.commands.execute('apputils:change-theme', "
         "{theme: 'JupyterLab Dark'})"
