@@ -41,6 +41,8 @@ class CompareView:
 
     def __init__(self, sources: Sequence[RunSource], *, max_points: int = COMPARE_POINTS) -> None:
         self.views = [RunView(s, max_points=max_points) for s in sources]
+        for view in self.views:  # the first reads of all runs at once, in the database
+            view.prefetch_metrics()
 
     @property
     def terminal(self) -> bool:
