@@ -119,7 +119,7 @@ export function createLineChart(el, { title, xLabel = "", yLabel = "", height = 
       legend: { show: legend ?? meta.length > 1, live: false },
       cursor: { drag: { x: true, y: false, setScale: true }, bind: { dblclick: () => () => null } },
       axes: [
-        { label: X_AXIS_LABELS[controls.x] || xLabel, labelSize: xLabel || controls.x !== "data" ? 20 : 0, size: 36, ...colours },
+        { label: X_AXIS_LABELS[controls.x] || xLabel, labelSize: xLabel || controls.x !== "data" ? 20 : 0, size: controls.x === "wall" ? 52 : 36, ...colours },
         { label: yLabel, labelSize: yLabel ? 20 : 0, size: 56, ...colours },
       ],
       series: [{ label: X_AXIS_LABELS[controls.x] || xLabel || "x", value: (u, v) => formatX(v, controls.x) }, ...uSeries],

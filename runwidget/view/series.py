@@ -166,15 +166,15 @@ def series_of(
         cols["value"] = (list(x_col), list(value_col))
     out = []
     for series_id, (xs, ys) in cols.items():
-        x = np.asarray(xs, dtype=float)
-        y = np.asarray(ys, dtype=float)
-        keep = np.isfinite(x) & np.isfinite(y)
+        x_arr = np.asarray(xs, dtype=float)
+        y_arr = np.asarray(ys, dtype=float)
+        keep = np.isfinite(x_arr) & np.isfinite(y_arr)
         if x_from is not None:
-            keep &= x >= x_from
+            keep &= x_arr >= x_from
         if x_to is not None:
-            keep &= x <= x_to
+            keep &= x_arr <= x_to
         data = MinMaxSeries(max_points)
-        data.extend(x[keep], y[keep])
+        data.extend(x_arr[keep], y_arr[keep])
         px, py = data.points()
         out.append(
             {

@@ -95,8 +95,8 @@ class ChartFigures:
             if series["id"] in lines:
                 continue
             colour = series.get("colour") or COLOURS[len(lines) % len(COLOURS)]
-            for marks, width, visible in ((lines, 1.5, True), (overlays, 2, False)):
-                marks[series["id"]] = Lines(
+            for group, width, visible in ((lines, 1.5, True), (overlays, 2.0, False)):
+                group[series["id"]] = Lines(
                     x=np.empty(0),
                     y=np.empty(0),
                     scales=scales,

@@ -150,6 +150,12 @@ def test_smooth_a_noisy_loss_on_a_log_axis_zoom_and_hide(
     expect(loss.locator(".rw-uplot")).to_have_attribute("data-x", "relative")
     expect(loss.locator(".rw-uplot")).not_to_have_attribute("data-points", "0")
 
+    _shot(page, loss, "controls-relative-time")
+    loss.locator("select.rw-x-axis").select_option("wall")
+    expect(loss.locator(".rw-uplot")).to_have_attribute("data-x", "wall")
+    page.wait_for_timeout(500)
+    _shot(page, loss, "controls-wall-time")
+
     # The dark theme.
     loss.locator("select.rw-x-axis").select_option("data")
     page.evaluate(
