@@ -102,7 +102,7 @@ export function createFigureControls(model, getState) {
   function chart(chartId) {
     let c = charts.get(chartId);
     if (!c) {
-      c = { view: null, controls: { ...DEFAULT_CONTROLS, hidden: [] }, zoom: null, layer: null };
+      c = { view: null, controls: { ...DEFAULT_CONTROLS, hidden: [] }, zoom: null, axisData: null };
       charts.set(chartId, c);
     }
     return c;
@@ -202,7 +202,8 @@ export function createFigureControls(model, getState) {
     const c = chart(chartId);
     c.view = view;
     const holder = view.el.parentElement;
-    if (!holder || c.layer) return apply(chartId);
+    // Each view of the figure (the output is drawn anew at times) gets its own layer.
+    if (!holder || view.rwLayer) return apply(chartId);
     holder.classList.add("rw-figure-holder");
     const layer = h("div", { className: "rw-figure-layer" });
     const band = h("div", { className: "rw-figure-band" });
@@ -211,7 +212,7 @@ export function createFigureControls(model, getState) {
     tooltip.hidden = true;
     layer.append(band, tooltip);
     holder.appendChild(layer);
-    c.layer = layer;
+    view.rwLayer = layer;
     const place = () => {
       const m = view.margin || { top: 36, left: 64, right: 16, bottom: 44 };
       const width = view.plotareaWidth ?? view.el.clientWidth - m.left - m.right;
@@ -242,7 +243,11 @@ export function createFigureControls(model, getState) {
     layer.addEventListener("mouseleave", () => {
       tooltip.hidden = true;
     });
-    window.addEventListener("mouseup", async (e) => {
+    const onUp = async (e) => {
+      if (!layer.isConnected && !holder.isConnected) {
+        window.removeEventListener("mouseup", onUp);
+        return;
+      }
       if (start === null) return;
       const from = start;
       start = null;
@@ -253,7 +258,8 @@ export function createFigureControls(model, getState) {
       if (!scale) return;
       const [a, b] = [scale.invert(Math.min(from, to)), scale.invert(Math.max(from, to))];
       zoomTo(chartId, a, b);
-    });
+    };
+    window.addEventListener("mouseup", onUp);
     layer.addEventListener("dblclick", () => resetZoom(chartId));
     return apply(chartId);
   }

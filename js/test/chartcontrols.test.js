@@ -172,3 +172,24 @@ describe("the run page's chart controls", () => {
     expect(page.slots.get("m:curve").el.querySelector(".rw-chart-toolbar")).toBe(null);
   });
 });
+
+describe("the widget's chart helpers", async () => {
+  const { logTicks, nearest } = await import("../widgetcharts.js");
+
+  it("finds the nearest point of a sorted series", () => {
+    expect(nearest([0, 10, 20], 14)).toBe(1);
+    expect(nearest([0, 10, 20], 16)).toBe(2);
+    expect(nearest([0, 10, 20], -5)).toBe(0);
+    expect(nearest([0, 10, 20], 99)).toBe(2);
+    expect(nearest([], 1)).toBe(-1);
+  });
+
+  it("labels a log axis with round ticks only", () => {
+    expect(logTicks(0.05, 0.9)).toEqual([0.05, 0.1, 0.2, 0.5]);
+    expect(logTicks(0.02, 2)).toEqual([0.02, 0.05, 0.1, 0.2, 0.5, 1, 2]);
+    expect(logTicks(0.004, 2)).toEqual([0.01, 0.1, 1]); // many decades: the powers alone
+    expect(logTicks(1e-6, 10)).toEqual([1e-6, 1e-5, 1e-4, 0.001, 0.01, 0.1, 1, 10]);
+    expect(logTicks(0, 1)).toBe(null);
+    expect(logTicks(3, 4)).toBe(null); // no round tick inside: bqplot's own
+  });
+});
