@@ -319,3 +319,17 @@ def test_without_probes_a_change_waits_for_the_interval(
     run.flush()
     time.sleep(1.5)
     assert not [d for d in sent.of("delta") if d["delta"].get("charts")]
+
+
+def test_with_probes_an_ended_run_gets_its_last_refresh_and_polling_stops(
+    experiment: Experiment, widgets: list[RunDetails]
+) -> None:
+    # Nothing changes after the end: the last refresh must not wait for a change.
+    run = experiment.start_logging()
+    run.log("loss", 1.0)
+    run.flush()
+    widget, _ = _widget(widgets, run, interval=60.0)
+    _wait(lambda: widget._first_read.is_set())
+    run.complete()
+    _wait(lambda: not widget.polling, timeout=10.0)
+    assert widget._snapshot["header"]["status"] == "Completed"

@@ -192,9 +192,12 @@ class AlertSender:
                 record = item.store.add_alert(item.run_id, **item.fields)
                 break
             except RunNotFoundError:
-                # The run's creation may still wait in this process's writer.
+                # The run's creation may still wait in this process's writer: look again
+                # soon (it is written within about a second), not after a long backoff.
                 if time.monotonic() + delay > deadline:
                     raise
+                time.sleep(0.2)
+                continue
             except StoreError as e:
                 if time.monotonic() + delay > deadline:
                     raise

@@ -302,6 +302,8 @@ class Run:
         (``user``, ``failed``, ``not_responding``, ``nan``) and ``time``."""
         from runwidget.tracking import alerts
 
+        # The run's own writer first: an alert waits for the run to be in the store.
+        self._flusher.flush(END_FLUSH_TIMEOUT)
         alerts.flush(END_FLUSH_TIMEOUT, webhook=False)
         return [a.as_dict() for a in self._store.read_alerts(self.id)]
 

@@ -294,7 +294,8 @@ class RunDetails(anywidget.AnyWidget):
                 return None  # stopped, closed, or a drill-down replaced this view
             version = self._probe(view)
             quiet = time.monotonic() - self._read_at < self.interval
-            if version is not None and version == self._seen_version and quiet:
+            unchanged = version is not None and version == self._seen_version
+            if unchanged and quiet and not self._last_refresh_due:
                 return PROBE_INTERVAL  # nothing changed: no read, nothing sent
             self._seen_version, self._read_at = version, time.monotonic()
             # The first full read sends the run's own charts before its children's metrics.
