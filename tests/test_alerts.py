@@ -15,6 +15,7 @@ import pytest
 from runwidget import Experiment, ScriptRunConfig, Workspace
 from runwidget import status as st
 from runwidget.errors import InvalidValueError
+from runwidget.store import SqlStore
 from runwidget.tracking import alerts
 
 
@@ -168,7 +169,7 @@ def test_the_watch_alerts_a_run_that_stops_responding_once_per_stall(experiment,
     watch = alerts.AlertWatch(store)
     watch.check(force=True)
     watch.check(force=True)
-    assert alerts.flush(10)
+    assert alerts.flush(10, store=store)
     got = store.read_alerts(stalled.id)
     assert [(a.kind, a.level) for a in got] == [("not_responding", "warn")]
     assert got[0].title == f"Run {stalled.display_name} is not responding"
@@ -176,11 +177,11 @@ def test_the_watch_alerts_a_run_that_stops_responding_once_per_stall(experiment,
     # It beats again, then stalls again: a second alert.
     store.beat([stalled.id], time.time() - 50)
     watch.check(force=True)
-    assert alerts.flush(10)
+    assert alerts.flush(10, store=store)
     assert len(store.read_alerts(stalled.id)) == 2
     # Checks are at most every `interval` seconds unless forced.
     watch.check()
-    assert alerts.flush(10)
+    assert alerts.flush(10, store=store)
     assert len(store.read_alerts(stalled.id)) == 2
 
 
@@ -194,7 +195,7 @@ def test_the_watch_alerts_runs_failed_by_something_else_but_not_old_failures(exp
     new = store.create_run("alerts", status=st.RUNNING, started=time.time())
     store.update_run(new.id, status=st.FAILED, ended=time.time(), error={"message": "oom"})
     watch.check(force=True)
-    assert alerts.flush(10)
+    assert alerts.flush(10, store=store)
     assert store.read_alerts(old.id) == []
     got = store.read_alerts(new.id)
     assert [(a.kind, a.text) for a in got] == [("failed", "oom")]
@@ -328,3 +329,20 @@ def test_the_saved_notebooks_summary_shows_alerts_and_system_apart(experiment):
     assert ">System</th>" in html and ">process_memory_rss_megabytes<" in html
     metric_table = html.split(">System</th>")[0]
     assert "system/" not in metric_table  # not among the metrics
+
+
+def test_an_alert_that_cannot_be_stored_holds_up_no_other_stores_alerts(
+    experiment, tmp_path, monkeypatch
+):
+    # An alert for a run its store does not have is retried (its run may still be on its
+    # way) for RUN_WAIT_FOR seconds; another store's alerts are stored meanwhile.
+    monkeypatch.setattr(alerts, "RUN_WAIT_FOR", 3.0)
+    other = SqlStore(f"sqlite:///{tmp_path}/other.db")
+    alerts.default_sender().send(other, "no-such-run", kind="user", level="warn", title="lost")
+    run = experiment.start_logging(outputs=False)
+    run.alert("stored anyway")
+    started = time.monotonic()
+    assert [a["title"] for a in run.get_alerts()] == ["stored anyway"]
+    assert time.monotonic() - started < 5
+    assert not alerts.flush(0.5, store=other)  # still trying, in its own thread
+    assert alerts.flush(10, store=other)  # then given up

@@ -64,7 +64,7 @@ def test_the_server_notices_a_run_that_stopped_responding(fetch, api_store, monk
     store = Workspace(api_store).store
     stalled = store.create_run("served", status=st.RUNNING, started=time.time() - 30)
     cursor = get(fetch, "alerts")["cursor"]  # this request runs the watch
-    assert alerts.flush(10)
+    assert alerts.flush(10, store=store)
     found = get(fetch, "alerts", since="0")["alerts"]
     assert [(a["run_id"], a["kind"]) for a in found] == [(stalled.id, "not_responding")]
     assert cursor == 0 or cursor == found[0]["seq"]

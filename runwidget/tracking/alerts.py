@@ -51,6 +51,9 @@ WEBHOOK_TIMEOUT = 5.0
 WEBHOOK_ATTEMPTS = 3
 # How long the thread keeps retrying an alert's write while the store is unreachable.
 STORE_RETRY_FOR = 300.0
+# How long an alert waits for its run to appear in the store (its writer creates it within
+# about a second); then it is dropped, with a log line.
+RUN_WAIT_FOR = 30.0
 EXIT_TIMEOUT = 10.0
 WATCH_INTERVAL = 15.0
 # A run that ended Failed this long before a watch first looks is not alerted by it.
@@ -149,15 +152,25 @@ class _Worker:
 
 
 class AlertSender:
-    """Writes queued alerts to their store (one thread) and POSTs them to the webhook (a
-    second thread, so that a slow webhook never holds up the store's copy).
+    """Writes queued alerts to their store (a thread per store, so that a store that is down
+    holds up only its own alerts) and POSTs them to the webhook (a thread of its own, so
+    that a slow webhook never holds up the store's copy).
 
     One per process (``default_sender()``); its threads start with the first alert.
     """
 
     def __init__(self) -> None:
-        self._stores = _Worker("runwidget-alerts", self._store)
+        self._stores: dict[str, _Worker] = {}  # by store URI
+        self._lock = threading.Lock()
         self._posts = _Worker("runwidget-alert-webhook", self._post)
+
+    def _worker(self, store: RunStore) -> _Worker:
+        with self._lock:
+            worker = self._stores.get(store.uri)
+            if worker is None:
+                name = f"runwidget-alerts-{len(self._stores) + 1}"
+                worker = self._stores[store.uri] = _Worker(name, self._store)
+            return worker
 
     def send(
         self,
@@ -174,18 +187,30 @@ class AlertSender:
         """Queue an alert; returns at once."""
         fields = {"kind": kind, "level": level, "title": title, "text": text,
                   "time": time.time() if at is None else at, "once_key": once_key}  # fmt: skip
-        self._stores.put(_Pending(store, run_id, fields, _settings_webhook()))
+        self._worker(store).put(_Pending(store, run_id, fields, _settings_webhook()))
 
-    def flush(self, timeout: float | None = None, *, webhook: bool = True) -> bool:
-        """Wait until every queued alert is stored (and, with ``webhook``, sent); False on
-        timeout."""
+    def flush(
+        self,
+        timeout: float | None = None,
+        *,
+        webhook: bool = True,
+        store: RunStore | None = None,
+    ) -> bool:
+        """Wait until every queued alert (of ``store`` only, when given) is stored (and,
+        with ``webhook``, sent); False on timeout."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        if not self._stores.flush(deadline):
+        with self._lock:
+            if store is None:
+                workers = list(self._stores.values())
+            else:
+                workers = [w for w in (self._stores.get(store.uri),) if w is not None]
+        if not all(w.flush(deadline) for w in workers):
             return False
         return self._posts.flush(deadline) if webhook else True
 
     def _store(self, item: _Pending) -> None:
         deadline = time.monotonic() + STORE_RETRY_FOR
+        run_deadline = time.monotonic() + RUN_WAIT_FOR
         delay = 0.2
         while True:
             try:
@@ -194,7 +219,7 @@ class AlertSender:
             except RunNotFoundError:
                 # The run's creation may still wait in this process's writer: look again
                 # soon (it is written within about a second), not after a long backoff.
-                if time.monotonic() + delay > deadline:
+                if time.monotonic() + 0.2 > min(deadline, run_deadline):
                     raise
                 time.sleep(0.2)
                 continue
@@ -284,10 +309,13 @@ def default_sender() -> AlertSender:
         return _default_sender
 
 
-def flush(timeout: float | None = None, *, webhook: bool = True) -> bool:
-    """Wait for this process's queued alerts to be stored (and sent); False on timeout."""
+def flush(
+    timeout: float | None = None, *, webhook: bool = True, store: RunStore | None = None
+) -> bool:
+    """Wait for this process's queued alerts (of ``store`` only, when given) to be stored
+    (and sent); False on timeout."""
     sender = _default_sender
-    return True if sender is None else sender.flush(timeout, webhook=webhook)
+    return True if sender is None else sender.flush(timeout, webhook=webhook, store=store)
 
 
 # -- the automatic kinds -------------------------------------------------------------------

@@ -304,7 +304,7 @@ class Run:
 
         # The run's own writer first: an alert waits for the run to be in the store.
         self._flusher.flush(END_FLUSH_TIMEOUT)
-        alerts.flush(END_FLUSH_TIMEOUT, webhook=False)
+        alerts.flush(END_FLUSH_TIMEOUT, webhook=False, store=self._store)
         return [a.as_dict() for a in self._store.read_alerts(self.id)]
 
     def _start_system_metrics(self, interval: float) -> None:
