@@ -13,6 +13,7 @@ Every test in tests/ui gets the `ui` marker. Typical use:
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import os
@@ -88,6 +89,13 @@ def page(browser_context: BrowserContext) -> Iterator[Page]:
     """A new browser tab, closed after the test."""
     tab = browser_context.new_page()
     yield tab
+    # What a test left in the browser's storage (chart controls are remembered per browser)
+    # must not change how the next test's charts are drawn.
+    with contextlib.suppress(Exception):
+        tab.evaluate(
+            "() => Object.keys(localStorage).filter((k) => k.startsWith('runwidget.'))"
+            ".forEach((k) => localStorage.removeItem(k))"
+        )
     tab.close()
 
 
