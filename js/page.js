@@ -78,6 +78,7 @@ export function createRunPage({ onOpenChild, onBack, onFullLog, chartHost, maxLi
     el: h("details", { className: "rw-section rw-system", open: true }, h("summary", { className: "rw-section-title", text: "System" }), systemGrid),
   };
   systemSection.el.hidden = true;
+  systemSection.el.addEventListener("toggle", () => changed("systemOpen")(systemSection.el.open));
   const plots = createPlots();
   const chartSection = section("Metrics", chartGrid, plots.el);
   const gallery = createGallery();
@@ -258,7 +259,7 @@ export function createRunPage({ onOpenChild, onBack, onFullLog, chartHost, maxLi
     changed("metric")(selectedMetric);
   });
 
-  /** Put back the reader's sort orders, pages, metric and log position. */
+  /** Put back the reader's sort orders, pages, metric, log position and folded System section. */
   function restoreUi(saved) {
     if (!saved) return;
     Object.assign(ui, saved);
@@ -266,6 +267,7 @@ export function createRunPage({ onOpenChild, onBack, onFullLog, chartHost, maxLi
     if (saved.iterations) iterTable.table.restore(saved.iterations);
     if (saved.metric && [...metricSelect.options].some((o) => o.value === saved.metric)) showMetric(saved.metric);
     if (saved.log) log.restore(saved.log);
+    if (typeof saved.systemOpen === "boolean") systemSection.el.open = saved.systemOpen;
   }
 
   /**

@@ -46,6 +46,19 @@ describe("alert banner", () => {
     expect(system.tagName).toBe("DETAILS");
     expect(system.querySelector('[data-chart="m:system/cpu"]')).not.toBeNull();
     expect(system.querySelector('[data-chart="m:loss"]')).toBeNull();
+
+    // Folded away, it stays folded in the next view of the output (the notebook redraws it).
+    let saved = null;
+    const first = createRunPage({ onUiChange: (ui) => { saved = ui; } });
+    first.update(state);
+    const folded = first.el.querySelector(".rw-system");
+    folded.open = false;
+    folded.dispatchEvent(new Event("toggle"));
+    expect(saved.systemOpen).toBe(false);
+    const next = createRunPage();
+    next.update(state);
+    next.restoreUi(saved);
+    expect(next.el.querySelector(".rw-system").open).toBe(false);
   });
 });
 
