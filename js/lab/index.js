@@ -1,6 +1,7 @@
 // runwidget's JupyterLab extension: the "Runs" sidebar and a run panel in the main area,
 // both drawn without a kernel from the server extension's REST API. In Notebook 7 the
 // sidebar works the same; a run opens on its portal page.
+// The RunDetails outputs of a notebook reopened without its kernel: js/lab/reopen.js.
 import { Widget } from "@lumino/widgets";
 import { createApi } from "../portal/api.js";
 import { createRunView } from "../portal/runview.js";
@@ -9,6 +10,7 @@ import { followChanges } from "./changes.js";
 import { affects } from "../portal/changes.js";
 import { runDetailsCode } from "./code.js";
 import { followAlerts } from "./alerts.js";
+import { reopenedRuns } from "./reopen.js";
 import { h } from "../components/dom.js";
 import "../widget.css";
 import "../portal/portal.css";
@@ -190,6 +192,8 @@ const plugin = {
       for (const widget of app.shell.widgets("main")) {
         if (widget instanceof RunPanel && affects(event, widget.view.runId)) widget.view.refresh();
       }
+      // Runs drawn in the outputs of notebooks reopened without their kernel (js/lab/reopen.js).
+      for (const view of reopenedRuns()) if (affects(event, view.runId)) view.refresh();
     });
     app.runwidget = { sidebar, api, alerts };
   },
