@@ -20,6 +20,7 @@ from runwidget.view import RunView, summary_html
 from runwidget.widgets._charts import CHART_REQUESTS, ChartFigures, chart_request, set_quietly
 from runwidget.widgets._poller import Poller
 from runwidget.widgets.compare import RunComparison, is_comparison
+from runwidget.widgets.reopen import run_reference
 
 logger = logging.getLogger("runwidget")
 
@@ -244,6 +245,7 @@ class RunDetails(anywidget.AnyWidget):
         data = dict(bundle[0] if isinstance(bundle, tuple) else bundle)
         data["text/html"] = summary_html(self._view.snapshot(with_series=True))
         data["text/plain"] = f"RunDetails({self.run_id!r})"
+        data.update(run_reference(self._view))  # for the notebook reopened without a kernel
         return data
 
     def _update_displays(self) -> None:
