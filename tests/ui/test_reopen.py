@@ -11,8 +11,10 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from playwright.sync_api import Page, expect
 
+from tests.ui.conftest import KERNEL_IDLE
 from tests.ui.test_run_details import WIDGET, _shot
 
 RUN_MIME = "application/vnd.runwidget.run+json"
@@ -66,7 +68,8 @@ RunDetails(run).show()
 
 
 def _save(server, page: Page, name: str) -> None:
-    """Save the notebook and wait until the file on disk has the run's bundle."""
+    """Save the notebook (its cell done) and wait until the file on disk has the run's bundle."""
+    page.wait_for_function(KERNEL_IDLE, timeout=30_000)
     page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
     path = server.root_dir / name
     deadline = time.monotonic() + 20
@@ -92,11 +95,12 @@ def _points(output) -> int:
     return int(output.locator(LOSS_CHART).get_attribute("data-points"))
 
 
+@pytest.mark.parametrize("kind", ["lab", "notebook"])
 def test_a_reopened_notebook_draws_its_run_without_the_kernel(
-    jupyter_server, page: Page, screenshot
+    jupyter_server, page: Page, screenshot, kind: str
 ) -> None:
-    server = jupyter_server("lab")
-    name = "reopen-completed.ipynb"
+    server = jupyter_server(kind)  # JupyterLab, and Notebook 7 with the same extension
+    name = f"reopen-completed-{kind}.ipynb"
     server.write_notebook(name, COMPLETED_RUN)
     server.open_notebook(page, name)
     server.run_all(page)
@@ -116,8 +120,8 @@ def test_a_reopened_notebook_draws_its_run_without_the_kernel(
     expect(page.locator(".jp-OutputArea")).not_to_contain_text("model not found")
     expect(page.locator(".jp-OutputArea")).not_to_contain_text("Loading widget")
     assert page.locator(".jp-OutputArea b").count() == 0
-    screenshot(page, "reopen-completed")
-    _shot(page.locator(".rw-reopened"), "reopen-completed-output")
+    screenshot(page, f"reopen-completed-{kind}")
+    _shot(page.locator(".rw-reopened"), f"reopen-completed-output-{kind}")
 
 
 def test_a_reopened_notebook_follows_a_run_still_running_elsewhere(
