@@ -18,6 +18,7 @@ run has ended:
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import os
 import sys
@@ -48,7 +49,7 @@ def watch(store: RunStore, run_id: str) -> str:
     if not isinstance(target, RayCompute):
         raise ComputeTargetError(f"run {run_id!r} runs on {record.target!r}, not a Ray target")
     lost_after = cluster_lost_after()
-    client = None
+    client: Any = None  # a ray.job_submission.JobSubmissionClient once connected
     unreachable_since: float | None = None
     ended_at: float | None = None
     node_known = False
@@ -60,7 +61,7 @@ def watch(store: RunStore, run_id: str) -> str:
         try:
             client = client or target.client()
             if "runwidget.cancel_requested" in record.properties and not stop_sent:
-                target.call(lambda c=client: c.stop_job(run_id), "stop job")
+                target.call(functools.partial(client.stop_job, run_id), "stop job")
                 stop_sent = True
             info = target.job_info(run_id, client)
             unreachable_since = None

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jupyter_server.base.handlers import APIHandler, JupyterHandler
 from tornado import web
@@ -55,7 +55,14 @@ class RunwidgetServer(Configurable):
     )
 
 
-class _Authorized:
+if TYPE_CHECKING:
+    # A mixin of Jupyter's handlers (below): checked as one.
+    _JupyterMixinBase = JupyterHandler
+else:
+    _JupyterMixinBase = object
+
+
+class _Authorized(_JupyterMixinBase):
     """Checks Jupyter's authorizer after Jupyter's authentication; sends runwidget's
     Content-Security-Policy (the standalone portal's) unless the server's configuration
     sets one."""
@@ -65,21 +72,22 @@ class _Authorized:
 
     @property
     def content_security_policy(self) -> str:
-        settings = self.settings  # type: ignore[attr-defined]
+        settings = self.settings
         if "Content-Security-Policy" in settings.get("headers", {}):
-            return settings["headers"]["Content-Security-Policy"]
-        jupyter = super().content_security_policy  # type: ignore[misc]
+            configured: str = settings["headers"]["Content-Security-Policy"]
+            return configured
+        jupyter = super().content_security_policy
         report = [p.strip() for p in jupyter.split(";") if p.strip().startswith("report-uri")]
         return "; ".join([self.policy, *report])
 
     def _authorize(self) -> None:
-        user = self.current_user  # type: ignore[attr-defined]
+        user = self.current_user
         if user is None:
             # Jupyter answers this itself unless it allows unauthenticated access; runwidget
             # never does.
             raise web.HTTPError(403, "runwidget needs an authenticated user")
-        action = "read" if self.request.method in ("GET", "HEAD") else "write"  # type: ignore[attr-defined]
-        if not self.authorizer.is_authorized(self, user, action, AUTH_RESOURCE):  # type: ignore[attr-defined]
+        action = "read" if self.request.method in ("GET", "HEAD") else "write"
+        if not self.authorizer.is_authorized(self, user, action, AUTH_RESOURCE):
             raise web.HTTPError(403, f"not allowed to {action} runwidget runs")
 
 

@@ -19,7 +19,7 @@ import mimetypes
 import re
 from collections.abc import Callable, Iterator
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
 from tornado import web
@@ -35,6 +35,13 @@ from runwidget.errors import (
 from runwidget.server.service import RunService
 
 T = TypeVar("T")
+
+if TYPE_CHECKING:
+    # The mixins below are joined with a tornado handler class (see ``routes``): checked as
+    # one, so that their calls of its methods are checked too.
+    MixinBase = web.RequestHandler
+else:
+    MixinBase = object
 
 app_log = logging.getLogger("tornado.application")
 gen_log = logging.getLogger("tornado.general")
@@ -79,10 +86,8 @@ def request_summary(request: Any) -> str:
     return f"{request.method} {redact_tokens(request.uri or '')} ({request.remote_ip})"
 
 
-class LogMixin:
+class LogMixin(MixinBase):
     """Log lines of a request without the token its URL may hold."""
-
-    request: Any
 
     def _request_summary(self) -> str:
         return request_summary(self.request)
@@ -109,7 +114,6 @@ class LogMixin:
 class ServiceMixin(LogMixin):
     """Shared by every runwidget handler: the service and error mapping."""
 
-    settings: dict[str, Any]
     _service: RunService | None = None
 
     @property
@@ -157,7 +161,7 @@ class ApiMixin(ServiceMixin):
 
     async def prepare(self) -> None:
         # The base class authenticates first; then the store is opened if it is not yet.
-        ready = super().prepare()  # type: ignore[misc]
+        ready = super().prepare()
         if inspect.isawaitable(ready):
             await ready
         if getattr(self, "_finished", False):
@@ -168,19 +172,19 @@ class ApiMixin(ServiceMixin):
             raise web.HTTPError(503, _message(e)) from e
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
-        reason = self._reason  # type: ignore[attr-defined]
+        reason = self._reason
         exc = kwargs.get("exc_info", (None, None, None))[1]
         message = (_http_message(exc) if isinstance(exc, web.HTTPError) else None) or reason
         self.set_header("Content-Type", "application/json; charset=UTF-8")
         self.set_header("Cache-Control", "no-store")
-        self.finish(json_text({"error": message, "message": message, "reason": reason}))  # type: ignore[attr-defined]
+        self.finish(json_text({"error": message, "message": message, "reason": reason}))
 
     def finish_raw(self, data: bytes | str | None = b"") -> None:
         """Finish with the content type already set (Jupyter's API finish forces JSON)."""
         activity = getattr(self, "update_api_activity", None)
         if activity is not None:
             activity()
-        web.RequestHandler.finish(self, data)  # type: ignore[arg-type]
+        web.RequestHandler.finish(self, data)
 
     def finish_json(self, data: Any) -> None:
         """Send an answer; a GET whose answer is what the client holds (``If-None-Match``
@@ -193,11 +197,11 @@ class ApiMixin(ServiceMixin):
         if made is not None:  # read by clients from a 304 too (its body is the one they hold)
             self.set_header("X-Runwidget-Time", repr(float(made)))
         body = json_text(data)
-        if self.request.method == "GET":  # type: ignore[attr-defined]
+        if self.request.method == "GET":
             self.set_header("Etag", '"' + hashlib.sha1(body.encode()).hexdigest() + '"')
-            if self.check_etag_header():  # type: ignore[attr-defined]
-                self.set_status(304)  # type: ignore[attr-defined]
-                self.clear_header("Content-Type")  # type: ignore[attr-defined]
+            if self.check_etag_header():
+                self.set_status(304)
+                self.clear_header("Content-Type")
                 self.finish_raw(None)
                 return
         if made is not None:

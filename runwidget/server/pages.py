@@ -64,7 +64,8 @@ class PageMixin(ServiceMixin):
     portal_mode: str = "jupyter"
 
     def portal_base(self) -> str:
-        return self.settings["runwidget_portal_base"]
+        base: str = self.settings["runwidget_portal_base"]
+        return base
 
     def render_page(self, **params: Any) -> None:
         _ = self.xsrf_token  # sets the _xsrf cookie that the script sends back on POST

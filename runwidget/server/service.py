@@ -257,7 +257,7 @@ class RunService:
             "time": now,
         }
 
-    def _add_stats(self, records: list[RunRecord], rows: list[dict], which: str) -> None:
+    def _add_stats(self, records: list[RunRecord], rows: list[dict[str, Any]], which: str) -> None:
         names = None if which in ("*", "primary") else [n for n in which.split(",") if n]
         summaries = self.store.metric_summaries([r.id for r in records])
         for record, row in zip(records, rows, strict=True):
@@ -404,7 +404,7 @@ class RunService:
             status = self.store.get_run(run_id).status
         return {"id": run_id, "status": status, "changed": True}
 
-    def compare(self, run_ids: Collection[str], metrics: Collection[str] | None) -> dict:
+    def compare(self, run_ids: Collection[str], metrics: Collection[str] | None) -> dict[str, Any]:
         """Series of several runs to overlay: one chart per metric, one line per run (and
         column, for rows and tables).
 
@@ -416,7 +416,8 @@ class RunService:
             raise InvalidValueError(
                 f"compare takes 1 to {MAX_COMPARE_RUNS} run ids, got {len(ids)}"
             )
-        runs, charts = [], {}
+        runs: list[dict[str, Any]] = []
+        charts: dict[str, dict[str, Any]] = {}
         now = time.time()
         for run_id in ids:
             record = self._record(run_id)

@@ -40,7 +40,7 @@ from runwidget.server.app import (
     routes,
     url_join,
 )
-from runwidget.server.handlers import LogMixin, request_summary
+from runwidget.server.handlers import LogMixin, MixinBase, request_summary
 from runwidget.server.pages import STATIC_DIR
 from runwidget.store import RunStore, open_store, redact_uri
 from runwidget.tracking import _portal
@@ -74,13 +74,13 @@ started, in a link that logs you in.</p>
 """
 
 
-class _Headers:
+class _Headers(MixinBase):
     """The security headers of every answer, errors and redirects included."""
 
     policy = API_POLICY
 
     def set_default_headers(self) -> None:
-        set_header = self.set_header  # type: ignore[attr-defined]
+        set_header = self.set_header
         set_header("Content-Security-Policy", self.policy)
         set_header("X-Content-Type-Options", "nosniff")
         set_header("X-Frame-Options", "SAMEORIGIN")
@@ -95,11 +95,13 @@ class _StandaloneBase(_Headers, LogMixin, web.RequestHandler):
 
     @property
     def _token(self) -> str:
-        return self.settings["runwidget_token"]
+        token: str = self.settings["runwidget_token"]
+        return token
 
     @property
     def _cookie_name(self) -> str:
-        return self.settings["runwidget_cookie"]
+        name: str = self.settings["runwidget_cookie"]
+        return name
 
     def _header_token(self) -> str | None:
         header = self.request.headers.get("Authorization", "")
@@ -107,7 +109,9 @@ class _StandaloneBase(_Headers, LogMixin, web.RequestHandler):
         return value.strip() if scheme.lower() == "token" and value.strip() else None
 
     def _matches(self, token: str | None) -> bool:
-        return bool(token) and hmac.compare_digest(token.encode(), self._token.encode())
+        if not token:
+            return False
+        return hmac.compare_digest(token.encode(), self._token.encode())
 
     def get_current_user(self) -> str | None:
         if self._matches(self._header_token()):

@@ -19,6 +19,7 @@ from typing import Any
 from runwidget.sources import StoreSource
 from runwidget.store import RunStore
 from runwidget.view import RunView
+from runwidget.view.schema import ViewDelta
 
 # A view is refreshed at most this often (seconds), however many tabs poll it.
 MIN_REFRESH = 1.0
@@ -30,7 +31,7 @@ HISTORY = 64
 class _Entry:
     view: RunView
     epoch: str
-    deltas: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=HISTORY))
+    deltas: deque[ViewDelta] = field(default_factory=lambda: deque(maxlen=HISTORY))
     refreshed: float = 0.0
     used: float = field(default_factory=time.monotonic)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -87,7 +88,9 @@ class ViewCache:
                 self._entries.popitem(last=False)
         return entry
 
-    def view(self, run_id: str, epoch: str | None = None, version: int | None = None) -> dict:
+    def view(
+        self, run_id: str, epoch: str | None = None, version: int | None = None
+    ) -> dict[str, Any]:
         """The view of ``run_id`` for a client that has ``(epoch, version)``.
 
         Returns:

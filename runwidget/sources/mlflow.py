@@ -270,7 +270,8 @@ class MlflowSource(RunSource):
         from mlflow.utils.search_utils import SearchUtils
 
         store = self._store()
-        token = SearchUtils.create_page_token(seen.count)
+        # mlflow leaves this function unannotated.
+        token = SearchUtils.create_page_token(seen.count)  # type: ignore[no-untyped-call]
         new: list[Any] = []
         try:
             while True:

@@ -105,7 +105,7 @@ def _ts(when: Any) -> float | None:
 @dataclass
 class _Trial:
     number: int
-    trial: Any  # the FrozenTrial last read
+    trial: Any  # the FrozenTrial last read (a _Missing for a number never read)
     record: RunRecord
     points: list[MetricPoint] = field(default_factory=list)  # seq = index + 1
     steps: set[float] = field(default_factory=set)
@@ -114,7 +114,7 @@ class _Trial:
 
     @property
     def finished(self) -> bool:
-        return self.trial.state.is_finished()
+        return bool(self.trial.state.is_finished())
 
 
 class OptunaSource(RunSource):
@@ -132,6 +132,8 @@ class OptunaSource(RunSource):
         InvalidValueError: ``study`` is not an ``optuna.Study``, or an argument is out of range.
         MissingDependencyError: optuna is not installed.
     """
+
+    _study: optuna.Study
 
     def __init__(
         self, study: optuna.Study, *, idle_timeout: float = 60.0, max_curves: int = 50

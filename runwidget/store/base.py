@@ -170,7 +170,7 @@ class RunStore(abc.ABC):
         """Per experiment: ``runs`` (top-level) and ``last_created`` (None when empty)."""
 
     @abc.abstractmethod
-    def metric_summaries(self, run_ids: Collection[str]) -> dict[str, dict[str, dict]]:
+    def metric_summaries(self, run_ids: Collection[str]) -> dict[str, dict[str, dict[str, Any]]]:
         """Per run, ``{metric: {"last", "min", "max", "count"}}`` of its ``run.log`` and
         ``run.log_list`` numbers, in logging order, kept by the writer: one read, whatever
         the runs' lengths. ``last`` is as logged (NaN, ±inf); min and max leave NaN out."""

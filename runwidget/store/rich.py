@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 import math
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from runwidget.errors import InvalidValueError
@@ -164,7 +164,7 @@ def _check_bins(data: Mapping[str, Any], where: str, extra: Sequence[str]) -> di
     return out
 
 
-_CHECKS = {
+_CHECKS: dict[str, Callable[[Mapping[str, Any], str], dict[str, Any]]] = {
     CONFUSION_MATRIX: _check_confusion_matrix,
     ACCURACY_TABLE: _check_accuracy_table,
     PREDICTIONS: lambda data, where: _check_bins(data, where, ("bin_averages", "bin_errors")),

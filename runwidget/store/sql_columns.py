@@ -156,10 +156,13 @@ def _ints(text: str) -> np.ndarray:
 
 
 def _fetch(conn: Connection, sql: str, params: list[Any]) -> list[Any]:
-    cursor = conn.connection.driver_connection.cursor()
+    driver = conn.connection.driver_connection
+    assert driver is not None  # a connection checked out of the pool
+    cursor = driver.cursor()
     try:
         cursor.execute(sql, params)
-        return cursor.fetchall()
+        rows: list[Any] = cursor.fetchall()
+        return rows
     finally:
         cursor.close()
 

@@ -32,7 +32,7 @@ from runwidget.store.records import (
     MetricPoint,
 )
 from runwidget.store.sql_columns import ColumnReader
-from runwidget.store.sql_rows import decode_metric, encode_metric
+from runwidget.store.sql_rows import MetricRow, decode_metric, encode_metric
 
 logger = logging.getLogger("runwidget")
 
@@ -57,7 +57,12 @@ class SqlData:
 
     # -- data ------------------------------------------------------------------------------
     def _insert_many(
-        self, conn: Connection, table: str, columns: str, rows: list[tuple], returning: bool = False
+        self,
+        conn: Connection,
+        table: str,
+        columns: str,
+        rows: Sequence[tuple[Any, ...]],
+        returning: bool = False,
     ) -> Sequence[int]:
         """Insert rows (SQLite: in statements of ``ROWS_PER_INSERT`` rows each; PostgreSQL:
         by ``COPY``); with ``returning``, the new rows' ``seq``, in order.
@@ -92,7 +97,12 @@ class SqlData:
         return range(top - len(rows) + 1, top + 1)
 
     def _copy_rows(
-        self, conn: Connection, table: str, columns: str, rows: list[tuple], returning: bool
+        self,
+        conn: Connection,
+        table: str,
+        columns: str,
+        rows: Sequence[tuple[Any, ...]],
+        returning: bool,
     ) -> list[int]:
         """PostgreSQL: the rows in one ``COPY`` (no statement to parse, one stream of
         rows); with ``returning``, their seqs are taken from the table's sequence first and
@@ -101,7 +111,9 @@ class SqlData:
         Writers of other runs take seqs at the same time, so a batch's seqs need not be
         consecutive; each run's grow, as its writer's batches commit in order.
         """
-        cursor = conn.connection.driver_connection.cursor()
+        driver = conn.connection.driver_connection
+        assert driver is not None  # a connection checked out of the pool
+        cursor = driver.cursor()
         try:
             seqs: list[int] = []
             if returning:
@@ -167,7 +179,7 @@ class SqlData:
         self._blocks.update(block_states)  # only once the points are committed
 
     def _write_metrics(
-        self, conn: Connection, key: int, metrics: list[tuple]
+        self, conn: Connection, key: int, metrics: list[tuple[str, str, float | None, Any, float]]
     ) -> dict[tuple[int, str], BlockState | None]:
         """Insert a run's metric points and the blocks they complete; the new block states."""
         rows = [encode_metric(key, m) for m in metrics]
@@ -197,7 +209,9 @@ class SqlData:
         if summed:
             self._add_to_summaries(conn, key, summed, numeric, rows, seqs)
         for name in starting:
-            states[(key, name)].first_seq = seqs[numeric[name][0]]  # type: ignore[union-attr]
+            started = states[(key, name)]
+            assert started is not None  # ``starting`` has only metrics with a state
+            started.first_seq = seqs[numeric[name][0]]
         new_rows = []
         for name, blocks in done.items():
             state = states[(key, name)]
@@ -230,7 +244,7 @@ class SqlData:
         key: int,
         names: list[str],
         numeric: dict[str, list[int]],
-        rows: list[tuple],
+        rows: list[MetricRow],
         seqs: Sequence[int],
     ) -> None:
         """Fold the new points into the metrics' summaries, in the points' transaction.
@@ -242,7 +256,7 @@ class SqlData:
         for name in names:
             where = [i for i in numeric[name] if rows[i].kind in SUMMARISED_KINDS]
             total = summarise(
-                (seqs[i], math.nan if rows[i].value is None else rows[i].value) for i in where
+                (seqs[i], math.nan if (value := rows[i].value) is None else value) for i in where
             )
             if total is not None:
                 found.append(

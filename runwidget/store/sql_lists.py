@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Collection
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import (
     Connection,
@@ -47,6 +47,7 @@ SORTABLE = {
 }
 MAX_LIST = 10_000
 WAITING_OR_ENDED = frozenset(st.ALL) - st.ALIVE
+T = TypeVar("T")
 
 
 # Where each column of ``select_runs()`` is in a row: reading rows by position is about
@@ -151,7 +152,7 @@ class SqlRunLists:
         def _reading(self) -> AbstractContextManager[Connection]: ...
         def _q(self, key: str, sql: str) -> str: ...
 
-    def _one_of(self, column: Any, values: list[str]) -> ColumnElement[bool]:
+    def _one_of(self, column: ColumnElement[Any], values: list[str]) -> ColumnElement[bool]:
         """``column IN values``. On PostgreSQL as ``= ANY(one array)``: psycopg parses a
         statement of more than 50 parameters anew at every call (500 ids: 20 ms)."""
         if self._sqlite:
@@ -310,11 +311,11 @@ class SqlRunLists:
             return {parent: int(n) for parent, n in conn.execute(query).all()}
 
     # -- summaries -------------------------------------------------------------------------
-    def metric_summaries(self, run_ids: Collection[str]) -> dict[str, dict[str, dict]]:
+    def metric_summaries(self, run_ids: Collection[str]) -> dict[str, dict[str, dict[str, Any]]]:
         """Per run: ``{metric: {"last", "min", "max", "count"}}`` of its numeric metrics,
         in logging order. NaN and infinities as logged (``min``/``max`` leave NaN out)."""
         ids = list(dict.fromkeys(run_ids))
-        found: dict[str, dict[str, dict]] = {run_id: {} for run_id in ids}
+        found: dict[str, dict[str, dict[str, Any]]] = {run_id: {} for run_id in ids}
         if not ids:
             return found
         m, r = s.metric_summaries.c, s.runs.c
@@ -343,7 +344,7 @@ class SqlRunLists:
             return last[1]
         return None
 
-    def _remember(self, key: str, version: int | None, answer: Any) -> Any:
+    def _remember(self, key: str, version: int | None, answer: T) -> T:
         if version is not None:
             if len(self._probed) > 1000:
                 self._probed.clear()
@@ -351,7 +352,7 @@ class SqlRunLists:
         return answer
 
     def change_cursor(self) -> int:
-        cached = self._unchanged("cursor")
+        cached: int | None = self._unchanged("cursor")
         if cached is not None:
             return cached
         version = self._gate.version()
@@ -366,7 +367,7 @@ class SqlRunLists:
         if not ids:
             return {}
         probe = "versions:" + "\n".join(ids)
-        cached = self._unchanged(probe)
+        cached: dict[str, RunVersion] | None = self._unchanged(probe)
         if cached is not None:
             return cached
         version = self._gate.version()

@@ -66,7 +66,7 @@ class SqlRuns:
 
     def _experiment_id(self, conn: Connection, name: str) -> int:
         """The experiment's id, creating it. Call inside a write transaction."""
-        found = conn.execute(
+        found: int | None = conn.execute(
             select(s.experiments.c.id).where(s.experiments.c.name == name)
         ).scalar_one_or_none()
         if found is not None:
@@ -81,9 +81,10 @@ class SqlRuns:
             ),
             (name, time.time()),
         )
-        return conn.execute(
+        created: int = conn.execute(
             select(s.experiments.c.id).where(s.experiments.c.name == name)
         ).scalar_one()
+        return created
 
     # -- runs ------------------------------------------------------------------------------
     def _next_seq(self, conn: Connection) -> int:
@@ -94,9 +95,10 @@ class SqlRuns:
             .where(s.counters.c.name == RUN_COUNTER)
             .values(value=s.counters.c.value + 1)
         )
-        return conn.execute(
+        seq: int = conn.execute(
             select(s.counters.c.value).where(s.counters.c.name == RUN_COUNTER)
         ).scalar_one()
+        return seq
 
     def create_run(
         self,
@@ -132,7 +134,7 @@ class SqlRuns:
                 ).scalar_one()
                 shown_name = display_name or run_id
                 tags = dict(tags or {})
-                key = conn.execute(
+                inserted = conn.execute(
                     s.runs.insert().values(
                         id=run_id,
                         experiment_id=experiment_id,
@@ -151,7 +153,9 @@ class SqlRuns:
                         seq=seq,
                         search=search_text(shown_name, run_id, experiment, run_type, tags),
                     )
-                ).inserted_primary_key[0]
+                ).inserted_primary_key
+                assert inserted is not None  # the result of an INSERT
+                key = inserted[0]
                 if tags:
                     conn.execute(s.run_tags.insert(), tag_rows(key, tags))
         except StoreError as e:

@@ -34,8 +34,8 @@ _LOWER_IS_BETTER = ("loss", "error", "mse", "rmse", "mae", "mape", "log_loss", "
 
 def goal_of(metric: str, primary: str | None, goal: str | None) -> str:
     """The goal of ``metric``: the run's goal for its primary metric, else a guess by name."""
-    if metric == primary and goal in GOALS:
-        return goal  # type: ignore[return-value]
+    if metric == primary and goal is not None and goal in GOALS:
+        return goal
     lowered = metric.lower()
     return "minimize" if any(word in lowered for word in _LOWER_IS_BETTER) else "maximize"
 
@@ -105,6 +105,7 @@ class ChildTable:
         props = parent.properties
         primary = props.get("primary_metric")
         goal = str(props.get("goal", "")).lower()
+        meta: dict[str, Any] | None
         if parent.run_type in ITERATION_TYPES:
             meta = {
                 "kind": parent.run_type,

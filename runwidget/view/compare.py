@@ -11,7 +11,7 @@ and last are those of every point logged.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from runwidget.sources import RunSource
@@ -80,7 +80,9 @@ class CompareView:
         }
 
     @staticmethod
-    def _charts(snaps: list[dict], runs: list[dict]) -> list[dict[str, Any]]:
+    def _charts(
+        snaps: Sequence[Mapping[str, Any]], runs: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
         charts: dict[str, dict[str, Any]] = {}
         for snap, run in zip(snaps, runs, strict=True):
             for chart in snap["charts"]:
@@ -110,7 +112,7 @@ class CompareView:
         return [charts[name] for name in sorted(charts)]
 
     @staticmethod
-    def _table(snaps: list[dict]) -> list[dict[str, Any]]:
+    def _table(snaps: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         rows: dict[tuple[str, str], list[str]] = {}
         for i, snap in enumerate(snaps):
             items = [(p["group"], p["name"], p["value"]) for p in snap["properties"]]

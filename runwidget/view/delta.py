@@ -27,6 +27,7 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
+_REPLACED: tuple[str, ...]
 _REPLACED = ("header", "properties", "error", "notices", "iterations", "terminal", "plots")
 # The run's alerts (absent from a snapshot of a run without any): the new list, replacing.
 _REPLACED += ("alerts",)
@@ -47,7 +48,7 @@ def apply_delta(snapshot: Mapping[str, Any], delta: Mapping[str, Any]) -> dict[s
             f"delta from version {delta.get('base')!r} cannot apply to version "
             f"{snapshot.get('version')!r}"
         )
-    out = copy.deepcopy(snapshot)
+    out = copy.deepcopy(dict(snapshot))
     out["version"] = delta["version"]
     out["time"] = delta.get("time", out.get("time"))
     for key in _REPLACED:

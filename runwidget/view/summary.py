@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from html import escape
 from typing import Any
 
-from runwidget.view.model import status_kind
+from runwidget.view._status import status_kind
 
 STATUS_COLOURS = {
     "running": "#1565c0",
