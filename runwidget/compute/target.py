@@ -97,15 +97,14 @@ class ComputeTarget(abc.ABC):
         if name == LOCAL:
             raise InvalidValueError(f"{LOCAL!r} is always attached; choose another name")
         kind = getattr(attach_configuration, "kind", None)
-        target_class = cls._kinds.get(kind) if isinstance(kind, str) else None
-        if target_class is None:
+        if not isinstance(kind, str) or kind not in cls._kinds:
             raise InvalidValueError(
                 "attach_configuration must come from a target kind's attach_configuration() "
                 f"(such as RayCompute.attach_configuration(address=...)), got "
                 f"{type(attach_configuration).__name__}"
             )
         config = dict(attach_configuration.as_config())
-        target = target_class(workspace, name, config)
+        target = cls._kinds[kind](workspace, name, config)
         target.check_reachable()
         workspace.store.put_target(name, kind, config)
         return target
