@@ -1,7 +1,6 @@
 """runwidget: live run monitoring for Jupyter."""
 
-from importlib.metadata import PackageNotFoundError, version
-
+from runwidget._version import __version__
 from runwidget.automl import AutoMLConfig
 from runwidget.compute import ComputeTarget, ComputeTargetError, RayCompute
 from runwidget.errors import (
@@ -22,10 +21,6 @@ from runwidget.execution.environment import Environment
 from runwidget.hyperdrive import HyperDriveConfig, PrimaryMetricGoal
 from runwidget.tracking import Experiment, Model, Run, Workspace
 
-try:
-    __version__ = version("runwidget")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0.0.0"
 VERSION = __version__  # the reference SDK's name (``azureml.core.VERSION``)
 
 

@@ -27,14 +27,14 @@ def isolate_local_runs(
     monkeypatch.setenv("RUNWIDGET_MAX_LOCAL_RUNS", "8")
     monkeypatch.setenv("RUNWIDGET_HEARTBEAT_INTERVAL", heartbeat)
     submitted: list[Run] = []
-    original = config_class._submit
+    original = config_class.submit_to
 
     def tracked(self, experiment: Experiment, tags=None) -> Run:
         run = original(self, experiment, tags=tags)
         submitted.append(run)
         return run
 
-    monkeypatch.setattr(config_class, "_submit", tracked)
+    monkeypatch.setattr(config_class, "submit_to", tracked)
     return submitted
 
 

@@ -705,9 +705,9 @@ def test_a_queued_run_that_never_got_a_supervisor_is_failed(monkeypatch) -> None
     from runwidget.store import RunType
 
     experiment = Experiment(name="orphans")
-    here = Run._create(experiment, run_type=RunType.SCRIPT, status=st.QUEUED,
+    here = Run.create(experiment, run_type=RunType.SCRIPT, status=st.QUEUED,
                        properties={"runwidget.host": host_name()})  # fmt: skip
-    elsewhere = Run._create(experiment, run_type=RunType.SCRIPT, status=st.QUEUED,
+    elsewhere = Run.create(experiment, run_type=RunType.SCRIPT, status=st.QUEUED,
                             properties={"runwidget.host": "another-machine"})  # fmt: skip
     assert here.get_status() == st.QUEUED  # just created: its supervisor may be starting
     monkeypatch.setattr(reaper, "NEVER_STARTED_AFTER", 0.0)

@@ -173,7 +173,7 @@ def test_callback_keeps_trials_while_the_store_is_down(
 
     monkeypatch.setattr(store, "create_run", create_run)
     study = study_of(None)
-    with pytest.warns(RunwidgetWarning, match="cannot record Optuna trials .* study goes on"):
+    with pytest.warns(RunwidgetWarning, match="cannot reach the run store .* Training goes on"):
         study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=3, callbacks=[callback])
         assert callback.flush(timeout=0.3) is False
     assert callback.run.get_children() == []

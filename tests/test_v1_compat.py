@@ -261,7 +261,7 @@ def test_submit_child_runs_a_script_under_the_run(exp: Experiment, tmp_path: Pat
     assert child.parent.id == parent.id
     assert child.get_metrics() == {"x": 1} and child.get_tags() == {"kind": "script"}
     assert [c.id for c in parent.get_children()] == [child.id]
-    assert src._parent_id is None  # the config itself is unchanged
+    assert src.parent_id is None  # the config itself is unchanged
     with pytest.raises(InvalidValueError, match="submit_child takes a ScriptRunConfig"):
         parent.submit_child("train.py")
     parent.complete()

@@ -13,5 +13,10 @@ supervisor), ``search`` (the search loop), ``pipelines`` (the search space), ``w
 """
 
 from runwidget.automl.config import AutoMLConfig
+from runwidget.automl.output import get_output
+from runwidget.tracking.providers import PROVIDERS
+
+# ``run.get_output()`` (in ``tracking``) of an AutoML run.
+PROVIDERS.get_output = get_output
 
 __all__ = ["AutoMLConfig"]

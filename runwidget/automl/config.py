@@ -189,7 +189,7 @@ class AutoMLConfig:
             "min_train_rows": summary.min_train_rows(validation),
         }
 
-    def _submit(self, experiment: Experiment, tags: Mapping[str, Any] | None = None) -> Run:
+    def submit_to(self, experiment: Experiment, tags: Mapping[str, Any] | None = None) -> Run:
         """Create the AutoML run (Queued) and start its search in a background process.
 
         Called by ``experiment.submit``.

@@ -48,7 +48,7 @@ GRACE_MARGIN = 15.0
 class _SearchRunConfig(DriverRunConfig):
     """The AutoML search as a supervised run (see the module docstring)."""
 
-    _run_type = RunType.AUTOML
+    run_type = RunType.AUTOML
 
     def __init__(
         self,
@@ -61,7 +61,7 @@ class _SearchRunConfig(DriverRunConfig):
         super().__init__(folder, DRIVER_SCRIPT, properties, grace, compute_target)
         self._data_file = data_file
 
-    def _cluster_extras(self) -> tuple[dict[str, Path], dict[str, str]]:
+    def cluster_extras(self) -> tuple[dict[str, Path], dict[str, str]]:
         # On a cluster the data travels with the job's working directory, not in the store.
         return {DATA_FILE: self._data_file}, {ENV_DATA: DATA_FILE, **self._grace_env()}
 
@@ -138,7 +138,7 @@ def submit_search(
                 cancel_grace(settings),
                 compute_target=config.compute_target,
             )
-            return runner._submit(experiment, tags)
+            return runner.submit_to(experiment, tags)
     finally:
         with contextlib.suppress(FileNotFoundError):
             data_file.unlink()  # moved into the run's folder, unless submission failed

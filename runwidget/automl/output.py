@@ -57,7 +57,7 @@ def get_output(run: Run, iteration: int | None = None) -> tuple[Run, Any]:
                 f"AutoML run {run.id!r} has no iteration {iteration} (iterations: {span})"
             )
     try:
-        data = run._store.read_file(child.id, MODEL_FILE)
+        data = run.store.read_file(child.id, MODEL_FILE)
     except FileNotFoundError:
         kept = _iterations_with_models(run)
         raise RunwidgetError(
@@ -70,7 +70,7 @@ def get_output(run: Run, iteration: int | None = None) -> tuple[Run, Any]:
 def _iterations_with_models(run: Run) -> list[int]:
     kept = []
     for child in run.get_children():
-        if MODEL_FILE in {f.path for f in run._store.list_files(child.id)}:
+        if MODEL_FILE in {f.path for f in run.store.list_files(child.id)}:
             number = child.get_properties().get("iteration")
             if isinstance(number, int):
                 kept.append(number)

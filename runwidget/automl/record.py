@@ -14,7 +14,6 @@ The run contract the RunDetails AutoML view reads:
 from __future__ import annotations
 
 import math
-import time
 from typing import Any
 
 from runwidget import status as st
@@ -23,7 +22,6 @@ from runwidget.store import RunType
 from runwidget.tracking.run import Run
 
 MODEL_FILE = "outputs/model.pkl"
-_NOT_ENDED = tuple(s for s in st.ALL if s not in st.TERMINAL)
 # How long an iteration waits for the previous one's end to be written before it starts.
 END_WRITE_TIMEOUT = 10.0
 
@@ -61,7 +59,7 @@ class Recorder:
         queued (its metrics, model and end) is written: a reader never sees two iterations
         running, and a failure to write shows here, between iterations."""
         self.parent.flush(END_WRITE_TIMEOUT)
-        return Run._create(
+        return Run.create(
             self.parent.experiment,
             run_id=f"{self.parent.id}_{iteration}",
             display_name=f"Iteration {iteration}",
@@ -94,14 +92,7 @@ class Recorder:
         """End the child run without waiting for the store: its metrics, model and status
         are written in order by the background writer, at the latest when the next
         iteration starts or the best is named (``add_properties`` writes what is queued)."""
-        if child._ended:
-            return
-        child._ended, child._ended_as = True, status
-        flusher = child._flusher
-        flusher.set_alive(child.id, False)
-        flusher.update_run(
-            child.id, status=status, ended=time.time(), error=error, only_if_status=_NOT_ENDED
-        )
+        child.end(status, error, wait=False)
 
     def best_so_far(self, iteration: int, value: float) -> None:
         self.parent.log(best_metric_name(self.primary_metric), value, step=iteration)

@@ -439,10 +439,10 @@ def main(settings_file: str | os.PathLike[str] = SETTINGS_FILE) -> int:
     except WorkerError as error:
         message = f"the search could not run: {error.error['message']}"
         print(message, file=sys.stderr)
-        parent._end(st.FAILED, {"message": message, "traceback": error.error.get("traceback")})
+        parent.end(st.FAILED, {"message": message, "traceback": error.error.get("traceback")})
         return 0
     failure = search.failure()
     if failure is not None:
-        parent._end(st.FAILED, {"message": failure, "traceback": None})
+        parent.end(st.FAILED, {"message": failure, "traceback": None})
     parent.flush()
     return 0

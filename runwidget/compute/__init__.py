@@ -9,10 +9,17 @@ from runwidget.compute.ray import RayCompute
 from runwidget.compute.target import (
     ComputeTarget,
     ComputeTargetError,
+    cancel_supervised,
     get_target,
     list_targets,
     resolve_target,
 )
+from runwidget.tracking.providers import PROVIDERS
+
+# What workspaces and runs (in ``tracking``) use of the targets.
+PROVIDERS.list_targets = list_targets
+PROVIDERS.resolve_target = resolve_target
+PROVIDERS.cancel_supervised = cancel_supervised
 
 __all__ = [
     "ComputeTarget",

@@ -20,7 +20,7 @@ class LocalCompute(ComputeTarget):
     kind = LOCAL
 
     def submit(self, config: ScriptRunConfig, experiment: Experiment, tags: Any) -> Run:
-        return config._submit_local(experiment, tags)
+        return config.submit_local(experiment, tags)
 
     def status(self, run: Run) -> str | None:
         return None  # the supervisor writes every status itself

@@ -18,7 +18,6 @@ import json
 import logging
 import shutil
 import socket
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -257,7 +256,7 @@ class RayCompute(ComputeTarget):
     def cancel(self, run: Run) -> str:
         """Stop the job: Ray sends SIGTERM to the supervisor and the script, SIGKILL a few
         seconds later; the supervisor ends the run Canceled (the watcher does, if it cannot)."""
-        store = run._store
+        store = run.store
         now = time.time()
         store.update_run(run.id, status=st.CANCELED, ended=now, only_if_status=[st.QUEUED])
         alive = [s for s in st.ALL if s not in st.TERMINAL]
@@ -317,8 +316,3 @@ def _is_this_host(host: str) -> bool:
     except OSError:
         return False
     return bool(addresses & (own | {"127.0.0.1", "::1"}))
-
-
-def temp_workdir() -> Path:
-    """A fresh folder for a job's working_dir (its parent is removed after submission)."""
-    return Path(tempfile.mkdtemp(prefix="runwidget-job-")) / "work"

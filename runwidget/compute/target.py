@@ -24,6 +24,9 @@ if TYPE_CHECKING:
 
 LOCAL = "local"
 
+# Target classes by kind, filled by ``register_kind``.
+_KINDS: dict[str, type[ComputeTarget]] = {}
+
 
 class ComputeTargetError(RunwidgetError):
     """A compute target cannot be attached, found or reached."""
@@ -37,7 +40,6 @@ class ComputeTarget(abc.ABC):
     """
 
     kind: ClassVar[str]
-    _kinds: ClassVar[dict[str, type[ComputeTarget]]] = {}
 
     def __new__(
         cls,
@@ -97,14 +99,14 @@ class ComputeTarget(abc.ABC):
         if name == LOCAL:
             raise InvalidValueError(f"{LOCAL!r} is always attached; choose another name")
         kind = getattr(attach_configuration, "kind", None)
-        if not isinstance(kind, str) or kind not in cls._kinds:
+        if not isinstance(kind, str) or kind not in _KINDS:
             raise InvalidValueError(
                 "attach_configuration must come from a target kind's attach_configuration() "
                 f"(such as RayCompute.attach_configuration(address=...)), got "
                 f"{type(attach_configuration).__name__}"
             )
         config = dict(attach_configuration.as_config())
-        target = cls._kinds[kind](workspace, name, config)
+        target = _KINDS[kind](workspace, name, config)
         target.check_reachable()
         workspace.store.put_target(name, kind, config)
         return target
@@ -125,7 +127,7 @@ class ComputeTarget(abc.ABC):
 
 def register_kind(target_class: type[ComputeTarget]) -> type[ComputeTarget]:
     """Class decorator: make a target kind known to ``attach`` and ``get_target``."""
-    ComputeTarget._kinds[target_class.kind] = target_class
+    _KINDS[target_class.kind] = target_class
     return target_class
 
 
@@ -141,7 +143,7 @@ def list_targets(workspace: Workspace) -> dict[str, ComputeTarget]:
 
     targets: dict[str, ComputeTarget] = {LOCAL: LocalCompute(workspace)}
     for record in workspace.store.list_targets():
-        target_class = ComputeTarget._kinds.get(record.kind)
+        target_class = _KINDS.get(record.kind)
         if target_class is not None:
             targets[record.name] = target_class(workspace, record.name, record.config)
     return targets
@@ -175,3 +177,16 @@ def resolve_target(workspace: Workspace, value: Any) -> ComputeTarget:
     if isinstance(value, ComputeTarget):
         return value
     return get_target(workspace, value)
+
+
+def cancel_supervised(run: Run) -> None:
+    """``run.cancel()`` of a run that a supervisor runs, from any process: through its
+    target, or through the store when that target has been detached since."""
+    workspace = run.experiment.workspace
+    try:
+        target = resolve_target(workspace, run.record.target)
+    except ComputeTargetError:
+        from runwidget.compute.local import LocalCompute
+
+        target = LocalCompute(workspace)
+    target.cancel(run)

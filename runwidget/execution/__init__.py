@@ -13,6 +13,7 @@ Modules: ``config`` (ScriptRunConfig, submission), ``supervisor`` (one run's lif
 ``reaper`` (runs whose supervisor died).
 """
 
+from runwidget.execution import reaper  # noqa: F401 - provides runs' liveness checks
 from runwidget.execution.config import ScriptRunConfig
 
 __all__ = ["ScriptRunConfig"]

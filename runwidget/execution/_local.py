@@ -20,7 +20,6 @@ from pathlib import Path
 
 from runwidget import _settings
 from runwidget.errors import RunwidgetError
-from runwidget.store import RunType
 
 # Settings (read in runwidget._settings); a run's processes pass the first two on.
 ENV_EXEC_DIR = _settings.EXEC_DIR.name
@@ -32,11 +31,6 @@ ENV_KEEP_WORKDIR = _settings.KEEP_WORKDIR.name
 ENV_SCRIPT_ENV = "RUNWIDGET_SCRIPT_ENV"
 
 DEFAULT_CANCEL_GRACE = float(_settings.CANCEL_GRACE.default)
-
-# Types of the runs that a local supervisor runs: a submitted script, and an AutoML search
-# (whose search loop is the script; see ``runwidget.automl``). Cancel, heartbeat and reaping
-# work alike for both.
-SUPERVISED_TYPES = frozenset({RunType.SCRIPT, RunType.AUTOML})
 
 
 def exec_dir() -> Path:

@@ -35,7 +35,7 @@ def request_cancel(run: Run, *, wait: bool = True) -> str:
     Returns:
         The run's status when this call returns.
     """
-    store = run._store
+    store = run.store
     run_id = run.id
     now = time.time()
     if store.update_run(run_id, status=st.CANCELED, ended=now, only_if_status=[st.QUEUED]):

@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import zipfile
 from collections.abc import Mapping, Sequence
@@ -28,6 +29,7 @@ from runwidget.execution.slots import create_ticket, remove_ticket
 from runwidget.store import RunType, redact_uri
 from runwidget.store.sql_runs import new_run_id
 from runwidget.tracking.context import ENV_RUN_ID, ENV_STORE, ENV_VERDICT_FILE
+from runwidget.tracking.providers import PROVIDERS
 from runwidget.tracking.snapshot import take_snapshot
 
 if TYPE_CHECKING:
@@ -110,12 +112,12 @@ class ScriptRunConfig:
         ``arguments`` and ``script`` read and set this configuration's own."""
         return RunConfiguration(self)
 
-    def _cluster_extras(self) -> tuple[dict[str, Path], dict[str, str]]:
+    def cluster_extras(self) -> tuple[dict[str, Path], dict[str, str]]:
         """Files (name -> path) a cluster's job gets in its working directory besides the
         snapshot, and environment variables for its supervisor: none for a user's script."""
         return {}, {}
 
-    def _script_variables(self) -> dict[str, str]:
+    def script_variables(self) -> dict[str, str]:
         """The script's environment variables: the environment's, then the config's own."""
         variables = {}
         if self.environment is not None:
@@ -126,11 +128,11 @@ class ScriptRunConfig:
     # What a configuration that runs something else than a user's script through the same
     # supervisor (an AutoML search, see ``runwidget.automl``) changes: the run's type and
     # the properties it is created with.
-    _run_type: str = RunType.SCRIPT
+    run_type: str = RunType.SCRIPT
     # The run it is created under, if any (a sweep's child: see ``runwidget.hyperdrive``).
-    _parent_id: str | None = None
+    parent_id: str | None = None
 
-    def _run_properties(self) -> dict[str, Any]:
+    def run_properties(self) -> dict[str, Any]:
         """Properties the run is created with, besides runwidget's own."""
         return {}
 
@@ -141,14 +143,13 @@ class ScriptRunConfig:
         )
 
     # -- submission ------------------------------------------------------------------------
-    def _submit(self, experiment: Experiment, tags: Mapping[str, Any] | None = None) -> Run:
+    def submit_to(self, experiment: Experiment, tags: Mapping[str, Any] | None = None) -> Run:
         """Submit to the configured compute target (called by ``experiment.submit``)."""
-        from runwidget.compute.target import resolve_target
-
-        target = resolve_target(experiment.workspace, self.compute_target)
+        # Targets sit above execution (a Ray target uses it): ``compute`` provides them.
+        target = PROVIDERS.resolve_target(experiment.workspace, self.compute_target)
         return target.submit(self, experiment, tags)
 
-    def _submit_local(self, experiment: Experiment, tags: Mapping[str, Any] | None = None) -> Run:
+    def submit_local(self, experiment: Experiment, tags: Mapping[str, Any] | None = None) -> Run:
         """Create the run (Queued), store its snapshot and start its supervisor, detached.
 
         Called by the local target. Everything that can be checked is checked before
@@ -167,14 +168,14 @@ class ScriptRunConfig:
             _abandon(run, error)
             raise
         # The supervisor records itself too; this covers one that dies before it can.
-        run._store.update_run(run.id, properties=ProcessId.of(pid).as_properties("supervisor"))
+        run.store.update_run(run.id, properties=ProcessId.of(pid).as_properties("supervisor"))
         return run
 
     def _prepare(self, experiment: Experiment, tags: Mapping[str, Any] | None) -> _Prepared:
         """Check everything, then create the Queued run with its snapshot and queue ticket.
 
         Returns:
-            The run and how to start its supervisor (``_submit`` starts it detached).
+            The run and how to start its supervisor (``submit_to`` starts it detached).
         """
         from runwidget.tracking.run import Run
 
@@ -202,15 +203,15 @@ class ScriptRunConfig:
         run_id = new_run_id(experiment.name)
         own_dir = _local.run_dir(run_id, base)
 
-        run = Run._create(
+        run = Run.create(
             experiment,
             run_id=run_id,
-            run_type=self._run_type,
-            parent_id=self._parent_id,
+            run_type=self.run_type,
+            parent_id=self.parent_id,
             status=st.QUEUED,
             tags=tags,
             properties={
-                **self._run_properties(),
+                **self.run_properties(),
                 "runwidget.script": self.script,
                 "runwidget.source_directory": str(self.source_directory),
                 "runwidget.host": host_name(),
@@ -223,7 +224,7 @@ class ScriptRunConfig:
         )
         try:
             _write_snapshot(run, snapshot)
-            ticket = create_ticket(base, run.id, run._record.created)
+            ticket = create_ticket(base, run.id, run.record.created)
             _local.ensure_dir(own_dir)
         except BaseException as error:
             remove_ticket(base, run.id)
@@ -240,7 +241,7 @@ class ScriptRunConfig:
         for name in (ENV_RUN_ID, ENV_VERDICT_FILE):
             env.pop(name, None)  # a script submitting a script: the new run is its own
         env[ENV_STORE] = store_uri
-        env[_local.ENV_SCRIPT_ENV] = json.dumps(self._script_variables())
+        env[_local.ENV_SCRIPT_ENV] = json.dumps(self.script_variables())
         # The exec dir is made absolute here: the supervisor's working directory differs.
         env[_local.ENV_EXEC_DIR] = str(_local.exec_dir())
         if env.get("MPLBACKEND", "").startswith("module://matplotlib_inline"):
@@ -318,21 +319,20 @@ def prepare_cluster_run(
         The run, the unpacked folder (remove its parent when done) and the script's
         environment variables for the job.
     """
-    from runwidget.compute.ray import temp_workdir
     from runwidget.tracking.run import Run
 
     _check_directory(config.source_directory)
     _check_script(config.source_directory, config.script)
-    variables = config._script_variables()
+    variables = config.script_variables()
     snapshot = _snapshot_with_script(config)
     workdir = temp_workdir()
     with zipfile.ZipFile(io.BytesIO(snapshot)) as archive:
         archive.extractall(workdir)
-    extra_files, extra_env = config._cluster_extras()
+    extra_files, extra_env = config.cluster_extras()
     for name, path in extra_files.items():
         shutil.copyfile(path, workdir / name)
     properties: dict[str, Any] = {
-        **config._run_properties(),
+        **config.run_properties(),
         "runwidget.script": config.script,
         "runwidget.source_directory": str(config.source_directory),
         "runwidget.target_kind": target.kind,
@@ -340,11 +340,11 @@ def prepare_cluster_run(
     }
     if config.environment is not None:
         properties["runwidget.environment"] = config.environment.name
-    run = Run._create(
+    run = Run.create(
         experiment,
         run_id=new_run_id(experiment.name),
-        run_type=config._run_type,
-        parent_id=config._parent_id,
+        run_type=config.run_type,
+        parent_id=config.parent_id,
         status=st.QUEUED,
         tags=tags,
         properties=properties,
@@ -386,11 +386,11 @@ def _snapshot_with_script(config: ScriptRunConfig) -> bytes:
 
 
 def _write_snapshot(run: Run, snapshot: bytes) -> None:
-    run._store_snapshot(snapshot)
+    run.store_snapshot(snapshot)
     if not run.flush(SNAPSHOT_WRITE_TIMEOUT):
         raise StoreError(
             f"the snapshot of run {run.id!r} could not be written to the run store "
-            f"{redact_uri(run._store.uri)} within {SNAPSHOT_WRITE_TIMEOUT:.0f} s"
+            f"{redact_uri(run.store.uri)} within {SNAPSHOT_WRITE_TIMEOUT:.0f} s"
         )
 
 
@@ -406,7 +406,7 @@ def launch_watcher(run: Run, store_uri: str) -> int:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
     command = [sys.executable, "-m", "runwidget.compute.watch", run.id]
     pid = _launch(own_dir / "watcher.log", own_dir, command, env)
-    run._store.update_run(run.id, properties=ProcessId.of(pid).as_properties("watcher"))
+    run.store.update_run(run.id, properties=ProcessId.of(pid).as_properties("watcher"))
     return pid
 
 
@@ -436,7 +436,7 @@ def _launch(log_file: Path, cwd: Path, command: list[str], env: dict[str, str]) 
 def _abandon(run: Run, error: BaseException) -> None:
     """Mark a run Failed whose supervisor could not be started (best effort)."""
     with contextlib.suppress(RunwidgetError):
-        run._store.update_run(
+        run.store.update_run(
             run.id,
             status=st.FAILED,
             ended=time.time(),
@@ -484,9 +484,7 @@ def _shareable_uri(uri: str) -> str:
 
 # -- checks -------------------------------------------------------------------------------
 def _check_target(value: Any) -> Any:
-    from runwidget.compute.target import ComputeTarget
-
-    if value is None or isinstance(value, ComputeTarget):
+    if value is None or _is_target(value):
         return value
     if isinstance(value, str) and value.strip():
         return value
@@ -494,6 +492,18 @@ def _check_target(value: Any) -> Any:
         f"compute_target must be a target's name (such as 'local') or a ComputeTarget, got "
         f"{type(value).__name__}: {value!r:.80}"
     )
+
+
+def _is_target(value: Any) -> bool:
+    """Whether ``value`` is a ``ComputeTarget`` (defined by ``runwidget.compute``, above this
+    package): it has a kind and submits."""
+    kind = getattr(value, "kind", None)
+    return isinstance(kind, str) and callable(getattr(value, "submit", None))
+
+
+def temp_workdir() -> Path:
+    """A fresh folder for a job's working_dir (its parent is removed after submission)."""
+    return Path(tempfile.mkdtemp(prefix="runwidget-job-")) / "work"
 
 
 def _check_directory(value: Any) -> Path:

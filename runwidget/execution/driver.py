@@ -31,7 +31,7 @@ class DriverRunConfig(ScriptRunConfig):
         self._properties = dict(properties)
         self._grace = grace
 
-    def _run_properties(self) -> dict[str, Any]:
+    def run_properties(self) -> dict[str, Any]:
         return dict(self._properties)
 
     def _grace_env(self) -> dict[str, str]:

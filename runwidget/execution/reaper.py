@@ -39,10 +39,11 @@ from pathlib import Path
 
 from runwidget import status as st
 from runwidget.errors import StoreError
-from runwidget.execution._local import SUPERVISED_TYPES, run_dir
+from runwidget.execution._local import run_dir
 from runwidget.execution._process import ProcessId, boot_id, host_name
 from runwidget.execution.slots import remove_ticket
-from runwidget.store import RunRecord, RunStore
+from runwidget.store import RunRecord, RunStore, RunType
+from runwidget.tracking.providers import PROVIDERS
 
 logger = logging.getLogger("runwidget")
 
@@ -55,7 +56,7 @@ _LOG_TAIL_LINES = 30
 def owner_properties(run_type: str) -> dict[str, object]:
     """The properties naming this process as the owner of a run it creates and beats; none
     for a supervised run, whose supervisor records itself."""
-    if run_type in SUPERVISED_TYPES:
+    if run_type in RunType.SUPERVISED:
         return {}
     return {
         **ProcessId.of(os.getpid()).as_properties("owner"),
@@ -71,7 +72,7 @@ def owner_gone(record: RunRecord, now: float | None = None) -> bool | None:
         True or False when this host can tell; None when the run is supervised, has ended,
         has no recorded owner, or its owner runs on another host.
     """
-    if record.run_type in SUPERVISED_TYPES or record.status not in ACTIVE:
+    if record.run_type in RunType.SUPERVISED or record.status not in ACTIVE:
         return None
     owner = ProcessId.from_properties(record.properties, "owner")
     if owner is None or not owner.local:
@@ -90,7 +91,7 @@ def supervisor_gone(record: RunRecord, now: float | None = None) -> bool | None:
         True or False when this host can tell; None when the run is not a supervised local
         run (a script or an AutoML search) of this host that should still be supervised.
     """
-    if record.run_type not in SUPERVISED_TYPES or record.status not in ACTIVE:
+    if record.run_type not in RunType.SUPERVISED or record.status not in ACTIVE:
         return None
     if record.target != "local":  # a cluster's run is watched through its engine
         return None
@@ -174,7 +175,7 @@ def reap(store: RunStore, record: RunRecord) -> bool:
     Returns:
         Whether the run was marked Failed by this call.
     """
-    if record.run_type not in SUPERVISED_TYPES:
+    if record.run_type not in RunType.SUPERVISED:
         return _reap_owned(store, record)
     if not supervisor_gone(record):
         return False
@@ -299,3 +300,10 @@ def _supervisor_log_tail(record: RunRecord) -> str | None:
         return None
     lines = [line for line in text.splitlines() if line.strip()]
     return f"last lines of {path}:\n" + "\n".join(lines[-_LOG_TAIL_LINES:])
+
+
+# What runs and experiments (in ``tracking``) use of the reaper.
+PROVIDERS.owner_properties = owner_properties
+PROVIDERS.reap = reap
+PROVIDERS.reap_host = reap_host
+PROVIDERS.sweep_interval = SWEEP_INTERVAL

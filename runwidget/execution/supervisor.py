@@ -388,7 +388,7 @@ class Supervisor:
         from runwidget.tracking.workspace import Workspace
 
         run = Run.get(Workspace(self.store), self.run_id)
-        skipped = run._upload_outputs(outputs)
+        skipped = run.upload_outputs(outputs)
         if skipped:
             text = "; ".join(skipped)
             self.flusher.add_logs(

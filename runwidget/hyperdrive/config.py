@@ -76,7 +76,7 @@ class HyperDriveConfig:
     ) -> None:
         from runwidget.execution.config import ScriptRunConfig
 
-        if not isinstance(run_config, ScriptRunConfig) or type(run_config)._run_type != "script":
+        if not isinstance(run_config, ScriptRunConfig) or type(run_config).run_type != "script":
             raise InvalidValueError(
                 "run_config must be a ScriptRunConfig (the script each child runs), got "
                 f"{type(run_config).__name__}: {run_config!r:.80}"
@@ -125,7 +125,7 @@ class HyperDriveConfig:
             "max_duration_minutes": self.max_duration_minutes,
         }
 
-    def _properties(self) -> dict[str, Any]:
+    def sweep_properties(self) -> dict[str, Any]:
         """The sweep run's properties: ``primary_metric`` and ``goal`` are the sweep view's."""
         return {
             "primary_metric": self.primary_metric_name,
@@ -138,7 +138,7 @@ class HyperDriveConfig:
             "script": self.run_config.script,
         }
 
-    def _submit(
+    def submit_to(
         self, experiment: Experiment, tags: Mapping[str, Any] | None = None
     ) -> HyperDriveRun:
         from runwidget.hyperdrive.launch import submit_sweep

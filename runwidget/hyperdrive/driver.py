@@ -48,11 +48,11 @@ class _ChildRunConfig(ScriptRunConfig):
             compute_target=child["compute_target"],
             environment=_environment(child["environment"]),
         )
-        self._parent_id = parent_id
+        self.parent_id = parent_id
         self._properties = properties
         self._grace = child.get("cancel_grace")
 
-    def _run_properties(self) -> dict[str, Any]:
+    def run_properties(self) -> dict[str, Any]:
         return dict(self._properties)
 
     def _supervisor_env(self, store_uri: str) -> dict[str, str]:
@@ -96,7 +96,7 @@ class Driver:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self._optuna = optuna
         self.sweep = sweep
-        self.store = sweep._store
+        self.store = sweep.store
         self.settings = settings
         self.metric: str = settings["primary_metric"]
         self.goal: str = settings["goal"]
@@ -159,7 +159,7 @@ class Driver:
         config = _ChildRunConfig(self.settings["child"], arguments, self.sweep.id, properties)
         self.launched += 1
         try:
-            run = config._submit(self.sweep.experiment, {})
+            run = config.submit_to(self.sweep.experiment, {})
         except RunwidgetError as e:
             self._tell(trial, state=self._optuna.trial.TrialState.FAIL)
             print(f"child {self.launched - 1} could not be submitted: {e}", flush=True)

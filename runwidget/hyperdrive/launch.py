@@ -38,7 +38,7 @@ GRACE_MARGIN = 20.0
 class _SweepRunConfig(DriverRunConfig):
     """The sweep's driver as a supervised local run (see the module docstring)."""
 
-    _run_type = RunType.SWEEP
+    run_type = RunType.SWEEP
 
 
 def child_settings(config: HyperDriveConfig, experiment: Experiment) -> dict[str, Any]:
@@ -89,6 +89,6 @@ def submit_sweep(
             "The driver of this sweep (written by runwidget.hyperdrive.HyperDriveConfig).",
         )
         (root / SETTINGS_FILE).write_text(json.dumps(settings, indent=2), encoding="utf-8")
-        runner = _SweepRunConfig(root, DRIVER_SCRIPT, config._properties(), grace)
-        run = runner._submit_local(experiment, tags)
+        runner = _SweepRunConfig(root, DRIVER_SCRIPT, config.sweep_properties(), grace)
+        run = runner.submit_local(experiment, tags)
     return HyperDriveRun(experiment, run.id)

@@ -57,8 +57,8 @@ class HyperDriveRun(Run):
         for child, score in self._scores():
             if score is None and discard_no_metric:
                 continue
-            rows.append({"run_id": child.id, "hyperparameters": hyperparameters(child._record),
-                         "best_primary_metric": score, "status": child._record.status})  # fmt: skip
+            rows.append({"run_id": child.id, "hyperparameters": hyperparameters(child.record),
+                         "best_primary_metric": score, "status": child.record.status})  # fmt: skip
         sign = -1 if self.goal == "maximize" else 1
         scored = sorted((r for r in rows if r["best_primary_metric"] is not None),
                         key=lambda r: sign * r["best_primary_metric"], reverse=reverse)  # fmt: skip

@@ -117,6 +117,16 @@ class TrainingRun:
                 self._run = self._find()
             return self._run
 
+    @property
+    def found(self) -> Run | None:
+        """The run if it was found or created already (``run`` does it on first use)."""
+        return self._run
+
+    @property
+    def experiment(self) -> Any:
+        """The experiment asked for (an ``Experiment``, a name, or None for the default)."""
+        return self._experiment
+
     def _find(self) -> Run:
         from runwidget.tracking.context import ENV_RUN_ID
         from runwidget.tracking.experiment import Experiment
@@ -157,7 +167,7 @@ class TrainingRun:
         """Log each finite number of ``metrics`` at ``step`` (others are left out), to this
         integration's run or to ``run`` (a child of it)."""
         run = run or self.run
-        if run._ended:
+        if run.ended:
             return
         for name, value in metrics.items():
             number = to_float(value)
@@ -240,7 +250,7 @@ class TrainingRunOwner:
         self._training.end(exc, final=True)
 
     def __repr__(self) -> str:
-        run = self._training._run
+        run = self._training.found
         return f"{type(self).__name__}(run={run.id if run is not None else None!r})"
 
 

@@ -133,9 +133,9 @@ class RunwidgetLogger(TrainingRunOwner, _BASES[0]):  # type: ignore[misc]
     def name(self) -> str:
         """The experiment's name (a folder of the checkpoints' path)."""
         training = self._training
-        if training._run is not None:
-            return training._run.experiment.name
-        experiment = training._experiment
+        if training.found is not None:
+            return training.found.experiment.name
+        experiment = training.experiment
         if experiment is None:
             return training.framework
         return experiment if isinstance(experiment, str) else experiment.name
@@ -203,7 +203,7 @@ class RunwidgetLogger(TrainingRunOwner, _BASES[0]):  # type: ignore[misc]
     def finalize(self, status: str) -> None:
         """Called by the trainer as it ends: ``success`` or ``failed`` (an exception, whose
         traceback the run keeps, or a keyboard interrupt, which cancels it)."""
-        if _rank() != 0 or self._training._run is None:
+        if _rank() != 0 or self._training.found is None:
             return
         if self._log_checkpoints and status == "success":
             self._training.guard("store the checkpoints", self._upload_checkpoints)

@@ -20,30 +20,29 @@ first objective and, for a single objective, logs ``best_<metric>`` after each t
 
 Optuna calls callbacks as each trial ends, so a trial appears when it is over. To watch a
 study live without recording it, use ``RunDetails(study)`` (``runwidget.sources.optuna``).
-Recording never slows or stops the study: the callback queues the trial and returns; a
-background thread writes it. When the run store cannot be reached, trials wait in memory
-and are written when it is back (or at ``complete()``, or at exit), with one warning.
+Recording never slows or stops the study: the callback queues the trial and returns; the
+run's writer thread (the one ``run.log`` uses) writes it. When the run store cannot be
+reached, trials wait in memory and are written when it is back (or at ``complete()``, or at
+exit), with one warning.
 """
 
 from __future__ import annotations
 
-import atexit
 import contextlib
+import functools
 import logging
 import math
 import threading
 import time
-import warnings
-import weakref
 from collections.abc import Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from runwidget import status as st
 from runwidget._imports import import_optional
-from runwidget.errors import InvalidValueError, RunFinishedError, RunwidgetWarning, StoreError
+from runwidget.errors import InvalidValueError, RunFinishedError
 from runwidget.sources.optuna import INTERMEDIATE, metric_names, parameter_properties
-from runwidget.store import Batch, MetricKind, RunType
+from runwidget.store import Batch, MetricKind, RunStore, RunType
 
 if TYPE_CHECKING:
     import optuna
@@ -56,18 +55,9 @@ logger = logging.getLogger("runwidget")
 __all__ = ["RunwidgetCallback"]
 
 _STATUS = {"COMPLETE": st.COMPLETED, "PRUNED": st.CANCELED, "FAIL": st.FAILED}
-MAX_RETRY_DELAY = 10.0
-# How long ending the sweep run (and the interpreter's exit) waits for queued trials.
+# How long ending the sweep run waits for queued trials (the run's writer writes what is
+# left at the interpreter's exit).
 END_TIMEOUT = 30.0
-
-# Callbacks with trials that may still be queued, written at the interpreter's exit.
-_live: weakref.WeakSet[RunwidgetCallback] = weakref.WeakSet()
-
-
-@atexit.register
-def _write_at_exit() -> None:
-    for callback in list(_live):
-        callback._close(END_TIMEOUT)
 
 
 def _optuna() -> Any:
@@ -138,26 +128,18 @@ class RunwidgetCallback:
                 )
             self.run = experiment.start_logging(display_name=display_name, run_type=RunType.SWEEP)
             self._named = display_name is not None
-        self._lock = threading.Lock()  # guards the queue and the study's description
-        self._write_lock = threading.Lock()  # one writer at a time: the thread or flush()
+        self._lock = threading.Lock()  # guards the study's description
         self._names: list[str] | None = None
         self._study: dict[str, Any] | None = None  # what the sweep run says of the study
-        self._described = False
         self._maximize: bool | None = None
         self._best: float | None = None
-        self._waiting: list[Any] = []  # finished trials not yet written
         self._progress: dict[int, dict[str, Any]] = {}  # what is written of a trial
-        self._warned = False
-        self._wake = threading.Event()
-        self._stop = False
-        self._thread: threading.Thread | None = None
-        _live.add(self)
 
     # -- the callback ------------------------------------------------------------------------
     def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         """Queue ``trial`` for writing (called by ``study.optimize`` as each trial ends).
 
-        The trial is written by a background thread: the study does not wait for the store.
+        The trial is written by the run's writer thread: the study does not wait for the store.
 
         Raises:
             InvalidValueError: ``metric_name`` does not match the study's objectives.
@@ -166,10 +148,10 @@ class RunwidgetCallback:
             if self._names is None:
                 self._names = self._check_names(study)
                 self._study = self._describe(study, self._names)
-            self._waiting.append(trial)
-        self._wake.set()
-        if self._thread is None or not self._thread.is_alive():
-            self._start_thread()
+                self.run.queue_write(self._write_description, "describe the Optuna study")
+            self.run.queue_write(
+                functools.partial(self._record, trial), f"record Optuna trial {trial.number}"
+            )
 
     def _check_names(self, study: optuna.Study) -> list[str]:
         names = self._metric_names or metric_names(study)
@@ -195,71 +177,18 @@ class RunwidgetCallback:
         return properties
 
     # -- the writer ----------------------------------------------------------------------------
-    def _start_thread(self) -> None:
-        with self._lock:
-            if self._thread is not None and self._thread.is_alive():
-                return
-            self._stop = False
-            self._thread = threading.Thread(
-                target=self._loop, name="runwidget-optuna-callback", daemon=True
-            )
-            self._thread.start()
+    def _write_description(self, store: RunStore) -> None:
+        """Name the sweep run after the study (unless named) and give it the study's goal."""
+        assert self._study is not None
+        if not self._named:
+            store.update_run(self.run.id, display_name=self._study["study_name"])
+        store.update_run(self.run.id, properties=self._study)
 
-    def _loop(self) -> None:
-        delay: float | None = None
-        while True:
-            self._wake.wait(delay)
-            self._wake.clear()
-            written = self._drain()
-            if self._stop and (written or not self._waiting):
-                return
-            delay = None if written else min(max((delay or 0.25) * 2, 0.5), MAX_RETRY_DELAY)
-
-    def _drain(self) -> bool:
-        """Write the queued trials, oldest first. Returns False if the store is unreachable
-        (what is left stays queued)."""
-        with self._write_lock:
-            try:
-                if not self._described and self._study is not None:
-                    if not self._named:
-                        self.run._flusher.update_run(
-                            self.run.id, display_name=self._study["study_name"]
-                        )
-                    self.run.add_properties(self._study)
-                    self._described = True
-                while True:
-                    with self._lock:
-                        if not self._waiting:
-                            return True
-                        trial = self._waiting[0]
-                    try:
-                        self._record(trial)
-                    except StoreError:
-                        raise
-                    except Exception:  # one trial that cannot be written is left out
-                        logger.exception("runwidget could not record trial %s", trial.number)
-                    with self._lock:
-                        self._waiting.pop(0)
-            except StoreError as e:
-                self._warn(e)
-                return False
-
-    def _warn(self, error: Exception) -> None:
-        if not self._warned:
-            self._warned = True
-            warnings.warn(
-                f"runwidget cannot record Optuna trials ({error}); they wait in memory and are "
-                "written when the run store is back. The study goes on.",
-                RunwidgetWarning,
-                stacklevel=2,
-            )
-
-    def _record(self, trial: Any) -> None:
+    def _record(self, trial: Any, store: RunStore) -> None:
         """Write one finished trial: its child run, its metrics, its end. A call that fails
-        part-way is retried from the step that failed (``_progress``), never twice."""
+        part-way is run again from the step that failed (``_progress``), never twice."""
         assert self._names is not None
         run = self.run
-        store = run._store
         state = trial.state.name
         status = _STATUS.get(state)
         if status is None:
@@ -299,8 +228,6 @@ class RunwidgetCallback:
         if status == st.FAILED:
             reason = (trial.system_attrs or {}).get("fail_reason")
             error = {"message": str(reason or f"trial {trial.number} failed"), "traceback": None}
-        # Written here, by this one thread, rather than by the run's writer: two threads
-        # writing one SQLite file make each other wait.
         store.update_run(child_id, status=status, ended=ended, error=error)
         del self._progress[trial.number]
         self._log_best(trial)
@@ -319,35 +246,18 @@ class RunwidgetCallback:
 
     # -- ending the sweep run ----------------------------------------------------------------
     def flush(self, timeout: float | None = 10.0) -> bool:
-        """Write every trial queued so far, retrying for up to ``timeout`` seconds while the
+        """Write every trial queued so far, waiting up to ``timeout`` seconds while the
         store is unreachable. Returns whether everything was written."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        delay = 0.05
-        while not self._drain():
-            if deadline is not None and time.monotonic() + delay > deadline:
-                return False
-            time.sleep(delay)
-            delay = min(delay * 2, MAX_RETRY_DELAY)
-        left = None if deadline is None else max(0.0, deadline - time.monotonic())
-        return self.run.flush(left)
-
-    def _close(self, timeout: float | None) -> None:
-        self.flush(timeout)
-        self._stop = True
-        self._wake.set()
-        thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(5)
-        _live.discard(self)
+        return self.run.flush(timeout)
 
     def complete(self) -> None:
         """Write what is left and mark the sweep run Completed."""
-        self._close(END_TIMEOUT)
+        self.flush(END_TIMEOUT)
         self.run.complete()
 
     def fail(self, error: BaseException | str | None = None) -> None:
         """Write what is left and mark the sweep run Failed."""
-        self._close(END_TIMEOUT)
+        self.flush(END_TIMEOUT)
         self.run.fail(error)
 
     def __enter__(self) -> RunwidgetCallback:
@@ -359,7 +269,7 @@ class RunwidgetCallback:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._close(END_TIMEOUT)
+        self.flush(END_TIMEOUT)
         self.run.__exit__(exc_type, exc, tb)
 
     def __repr__(self) -> str:

@@ -109,7 +109,7 @@ class RunwidgetCallback(TrainingRunOwner, _transformers.TrainerCallback):
         A TrainerCallback hears of a normal end only; the wrappers see exceptions too."""
         if self._trainer is not None:
             return
-        frame = sys._getframe(1)
+        frame = sys._getframe(1)  # noqa: SLF001 - the caller's frame, as the stdlib offers it
         for _ in range(_MAX_FRAMES):
             if frame is None:
                 return
@@ -160,7 +160,7 @@ class RunwidgetCallback(TrainingRunOwner, _transformers.TrainerCallback):
     def _start_search(self, direction: Any) -> None:
         self._searching = True
         training = self._training
-        if training._run is None:
+        if training.found is None:
             training.run_type = "sweep"
         goal = direction if isinstance(direction, str) else None  # one objective
         training.guard(

@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import quote
 
 from runwidget import status as st
+from runwidget._version import __version__
 from runwidget.errors import InvalidValueError
 from runwidget.server.lists import (
     ACTIVE,
@@ -130,10 +131,8 @@ class RunService:
 
     # -- lists -----------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
-        import runwidget
-
         return {
-            "version": runwidget.__version__,
+            "version": __version__,
             "store": redact_uri(self.store.uri),
             "runs": self.counts.count(RunFilter()),
             "cursor": self.store.change_cursor(),

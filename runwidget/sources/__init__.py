@@ -23,7 +23,7 @@ def source_for(obj: Any) -> RunSource:
     from runwidget.tracking import Run
 
     if isinstance(obj, Run):
-        return StoreSource(obj._store, obj.id, record=obj._record)
+        return StoreSource(obj.store, obj.id, record=obj.record)
     if type(obj).__module__.startswith("mlflow") and hasattr(getattr(obj, "info", None), "run_id"):
         # An mlflow.entities.Run or the ActiveRun of mlflow.start_run().
         from runwidget.sources.mlflow import MlflowSource

@@ -151,7 +151,8 @@ class MlflowSource(RunSource):
         info, data = run.info, run.data
         status = MLFLOW_STATUS.get(info.status, st.RUNNING)
         started = (info.start_time or 0) / 1000
-        last_change = max([m.timestamp for m in data._metric_objs] + [info.start_time or 0]) / 1000
+        stamps = [m.timestamp for m in _metric_objects(data)]
+        last_change = max([*stamps, info.start_time or 0]) / 1000
         error = None
         if status == st.RUNNING and time.time() - last_change > _settings.mlflow_stale_after():
             status = st.NOT_RESPONDING
@@ -192,7 +193,7 @@ class MlflowSource(RunSource):
         if since == 0:
             self._metrics_seen.clear()
             self._pending.clear()
-        latest = self._get(self._run_id).data._metric_objs
+        latest = _metric_objects(self._get(self._run_id).data)
         for metric in latest:
             seen = self._metrics_seen.get(metric.key)
             if seen is None:
@@ -224,7 +225,8 @@ class MlflowSource(RunSource):
             )
 
     def _store(self) -> Any:
-        return self._client._tracking_client.store
+        # MLflow's client keeps its store (whose paged reads we use) only here.
+        return self._client._tracking_client.store  # noqa: SLF001
 
     def _sampled(self, key: str, start: int | None, end: int | None) -> list[Any]:
         """Up to MAX_POINTS points of ``key`` in steps [start, end], sampled by MLflow."""
@@ -368,7 +370,7 @@ class MlflowSource(RunSource):
             return []
         return [
             MetricPoint(seq, m.key, MetricKind.SCALAR, float(m.step), m.value, m.timestamp / 1000)
-            for m in run.data._metric_objs
+            for m in _metric_objects(run.data)
         ]
 
     def child(self, run_id: str) -> MlflowSource:
@@ -463,7 +465,7 @@ def _no_progress_bars() -> Iterator[None]:
 
 def _mark(run: Any) -> tuple[Any, ...]:
     """What, when changed, makes a child row worth sending again."""
-    metrics = tuple(sorted((m.key, m.step, m.timestamp) for m in run.data._metric_objs))
+    metrics = tuple(sorted((m.key, m.step, m.timestamp) for m in _metric_objects(run.data)))
     return (run.info.status, run.info.end_time, metrics, len(run.data.params))
 
 
@@ -475,7 +477,7 @@ def recognise_search(children: list[Any]) -> dict[str, Any] | None:
     """
     first = children[0]
     tags, params = first.data.tags, first.data.params
-    metrics = [m.key for m in first.data._metric_objs]
+    metrics = [m.key for m in _metric_objects(first.data)]
     if "number" in tags and "direction" in tags:  # Optuna's MLflowCallback
         direction = str(tags["direction"]).strip("[]'\" ").split(",")[0].strip("'\" ")
         return {
@@ -515,3 +517,10 @@ def _int(value: Any, default: int) -> int:
         return int(value)
     except (TypeError, ValueError):
         return default
+
+
+def _metric_objects(data: Any) -> list[Any]:
+    """The ``Metric`` objects (with timestamps and steps) of a run's data: MLflow's public
+    ``data.metrics`` keeps only the last value of each."""
+    found: list[Any] = data._metric_objs  # noqa: SLF001
+    return found

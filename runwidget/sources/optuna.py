@@ -218,6 +218,16 @@ class OptunaSource(RunSource):
     def __repr__(self) -> str:
         return f"OptunaSource({self._name!r})"
 
+    def trial_record(self, run_id: str) -> RunRecord:
+        """The run record of trial run ``run_id`` (read by its drill-down source)."""
+        with self._lock:
+            return self._entry(run_id).record
+
+    def trial_points(self, run_id: str, since: int, limit: int | None) -> list[MetricPoint]:
+        """The points of trial run ``run_id`` after seq ``since``, at most ``limit``."""
+        with self._lock:
+            return _after(self._entry(run_id).points, since, limit)
+
     # -- reading the storage -----------------------------------------------------------------
     def _entry(self, run_id: str) -> _Trial:
         prefix = f"{self._id}-trial-"
@@ -441,16 +451,13 @@ class _TrialSource(RunSource):
         return self._run_id
 
     def record(self) -> RunRecord:
-        with self._parent._lock:
-            self._parent._sync_if_stale()
-            return self._parent._entry(self._run_id).record
+        return self._parent.trial_record(self._run_id)
 
     def children(self, since: int = 0) -> list[RunRecord]:
         return []
 
     def metrics(self, since: int = 0, limit: int | None = None) -> list[MetricPoint]:
-        with self._parent._lock:
-            return _after(self._parent._entry(self._run_id).points, since, limit)
+        return self._parent.trial_points(self._run_id, since, limit)
 
     def logs(self, since: int = 0, limit: int | None = None) -> list[LogLine]:
         return []

@@ -118,7 +118,7 @@ def open_store(uri: str | None = None) -> RunStore:
         return store
 
 
-def _close_all() -> None:
+def close_all() -> None:
     """Close every store this process opened (tests use it to start afresh)."""
     with _open_lock:
         for store in _open_stores.values():

@@ -251,6 +251,9 @@ class RunType:
     AUTOML = "automl"  # parent of AutoML iterations
     SWEEP = "sweep"  # parent of hyperparameter-search trials
     CHILD = "child"  # run.child_run()
+    # The types a local supervisor process runs and beats: a submitted script, and an AutoML
+    # search (whose search loop is the script). Cancel, heartbeat and reaping work alike.
+    SUPERVISED = frozenset({SCRIPT, AUTOML})
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ the user is warned once per outage. Everything left is flushed at interpreter ex
 from __future__ import annotations
 
 import atexit
+import functools
 import logging
 import threading
 import time
@@ -47,7 +48,8 @@ class Flusher:
         self._lock = threading.Lock()  # guards the buffer
         self._write_lock = threading.Lock()  # one write at a time keeps each run's order
         self._pending: dict[str, Batch] = {}
-        self._updates: list[tuple[str, dict[str, Any]]] = []
+        # Run changes and other writes, in order, each applied after the data queued before it.
+        self._updates: list[Callable[[], None]] = []
         self._count = 0
         self._dropped = 0
         self._alive: set[str] = set()
@@ -128,7 +130,19 @@ class Flusher:
     def update_run(self, run_id: str, **changes: Any) -> None:
         """Queue a change to a run, applied after the data queued before it."""
         with self._lock:
-            self._updates.append((run_id, changes))
+            self._updates.append(functools.partial(self._apply_update, run_id, changes))
+        self._ensure_thread()
+
+    def call(self, task: Callable[[RunStore], None], what: str) -> None:
+        """Queue ``task(store)``, run on the writer thread after what was queued before it.
+
+        A task that meets an outage (``StoreUnavailableError``) is run again, whole, when the
+        store is back: it must be safe to repeat. Any other error leaves it out, with a
+        warning naming ``what`` it was to do. For producers other than ``run.log`` (an
+        Optuna study's trials): one writer per store, one retry policy, one warning.
+        """
+        with self._lock:
+            self._updates.append(functools.partial(self._run_task, task, what))
         self._ensure_thread()
 
     def set_alive(self, run_id: str, alive: bool) -> None:
@@ -203,8 +217,7 @@ class Flusher:
             try:
                 self._write_batches(batches)
                 while updates:
-                    run_id, changes = updates[0]
-                    self._apply_update(run_id, changes)
+                    updates[0]()
                     updates.pop(0)
                 ok = True
                 # Before waking the flushes that wait for this write: the recovery is logged
@@ -271,6 +284,14 @@ class Flusher:
         except Exception as e:
             what = ", ".join(sorted(changes))
             _warn(f"runwidget could not update run {run_id!r} ({what}): {e}")
+
+    def _run_task(self, task: Callable[[RunStore], None], what: str) -> None:
+        try:
+            task(self.store)
+        except StoreUnavailableError:
+            raise
+        except Exception as e:
+            _warn(f"runwidget could not {what}: {e}")
 
     def _give_back(self, batches: dict[str, Batch], updates: list[Any]) -> None:
         """Put unwritten items back in front of what was queued meanwhile."""
@@ -384,9 +405,12 @@ def flush_all(timeout: float | None = None) -> None:
         flusher.flush(timeout)
 
 
-def _close_all(timeout: float | None = None) -> None:
+def close_all(timeout: float | None = None, forget: bool = False) -> None:
+    """Close every writer (at exit); with ``forget``, the next ``flusher_for`` starts anew."""
     for flusher in list(_flushers.values()):
         flusher.close(timeout)
+    if forget:
+        _flushers.clear()
 
 
 def _halves(batch: Batch) -> list[Batch]:
@@ -432,4 +456,4 @@ def _warn(message: str, warn: Callable[..., None] = warnings.warn) -> None:
             raise
 
 
-atexit.register(_close_all)
+atexit.register(close_all)

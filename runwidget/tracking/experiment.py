@@ -12,6 +12,7 @@ from runwidget.errors import InvalidValueError
 from runwidget.status import ALL, NOT_RESPONDING, QUEUED, RUNNING
 from runwidget.store import RunType
 from runwidget.tracking._validate import check_name
+from runwidget.tracking.providers import PROVIDERS
 from runwidget.tracking.workspace import Workspace, default_workspace
 
 if TYPE_CHECKING:
@@ -91,20 +92,21 @@ class Experiment:
             outputs = "./outputs" if run_type == RunType.INTERACTIVE else None
         folder = None
         if outputs is not False and outputs is not None:
-            from runwidget.tracking.run import _outputs_folder
+            from runwidget.tracking.run import outputs_folder
 
-            folder = _outputs_folder(outputs)
-        run = Run._create(
+            folder = outputs_folder(outputs)  # checked (and created) before the run exists
+        run = Run.create(
             self, display_name=display_name, run_type=run_type, tags=tags, status=RUNNING
         )
         _sweep(self.workspace.store)
         if snapshot_directory is not None:
             from runwidget.tracking.snapshot import take_snapshot
 
-            run._store_snapshot(take_snapshot(snapshot_directory))
-        run._outputs = folder
+            run.store_snapshot(take_snapshot(snapshot_directory))
+        if folder is not None:
+            run.track_outputs(*folder)
         if interval:
-            run._start_system_metrics(interval)
+            run.start_system_metrics(interval)
         return run
 
     def submit(
@@ -115,7 +117,7 @@ class Experiment:
         With ``show_output``, waits for the run and streams its output (as
         ``run.wait_for_completion(show_output=True)``).
         """
-        submit = getattr(config, "_submit", None)
+        submit = getattr(config, "submit_to", None)
         if submit is None:
             raise InvalidValueError(
                 f"experiment.submit takes a ScriptRunConfig or an AutoMLConfig, got "
@@ -201,22 +203,18 @@ def _matches(stored: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
 
 def _reaped(store: RunStore, record: RunRecord) -> RunRecord:
     """The run's record, read again if the reaper just ended it (its process is gone)."""
-    from runwidget.execution import reaper
-
-    return store.get_run(record.id) if reaper.reap(store, record) else record
+    return store.get_run(record.id) if PROVIDERS.reap(store, record) else record
 
 
 def _sweep(store: RunStore) -> None:
-    """End this host's runs whose process is gone, at most every ``SWEEP_INTERVAL`` s."""
-    from runwidget.execution import reaper
-
+    """End this host's runs whose process is gone, at most every ``sweep_interval`` s."""
     now = time.monotonic()
     with _sweep_lock:
         last = _last_sweep.get(store.uri)
-        if last is not None and now - last < reaper.SWEEP_INTERVAL:
+        if last is not None and now - last < PROVIDERS.sweep_interval:
             return
         _last_sweep[store.uri] = now
-    reaper.reap_host(store)
+    PROVIDERS.reap_host(store)
 
 
 def _system_metrics_interval(value: Any) -> float:

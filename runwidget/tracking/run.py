@@ -14,7 +14,7 @@ import time
 import traceback
 import uuid
 import zipfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from types import TracebackType
@@ -30,7 +30,7 @@ from runwidget.errors import (
     RunwidgetWarning,
     StoreError,
 )
-from runwidget.store import MetricKind, NewFile, RunRecord, RunType, rich
+from runwidget.store import MetricKind, NewFile, RunRecord, RunStore, RunType, rich
 from runwidget.tracking import _portal
 from runwidget.tracking._flusher import flusher_for
 from runwidget.tracking._metrics import metrics_dict, metrics_rows
@@ -43,6 +43,7 @@ from runwidget.tracking._validate import (
     to_number,
     to_step,
 )
+from runwidget.tracking.providers import PROVIDERS
 from runwidget.tracking.snapshot import SNAPSHOT_PATH
 from runwidget.tracking.workspace import Workspace
 
@@ -118,7 +119,7 @@ class Run:
 
     # -- creating and finding ------------------------------------------------------------
     @classmethod
-    def _create(
+    def create(
         cls,
         experiment: Experiment,
         *,
@@ -136,9 +137,7 @@ class Run:
         properties = _check_mapping(properties, "properties")
         if status == st.RUNNING:
             # This process beats the run: the reaper fails it if the process dies first.
-            from runwidget.execution.reaper import owner_properties
-
-            properties = {**owner_properties(run_type), **properties}
+            properties = {**PROVIDERS.owner_properties(run_type), **properties}
         record = experiment.workspace.store.create_run(
             experiment.name,
             run_id=run_id,
@@ -243,6 +242,21 @@ class Run:
             return None
         return Run(self.experiment, self._record.parent_id)
 
+    @property
+    def store(self) -> RunStore:
+        """The store this run lives in."""
+        return self._store
+
+    @property
+    def record(self) -> RunRecord:
+        """The run's record as last read (``refresh()`` reads it again)."""
+        return self._record
+
+    @property
+    def ended(self) -> bool:
+        """Whether the run has ended, as this object knows it (it accepts no more data)."""
+        return self._ended
+
     def refresh(self) -> RunRecord:
         """Re-read the run from the store."""
         self._record = self._store.get_run(self.id)
@@ -307,7 +321,9 @@ class Run:
         alerts.flush(END_FLUSH_TIMEOUT, webhook=False, store=self._store)
         return [a.as_dict() for a in self._store.read_alerts(self.id)]
 
-    def _start_system_metrics(self, interval: float) -> None:
+    def start_system_metrics(self, interval: float) -> None:
+        """Sample this process's CPU, memory and I/O every ``interval`` seconds into the
+        run's ``system/`` metrics until it ends (``start_logging(system_metrics=...)``)."""
         from runwidget.tracking.system_metrics import SystemMetricsThread
 
         flusher, run_id = self._flusher, self.id
@@ -565,7 +581,7 @@ class Run:
             self.id, NewFile(name, data, kind=kind, content_type=content_type, time=time.time())
         )
 
-    def _upload_outputs(self, folder: Path, name: str = "outputs") -> list[str]:
+    def upload_outputs(self, folder: Path, name: str = "outputs") -> list[str]:
         """Store every file under ``folder`` as ``<name>/<relative path>``, as the
         reference SDK did for ``./outputs``; a name the run already has (the script
         uploaded it itself) is left as it is. Returns what could not be stored, and why."""
@@ -584,7 +600,13 @@ class Run:
                 skipped.append(f"{path}: {e}")
         return skipped
 
-    def _store_snapshot(self, data: bytes) -> None:
+    def track_outputs(self, folder: Path | None, name: str = "outputs") -> None:
+        """Store the files of ``folder`` as ``<name>/...`` with the run when it ends
+        (``start_logging``'s ``outputs``, see ``outputs_folder``). None tracks no folder."""
+        self._outputs = None if folder is None else (folder, name)
+
+    def store_snapshot(self, data: bytes) -> None:
+        """Store ``data`` (a zip of the source folder) as the run's snapshot."""
         self._add_file(SNAPSHOT_PATH, data, kind="snapshot")
 
     def get_file_names(self) -> list[str]:
@@ -651,7 +673,7 @@ class Run:
             outputs = (Path.cwd() / "outputs", "outputs")
         if outputs is not None and not self._ended:
             # A live run's outputs are stored when it ends; a model among them is stored now.
-            self._upload_outputs(*outputs)
+            self.upload_outputs(*outputs)
         self.flush()
         if not model_files(self._store, self.id, model_path):
             stored = [f for f in self.get_file_names() if not f.startswith("images/")]
@@ -753,7 +775,7 @@ class Run:
         """Start a child run (Running). Use it as a context manager to end it."""
         if name is not None:
             check_name(name, "child run name")
-        return Run._create(
+        return Run.create(
             self.experiment,
             display_name=name,
             run_type=RunType.CHILD,
@@ -807,26 +829,24 @@ class Run:
                 check_name(tag_key, "tag_key")
             tags = [{tag_key: ""} if tag_key is not None else {} for _ in range(count)]
         return [
-            Run._create(self.experiment, run_type=RunType.CHILD, parent_id=self.id, tags=t)
+            Run.create(self.experiment, run_type=RunType.CHILD, parent_id=self.id, tags=t)
             for t in tags
         ]
 
     def submit_child(self, config: Any, tags: Mapping[str, Any] | None = None) -> Run:
         """Submit a ``ScriptRunConfig`` as a child of this run; returns its run at once."""
-        from runwidget.execution.config import ScriptRunConfig
-
-        if not isinstance(config, ScriptRunConfig):
+        if not callable(getattr(config, "submit_to", None)) or not hasattr(config, "parent_id"):
             raise InvalidValueError(
                 f"submit_child takes a ScriptRunConfig, got {_type_name(config)}"
             )
         child = copy.copy(config)  # the caller's config stays as it was
-        child._parent_id = self.id
-        return child._submit(self.experiment, tags=_check_mapping(tags, "tags"))
+        child.parent_id = self.id
+        return child.submit_to(self.experiment, tags=_check_mapping(tags, "tags"))
 
     # -- ending --------------------------------------------------------------------------
     def complete(self) -> None:
         """Mark the run Completed (after writing everything logged)."""
-        self._end(st.COMPLETED)
+        self.end(st.COMPLETED)
 
     def fail(self, error_details: BaseException | str | None = None) -> None:
         """Mark the run Failed with an error message (and traceback for an exception)."""
@@ -837,41 +857,40 @@ class Run:
             }
         else:
             error = {"message": clean_text(str(error_details or "failed")), "traceback": None}
-        self._end(st.FAILED, error)
+        self.end(st.FAILED, error)
 
     def cancel(self) -> None:
         """Cancel the run. A submitted script's process is stopped, from any process."""
         if self._is_supervised() and not self._is_own_context():
-            from runwidget.compute.target import ComputeTargetError, resolve_target
-
-            try:
-                target = resolve_target(self.experiment.workspace, self._record.target)
-            except ComputeTargetError:  # detached since: ask its supervisor through the store
-                from runwidget.compute.local import LocalCompute
-
-                target = LocalCompute(self.experiment.workspace)
-            target.cancel(self)
+            PROVIDERS.cancel_supervised(self)  # through its compute target
             self._ended = True
             return
-        self._end(st.CANCELED)
+        self.end(st.CANCELED)
 
     def _is_own_context(self) -> bool:
         return os.environ.get("RUNWIDGET_RUN_ID") == self.id
 
     def _is_supervised(self) -> bool:
         """Whether a local supervisor runs this run (a submitted script, an AutoML search)."""
-        from runwidget.execution._local import SUPERVISED_TYPES
+        return self._record.run_type in RunType.SUPERVISED
 
-        return self._record.run_type in SUPERVISED_TYPES
+    def end(
+        self, status: str, error: Mapping[str, Any] | None = None, *, wait: bool = True
+    ) -> None:
+        """End the run as ``status`` (``complete()``, ``fail()`` and ``cancel()`` are the
+        usual ways), with ``error`` (``message`` and ``traceback``) for a failure.
 
-    def _end(self, status: str, error: Mapping[str, Any] | None = None) -> None:
+        With ``wait`` (the default) everything logged is written before this returns; without,
+        the status is queued behind the run's points (a search ending many child runs).
+        A run that has ended already is left as it is.
+        """
         if self._ended:
             logger.debug("run %s already ended; %s ignored", self.id, status)
             return
         if self._outputs is not None:
             folder, self._outputs = self._outputs, None
             try:
-                skipped = self._upload_outputs(*folder)
+                skipped = self.upload_outputs(*folder)
             except StoreError as e:  # the run still ends; its files stay in the folder
                 skipped = [f"the files of {str(folder[0])!r} ({e})"]
             if skipped:
@@ -890,6 +909,8 @@ class Run:
         self._flusher.update_run(
             self.id, status=status, ended=time.time(), error=error, only_if_status=_NOT_ENDED
         )
+        if not wait:
+            return
         if not self._flusher.flush(END_FLUSH_TIMEOUT):
             import warnings
 
@@ -916,9 +937,15 @@ class Run:
         if exc is None or (isinstance(exc, SystemExit) and exc.code in (0, None)):
             self.complete()
         elif isinstance(exc, KeyboardInterrupt):
-            self._end(st.CANCELED)
+            self.end(st.CANCELED)
         else:
             self.fail(exc)
+
+    def queue_write(self, task: Callable[[RunStore], None], what: str) -> None:
+        """Have ``task(store)`` run by this run's writer thread, in order with what was logged
+        before it (for integrations whose writes are more than points, such as an Optuna
+        study's trials). See ``Flusher.call``: a task must be safe to run again."""
+        self._flusher.call(task, what)
 
     def flush(self, timeout: float | None = END_FLUSH_TIMEOUT) -> bool:
         """Write everything logged so far. Returns False if the store stayed unreachable."""
@@ -928,13 +955,10 @@ class Run:
     def get_status(self) -> str:
         """The run's status; ``NotResponding`` when an alive run stopped beating."""
         status = self.refresh().current_status()
-        if status in (st.NOT_RESPONDING, st.QUEUED):
-            # On the run's own host a dead supervisor (or, for a run logged by a process of
-            # its own, that process) can be seen: the run is marked Failed.
-            from runwidget.execution.reaper import reap
-
-            if reap(self._store, self._record):
-                status = self.refresh().current_status()
+        # On the run's own host a dead supervisor (or, for a run logged by a process of its
+        # own, that process) can be seen: the run is marked Failed.
+        if status in (st.NOT_RESPONDING, st.QUEUED) and PROVIDERS.reap(self._store, self._record):
+            status = self.refresh().current_status()
         return status
 
     def get_details(self) -> dict[str, Any]:
@@ -1043,9 +1067,7 @@ class Run:
                 f"get_output() is for AutoML runs (type {RunType.AUTOML!r}, from "
                 f"experiment.submit(AutoMLConfig(...))); run {self.id!r} is of type {self.type!r}"
             )
-        from runwidget.automl.output import get_output
-
-        return get_output(self, iteration=iteration)
+        return PROVIDERS.get_output(self, iteration)
 
     def get_portal_url(self) -> str:
         """The URL of this run's page in the portal."""
@@ -1078,7 +1100,7 @@ class Run:
             file=file or sys.stdout,
         )
 
-    def _raise_if_failed(self) -> None:
+    def raise_if_failed(self) -> None:
         r = self._record
         if r.status == st.FAILED:
             error = r.error or {}
@@ -1155,7 +1177,7 @@ def _check_mapping(value: Mapping[str, Any] | None, what: str) -> dict[str, Any]
     return out
 
 
-def _outputs_folder(folder: Any) -> tuple[Path, str]:
+def outputs_folder(folder: Any) -> tuple[Path, str]:
     """``start_logging``'s ``outputs``: the folder (created if missing) and the name its
     files are stored under (``outputs`` for ``./outputs``)."""
     if not isinstance(folder, (str, os.PathLike)):

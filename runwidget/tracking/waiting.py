@@ -23,7 +23,7 @@ def wait_for_completion(
     poll_interval: float,
     file: IO[str],
 ) -> dict[str, Any]:
-    store = run._store
+    store = run.store
     cursor = 0
 
     def print_new_lines() -> None:
@@ -60,7 +60,7 @@ def wait_for_completion(
                 not_responding = True
                 file.write(
                     f"\n[run {run.id} is not responding: no heartbeat for "
-                    f"{_duration(time.time() - (run._record.heartbeat or time.time()))}; "
+                    f"{_duration(time.time() - (run.record.heartbeat or time.time()))}; "
                     "still waiting]\n"
                 )
                 file.flush()
@@ -71,7 +71,7 @@ def wait_for_completion(
             queued_long = time.monotonic() - started > QUEUED_NOTICE_AFTER
             if show_output and status == st.QUEUED and queued_long and not said_queued:
                 said_queued = True
-                target = run._record.target
+                target = run.record.target
                 where = "a free local slot" if target == "local" else f"the {target!r} cluster"
                 file.write(f"[run {run.id} is Queued: waiting for {where}]\n")
                 file.flush()
@@ -87,12 +87,12 @@ def wait_for_completion(
         file.write(_summary(run))
         file.flush()
     if raise_on_error:
-        run._raise_if_failed()
+        run.raise_if_failed()
     return run.get_details()
 
 
 def _summary(run: Run) -> str:
-    r = run._record
+    r = run.record
     lines = ["", "Execution Summary", "=================", f"RunId: {r.id}", f"Status: {r.status}"]
     if r.started is not None and r.ended is not None:
         lines.append(f"Duration: {_duration(r.ended - r.started)}")

@@ -12,6 +12,7 @@ from sqlalchemy.engine import make_url
 
 from runwidget.errors import InvalidValueError
 from runwidget.store import RunStore, open_store, redact_uri, resolve_store_uri
+from runwidget.tracking.providers import PROVIDERS
 
 if TYPE_CHECKING:
     from runwidget.compute.target import ComputeTarget
@@ -180,9 +181,7 @@ class Workspace:
     @property
     def compute_targets(self) -> dict[str, ComputeTarget]:
         """The attached compute targets by name; ``local`` is always there."""
-        from runwidget.compute.target import list_targets
-
-        return list_targets(self)
+        return PROVIDERS.list_targets(self)
 
     def get_run(self, run_id: str) -> Run:
         from runwidget.tracking.run import Run
@@ -269,8 +268,7 @@ def _reset_default_workspace() -> None:
     from runwidget import store as store_module
     from runwidget.tracking import _flusher
 
-    _flusher._close_all(timeout=5)
-    _flusher._flushers.clear()
-    store_module._close_all()
+    _flusher.close_all(timeout=5, forget=True)
+    store_module.close_all()
     with _default_lock:
         _default = None

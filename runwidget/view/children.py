@@ -145,9 +145,14 @@ class ChildTable:
                 child.done = False  # re-read its metrics once more after a change
             self._changed.add(record.id)
 
-    def pending_metric_reads(self) -> list[tuple[str, int]]:
-        """``(child id, metric cursor)`` of every child whose metrics may still grow."""
-        return [(cid, c.cursor) for cid, c in self._children.items() if not c.done]
+    def pending_metric_reads(self) -> list[tuple[str, int, bool]]:
+        """``(child id, metric cursor, ended)`` of every child whose metrics may still grow;
+        ``ended``: its record is terminal already (the read after it is its last)."""
+        return [
+            (cid, c.cursor, c.record.status in st.TERMINAL)
+            for cid, c in self._children.items()
+            if not c.done
+        ]
 
     def add_metrics(self, child_id: str, points: list[MetricPoint], *, ended: bool) -> None:
         """Points a child logged after its cursor; ``ended``: its record was terminal

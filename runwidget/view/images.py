@@ -59,6 +59,10 @@ class Gallery:
             item["src"] = f"data:{info.content_type};base64,{encoded}"
         return item
 
+    def __len__(self) -> int:
+        """How many images the gallery holds (at most ``limit``)."""
+        return len(self._images)
+
     def snapshot(self) -> list[dict[str, Any]]:
         return list(self._images.values())
 

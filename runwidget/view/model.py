@@ -242,9 +242,7 @@ class RunView:
         deadline = None if budget is None else time.monotonic() + budget
         self._behind = False
         pending = self._children.pending_metric_reads()
-        for i, (child_id, cursor) in enumerate(pending):
-            child = self._children._children[child_id]
-            ended = child.record.status in st.TERMINAL
+        for i, (child_id, cursor, ended) in enumerate(pending):
             points = self.source.child_metrics(child_id, cursor)
             self._children.add_metrics(child_id, points, ended=ended)
             if deadline is not None and time.monotonic() > deadline and i + 1 < len(pending):
@@ -342,12 +340,12 @@ class RunView:
                     f"({parts}).",
                 }
             )
-        if self._images.total > len(self._images._images):
+        if self._images.total > len(self._images):
             notices.append(
                 {
                     "key": "images",
                     "level": "info",
-                    "text": f"The gallery shows the last {len(self._images._images)} of "
+                    "text": f"The gallery shows the last {len(self._images)} of "
                     f"{self._images.total} images.",
                 }
             )
