@@ -31,7 +31,3 @@ def effective_status(
     if status in ALIVE and heartbeat is not None and now - heartbeat > limit:
         return NOT_RESPONDING
     return status
-
-
-def is_terminal(status: str) -> bool:
-    return status in TERMINAL

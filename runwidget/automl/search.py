@@ -55,9 +55,6 @@ class Stopper:
         if self.canceled_at is None:
             self.canceled_at = time.monotonic()
 
-    def remaining(self) -> float | None:
-        return None if self.deadline is None else self.deadline - time.monotonic()
-
     def _time_up(self) -> str | None:
         if self.deadline is not None and time.monotonic() >= self.deadline:
             return f"the experiment time limit ({self.timeout / 60:g} min) was reached"

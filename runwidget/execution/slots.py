@@ -141,12 +141,3 @@ class Ticket:
                 time.sleep(poll)
         finally:
             self.leave()
-
-
-def queue_position(base: Path, run_id: str) -> int | None:
-    """How many tickets are ahead of this run's, or None if it is not queued here."""
-    names = sorted(p.name for p in (base / "queue").glob("*.ticket"))
-    for index, name in enumerate(names):
-        if name.endswith(f"-{run_id}.ticket"):
-            return index
-    return None

@@ -88,7 +88,6 @@ class MlflowSource(RunSource):
         self._children: dict[str, Any] = {}  # child id -> its latest mlflow Run
         self._child_marks: dict[str, tuple[Any, ...]] = {}
         self._child_seqs: dict[str, int] = {}
-        self._child_metric_seqs: dict[str, int] = {}
         self._newest_child_start = -1
         self._search: dict[str, Any] | None = None
         self._experiment_id_list: list[str] = []

@@ -400,11 +400,6 @@ def flusher_for(store: RunStore) -> Flusher:
         return flusher
 
 
-def flush_all(timeout: float | None = None) -> None:
-    for flusher in list(_flushers.values()):
-        flusher.flush(timeout)
-
-
 def close_all(timeout: float | None = None, forget: bool = False) -> None:
     """Close every writer (at exit); with ``forget``, the next ``flusher_for`` starts anew."""
     for flusher in list(_flushers.values()):

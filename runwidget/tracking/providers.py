@@ -3,9 +3,10 @@
 ``tracking`` is the layer users start from (``Workspace``, ``Experiment``, ``Run``). A few of
 the reference SDK's methods on them need code that lives higher up: the reaper's liveness
 checks (``execution``), compute targets (``compute``), an AutoML run's fitted model
-(``automl``). ``execution`` itself reaches compute targets, one layer up, the same way. Each of those packages fills its slots here when it is imported, and
+(``automl``). Each of those packages fills its slots here when it is imported, and
 ``import runwidget`` imports them all, so ``tracking`` imports none of them (the layer order
-is checked by ``tests/test_layers.py``).
+is checked by ``tests/test_layers.py``). ``execution`` reaches compute targets, one layer
+up, the same way.
 """
 
 from __future__ import annotations
