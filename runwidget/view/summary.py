@@ -8,6 +8,7 @@ viewers drop ``<style>`` elements.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from html import escape
 from typing import Any
@@ -94,7 +95,7 @@ def _is_web_url(url: Any) -> bool:
     return isinstance(url, str) and url.lower().startswith(("http://", "https://"))
 
 
-def summary_html(snapshot: dict[str, Any]) -> str:
+def summary_html(snapshot: Mapping[str, Any]) -> str:
     """The summary of a ``RunView.snapshot()``: status, key metrics, error, child table."""
     h = snapshot["header"]
     now = snapshot.get("time") or 0.0
