@@ -4,15 +4,18 @@ change probes, on SQLite and PostgreSQL alike."""
 from __future__ import annotations
 
 import math
+import sqlite3
 import subprocess
 import sys
 import time
 
 import pytest
+from sqlalchemy import select
+from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 
 from runwidget import status as st
 from runwidget.errors import InvalidValueError
-from runwidget.store import Batch, RunFilter, SqlStore
+from runwidget.store import Batch, RunFilter, SqlStore, schema
 
 
 @pytest.fixture
@@ -260,6 +263,43 @@ def test_postgresql_search_uses_a_trigram_index(postgres_uri):
         ]
     finally:
         store.close()
+
+
+def test_sqlite_search_reads_an_fts5_trigram_index_kept_by_the_writes(tmp_path):
+    path = tmp_path / "runs.db"
+    store = SqlStore(f"sqlite:///{path}")
+    try:
+        runs = [store.create_run("fts", display_name=f"run {i}") for i in range(50)]
+
+        def found(text):
+            return [r.display_name for r in store.find_runs(RunFilter(search=text)).records]
+
+        assert found("run 42") == ["run 42"]
+        store.update_run(runs[7].id, display_name="Renamed seven")
+        assert found("renamed sev") == ["Renamed seven"] and found("run 7") == []
+        # The search's condition reads the FTS5 table's index (``INDEX 0:L0``: a LIKE on it),
+        # and a needle with a LIKE wildcard in it is not given to it.
+        assert "rw_runs_fts" not in str(store._search_condition("100%"))
+        query = select(schema.runs.c.key).where(store._search_condition("run 42"))
+        sql = str(query.compile(dialect=sqlite_dialect(), compile_kwargs={"literal_binds": True}))
+        with store._engine.connect() as conn:
+            plan = [row[3] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql)]
+        assert any("rw_runs_fts VIRTUAL TABLE INDEX 0:L" in step for step in plan), plan
+    finally:
+        store.close()
+    # A store made before the index has it made and filled when next opened.
+    with sqlite3.connect(path) as conn:
+        conn.executescript(
+            "DROP TRIGGER rw_runs_fts_insert; DROP TRIGGER rw_runs_fts_delete; "
+            "DROP TRIGGER rw_runs_fts_update; DROP TABLE rw_runs_fts;"
+        )
+    again = SqlStore(f"sqlite:///{path}")
+    try:
+        assert [r.display_name for r in again.find_runs(RunFilter(search="run 42")).records] == [
+            "run 42"
+        ]
+    finally:
+        again.close()
 
 
 def test_processes_creating_one_new_experiment_at_once(store_uri, tmp_path):

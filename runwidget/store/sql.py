@@ -62,6 +62,7 @@ class SqlStore(SqlRuns, SqlData, SqlAlerts, SqlModels, SqlRunLists, RunStore):
         url = make_url(uri)
         self._sqlite = url.get_backend_name() == "sqlite"
         self._display = url.render_as_string(hide_password=True)
+        self._search_table = False  # SQLite: rw_runs_fts indexes the search text
         if self._sqlite:
             self._engine = self._sqlite_engine(url)
             self._mark = "?"
@@ -179,7 +180,9 @@ class SqlStore(SqlRuns, SqlData, SqlAlerts, SqlModels, SqlRunLists, RunStore):
                     self._create_schema(conn, tables)
                 else:
                     self._check_version(conn)
-                if not self._sqlite:
+                if self._sqlite:
+                    self._search_table = self._index_search_sqlite(conn)
+                else:
                     self._index_search(conn)
         except StoreUnavailableError:
             raise
@@ -211,6 +214,24 @@ class SqlStore(SqlRuns, SqlData, SqlAlerts, SqlModels, SqlRunLists, RunStore):
                 )
         except exc.DBAPIError as e:
             logger.info("run store %s: no trigram index for search (%s)", self._display, e.orig)
+
+    def _index_search_sqlite(self, conn: Connection) -> bool:
+        """SQLite: an FTS5 table with the trigram tokenizer, kept by triggers, indexes the
+        search text, so that ``LIKE '%text%'`` (3 characters or more) is an index read. Made
+        (and filled) when a store without it is opened. Returns whether it is there: an
+        SQLite built without FTS5 searches by scanning the runs (slower, as correct)."""
+        if conn.exec_driver_sql(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'rw_runs_fts'"
+        ).first():
+            return True
+        try:
+            with conn.begin_nested():
+                for statement in _SQLITE_SEARCH_INDEX:
+                    conn.exec_driver_sql(statement)
+        except exc.DBAPIError as e:
+            logger.info("run store %s: no FTS5 index for search (%s)", self._display, e.orig)
+            return False
+        return True
 
     def _create_schema(self, conn: Connection, tables: set[str]) -> None:
         ours = {t.name for t in s.metadata.sorted_tables}
@@ -270,3 +291,20 @@ def _create_private(path: Path) -> None:
 def _first_line(error: BaseException | None) -> str:
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
+
+
+# The search index of an SQLite store: an external-content FTS5 table over rw_runs.search
+# (the trigram tokenizer answers substring LIKEs), and the triggers that keep it in step.
+_SQLITE_SEARCH_INDEX = (
+    "CREATE VIRTUAL TABLE rw_runs_fts USING fts5("
+    "search, content='rw_runs', content_rowid='key', tokenize='trigram')",
+    "CREATE TRIGGER rw_runs_fts_insert AFTER INSERT ON rw_runs BEGIN "
+    "INSERT INTO rw_runs_fts(rowid, search) VALUES (new.key, new.search); END",
+    "CREATE TRIGGER rw_runs_fts_delete AFTER DELETE ON rw_runs BEGIN "
+    "INSERT INTO rw_runs_fts(rw_runs_fts, rowid, search) VALUES ('delete', old.key, old.search);"
+    " END",
+    "CREATE TRIGGER rw_runs_fts_update AFTER UPDATE OF search ON rw_runs BEGIN "
+    "INSERT INTO rw_runs_fts(rw_runs_fts, rowid, search) VALUES ('delete', old.key, old.search);"
+    " INSERT INTO rw_runs_fts(rowid, search) VALUES (new.key, new.search); END",
+    "INSERT INTO rw_runs_fts(rw_runs_fts) VALUES ('rebuild')",
+)

@@ -27,6 +27,7 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.elements import ColumnElement
@@ -46,6 +47,7 @@ SORTABLE = {
     "target": s.runs.c.target,
 }
 MAX_LIST = 10_000
+_WILD = frozenset("%_\\")  # LIKE's wildcards and our escape character
 WAITING_OR_ENDED = frozenset(st.ALL) - st.ALIVE
 T = TypeVar("T")
 
@@ -143,6 +145,7 @@ class SqlRunLists:
     """``RunStore``'s list, summary and change-probe methods for SQLite and PostgreSQL."""
 
     _sqlite: bool
+    _search_table: bool  # SQLite: the FTS5 table rw_runs_fts indexes rw_runs.search
     _display: str
     _gate: DataVersionGate
     _probed: dict[str, Any]  # the last answers of the probes, with the data version then
@@ -158,6 +161,19 @@ class SqlRunLists:
         if self._sqlite:
             return column.in_(values)
         return column == any_(bindparam(None, values, type_=ARRAY(String)))
+
+    def _search_condition(self, needle: str) -> ColumnElement[bool]:
+        """Runs whose search text holds ``needle``. On SQLite through the FTS5 trigram table,
+        which answers a LIKE without ESCAPE only: a needle with a LIKE wildcard in it, or
+        of fewer than 3 characters (no trigram), scans the runs instead."""
+        r = s.runs.c
+        if self._sqlite and self._search_table and len(needle) >= 3 and not _WILD & set(needle):
+            return r.key.in_(
+                select(literal_column("rowid"))
+                .select_from(text("rw_runs_fts"))
+                .where(literal_column("rw_runs_fts.search").like(f"%{needle}%"))
+            )
+        return r.search.like(_like_pattern(needle), escape="\\")
 
     # -- filters ---------------------------------------------------------------------------
     def _conditions(self, where: RunFilter, now: float) -> list[ColumnElement[bool]]:
@@ -181,7 +197,7 @@ class SqlRunLists:
         if where.search:
             needle = normalise_search(where.search)
             if needle:
-                found.append(r.search.like(_like_pattern(needle), escape="\\"))
+                found.append(self._search_condition(needle))
         for name, value in where.tags:
             t = s.run_tags.c
             test = and_(t.run_key == r.key, t.name == str(name))
