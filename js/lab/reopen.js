@@ -98,24 +98,32 @@ export function reopenedRuns() {
   return [...page.views];
 }
 
-/** The output area's rendermime and the notebook's session context above `widget`. */
+/**
+ * The output area's rendermime and the notebook's session context above `widget`; `settled`
+ * once the notebook is found, or the widgets above reach the page without one (Voila).
+ */
 function hostOf(widget) {
   let rendermime = null;
   let sessionContext = null;
+  let root = widget;
   for (let w = widget.parent; w; w = w.parent) {
     if (!rendermime && w.rendermime && typeof w.rendermime.createRenderer === "function") rendermime = w.rendermime;
     if (!sessionContext && w.sessionContext && w.sessionContext.kernelChanged) sessionContext = w.sessionContext;
+    root = w;
   }
-  return { rendermime, sessionContext };
+  return { rendermime, sessionContext, settled: Boolean(sessionContext) || root.isAttached };
 }
 
-/** Wait until the output area has taken the renderer in (it renders before adding it). */
+/**
+ * Wait until the renderer has its place: the output area renders before adding it, and a
+ * notebook being opened renders a cell's outputs before it takes the cell in.
+ */
 async function hosted(widget) {
-  for (let i = 0; i < 20; i++) {
+  for (let i = 0; i < 60; i++) {
     await new Promise((resolve) => setTimeout(resolve, i ? 50 : 0));
     if (widget.isDisposed) return null;
     const host = hostOf(widget);
-    if (host.rendermime) return host;
+    if (host.rendermime && host.settled) return host;
   }
   return hostOf(widget);
 }

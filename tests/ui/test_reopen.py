@@ -124,6 +124,27 @@ def test_a_reopened_notebook_draws_its_run_without_the_kernel(
     _shot(page.locator(".rw-reopened"), f"reopen-completed-output-{kind}")
 
 
+def test_a_page_reloaded_while_the_kernel_runs_shows_the_live_widget(
+    jupyter_server, page: Page
+) -> None:
+    server = jupyter_server("lab")
+    name = "reopen-reloaded.ipynb"
+    server.write_notebook(name, COMPLETED_RUN)
+    server.open_notebook(page, name)
+    server.run_all(page)
+    status = page.locator(WIDGET).locator(".rw-header .rw-status")
+    expect(status).to_have_text("Completed", timeout=30_000)
+    _save(server, page, name)
+
+    # The same kernel, still running: once the widget manager has the model back from it,
+    # the output is the widget again.
+    page.reload()
+    page.wait_for_selector(".jp-Notebook")
+    expect(status).to_have_text("Completed", timeout=30_000)
+    expect(page.locator(REOPENED)).to_have_count(0, timeout=15_000)
+    expect(page.locator(".jp-OutputArea")).not_to_contain_text("model not found")
+
+
 def test_a_reopened_notebook_follows_a_run_still_running_elsewhere(
     jupyter_server, page: Page, screenshot, tmp_path: Path
 ) -> None:
