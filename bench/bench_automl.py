@@ -225,7 +225,7 @@ def widget_figures(parent: Any) -> dict[str, Any]:
         t = time.perf_counter()
         widget = RunDetails(parent, interval=60)
         built = time.perf_counter() - t
-        widget._first_read.wait(60)
+        widget._loop.first_read.wait(60)
         read = time.perf_counter() - t
         widget.close()
     return {"RunDetails(run) returns": built, "RunDetails first full read done": read}

@@ -145,14 +145,14 @@ details = RunDetails(StoreSource(open_store(), {run_id!r}))
 # Counters for the benchmark: the poller's ticks, the reads they made, and every comm
 # message the kernel sends (this widget's and its charts').
 _counts = {{"ticks": 0, "reads": 0, "comm_msgs": 0, "comm_bytes": 0}}
-_tick, _refresh = details._tick, details._view.refresh
-def _counted_tick(view):
+_tick, _refresh = details._loop.tick, details._view.refresh
+def _counted_tick(poller):
     _counts["ticks"] += 1
-    return _tick(view)
+    return _tick(poller)
 def _counted_refresh(*args, **kwargs):
     _counts["reads"] += 1
     return _refresh(*args, **kwargs)
-details._tick, details._view.refresh = _counted_tick, _counted_refresh
+details._loop.tick, details._view.refresh = _counted_tick, _counted_refresh
 _comm_class = type(details.comm)
 _publish = _comm_class.publish_msg
 def _counted_publish(self, msg_type, data=None, metadata=None, buffers=None, **keys):

@@ -75,15 +75,16 @@ class _Counting:
     def __init__(self, widget) -> None:  # noqa: ANN001
         self.widget = widget
         self.polls: list[int] = []
-        original = widget._tick
+        loop = widget._loop
+        original = loop.tick
 
-        def tick(view):  # noqa: ANN001, ANN202
+        def tick(poller):  # noqa: ANN001, ANN202
             before = widget.bytes_sent
-            result = original(view)
+            result = original(poller)
             self.polls.append(widget.bytes_sent - before)
             return result
 
-        widget._tick = tick
+        loop.tick = tick
 
 
 def _caught_up(widget) -> None:  # noqa: ANN001
@@ -107,7 +108,7 @@ def measure_in_process(uri: str, run_id: str, quick: bool) -> dict[str, float]:
     started = time.perf_counter()
     widget = RunDetails(StoreSource(store, run_id), interval=10)
     out["construct_s"] = time.perf_counter() - started
-    widget._first_read.wait(120)
+    widget._loop.first_read.wait(120)
     out["charts_read_s"] = time.perf_counter() - started
     _caught_up(widget)
     out["first_full_read_s"] = time.perf_counter() - started
@@ -126,7 +127,7 @@ def measure_in_process(uri: str, run_id: str, quick: bool) -> dict[str, float]:
 
     # A busy run: points and lines keep coming; polls every 5 s.
     widget = RunDetails(StoreSource(store, run_id), interval=5)
-    widget._first_read.wait(120)
+    widget._loop.first_read.wait(120)
     _caught_up(widget)
     counting = _Counting(widget)
     stop = threading.Event()

@@ -1,6 +1,8 @@
 // The notebook widget (anywidget): keeps the view-model state of a RunDetails model, applies
 // the deltas the kernel sends, and draws it with the run page. Charts are the kernel's bqplot
-// figures, embedded in the page; series points from deltas go straight into their lines.
+// figures, embedded in the page. Their points are the view model's, and this is their only
+// writer: the whole view (the _snapshot state, series as binary buffers) and then each
+// delta's new points go into the lines here; the kernel leaves its lines empty.
 import { createRunPage } from "./page.js";
 import { applyDelta, spliceSeries } from "./state.js";
 import { sentIterationSeries } from "./components/iterations.js";
@@ -23,7 +25,7 @@ function storeFor(model) {
   const listeners = new Set();
   let chain = Promise.resolve(); // series updates, in order
   store = {
-    state: clone(model.get("_snapshot")),
+    state: null,
     // Where the reader was (sort, page, metric, log position), kept for the next view: the
     // output is drawn anew when the kernel updates the notebook's static summary.
     ui: {},
@@ -34,9 +36,15 @@ function storeFor(model) {
     emit(change) {
       for (const fn of listeners) fn(store.state, change);
     },
+    /** Take the whole view from the model, its series points into the chart lines. */
+    loadSnapshot() {
+      const { state, tails } = splitSeries(model.get("_snapshot"));
+      store.state = state;
+      for (const tail of tails) store.queueSeries(tail);
+    },
     onSnapshot() {
       store.resyncing = false;
-      store.state = clone(model.get("_snapshot"));
+      store.loadSnapshot();
       store.emit({ kind: "snapshot" });
       store.syncIterations();
     },
@@ -94,8 +102,37 @@ function storeFor(model) {
   };
   // Smoothing, log y, zoom and the rest, on the figures (js/widgetcharts.js).
   store.figures = createFigureControls(model, () => store.state);
+  store.loadSnapshot();
   STORES.set(key, store);
   return store;
+}
+
+/** Binary data of the widget protocol (a DataView, or an ArrayBuffer) as float64s. */
+function float64s(data) {
+  if (data instanceof Float64Array) return data;
+  if (Array.isArray(data)) return Float64Array.from(data);
+  if (data instanceof ArrayBuffer) return new Float64Array(data.slice(0));
+  if (data && ArrayBuffer.isView(data)) {
+    return new Float64Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
+  }
+  return new Float64Array(0);
+}
+
+/**
+ * A view snapshot as the kernel sends it, split into the state kept here (series without
+ * their points, as deltas keep it) and each series' points, as tails from the start.
+ */
+export function splitSeries(snapshot) {
+  const tails = [];
+  if (!snapshot || !Array.isArray(snapshot.charts)) return { state: clone(snapshot), tails };
+  const charts = snapshot.charts.map((chart) => ({
+    ...chart,
+    series: (chart.series || []).map(({ x, y, ...rest }) => {
+      if (x !== undefined) tails.push({ chart: chart.id, series: rest.id, start: 0, x: float64s(x), y: float64s(y) });
+      return rest;
+    }),
+  }));
+  return { state: clone({ ...snapshot, charts }), tails };
 }
 
 /** Long series tails come as binary buffers: {"buffer": i} stands for buffers[i] (float64). */
@@ -104,9 +141,7 @@ export function unpackSeries(delta, buffers) {
     for (const axis of ["x", "y"]) {
       const ref = tail[axis];
       if (ref && typeof ref === "object" && !Array.isArray(ref) && "buffer" in ref) {
-        const view = buffers[ref.buffer];
-        const bytes = view.buffer.slice(view.byteOffset, view.byteOffset + view.byteLength);
-        tail[axis] = new Float64Array(bytes);
+        tail[axis] = float64s(buffers[ref.buffer]);
       }
     }
   }

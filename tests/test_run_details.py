@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import numpy as np
 import pytest
 import traitlets
 
@@ -59,6 +60,15 @@ class _Recording(RunDetails):
     def send(self, content: Any, buffers: Any = None) -> None:
         self.sent.append((content, buffers))
 
+    def send_state(self, key: Any = None) -> None:
+        self.sent.append(({"type": "state", "key": key}, None))
+        super().send_state(key)
+
+
+def _view_state(widget: RunDetails) -> dict[str, Any]:
+    """The ``_snapshot`` state a page loading the widget now gets."""
+    return widget.get_state("_snapshot")["_snapshot"]
+
 
 def _widget(made: list[RunDetails], run: Run, **kwargs: Any) -> tuple[RunDetails, Sent]:
     widget = _Recording(run, **{"interval": 0.2, **kwargs})
@@ -74,7 +84,7 @@ def test_polls_while_running_and_stops_after_one_last_refresh(
     run.flush()
     widget, sent = _widget(widgets, run)
     assert widget.polling and len(_pollers()) == 1
-    assert widget._snapshot["header"]["status"] == "Running"
+    assert widget.get_widget_data()["header"]["status"] == "Running"
     for i in range(5):
         run.log("loss", 1.0 / (i + 2))
     run.flush()
@@ -88,11 +98,15 @@ def test_polls_while_running_and_stops_after_one_last_refresh(
     run.complete()
     _wait(lambda: not widget.polling)
     _wait(lambda: _pollers() == [])
-    assert widget._snapshot["header"]["status"] == "Completed"
-    assert widget._snapshot["terminal"] is True
-    # The final snapshot holds the series points for the saved notebook.
-    chart = widget._figures.lines["m:loss"]["value"]
-    assert list(chart.y) == pytest.approx([1.0, 1 / 2, 1 / 3, 1 / 4, 1 / 5, 1 / 6])
+    assert widget.get_widget_data()["header"]["status"] == "Completed"
+    assert widget.get_widget_data()["terminal"] is True
+    # The final view was sent whole, its series points as binary buffers (the browser
+    # draws them into the lines; the kernel's lines stay empty).
+    assert "_snapshot" in [m["key"] for m in sent.of("state")]
+    [chart] = [c for c in _view_state(widget)["charts"] if c["id"] == "m:loss"]
+    y = np.frombuffer(chart["series"][0]["y"], "<f8")
+    assert list(y) == pytest.approx([1.0, 1 / 2, 1 / 3, 1 / 4, 1 / 5, 1 / 6])
+    assert len(widget._figures.lines["m:loss"]["value"].y) == 0
 
 
 def test_an_ended_run_is_read_once_more_then_not_polled(
@@ -102,7 +116,7 @@ def test_an_ended_run_is_read_once_more_then_not_polled(
     run.complete()
     widget, sent = _widget(widgets, run)
     _wait(lambda: not widget.polling and _pollers() == [])
-    assert widget._snapshot["header"]["status"] == "Completed"
+    assert widget.get_widget_data()["header"]["status"] == "Completed"
 
 
 def test_stop_and_close_leave_no_thread(experiment: Experiment, widgets: list[RunDetails]) -> None:
@@ -136,7 +150,7 @@ def test_idle_polls_send_nothing(experiment: Experiment, widgets: list[RunDetail
     run.log("loss", 2.0)
     run.flush()
     widget, sent = _widget(widgets, run, interval=0.2)
-    _wait(lambda: widget._first_read.is_set())
+    _wait(lambda: widget._loop.first_read.is_set())
     assert [m["delta"]["charts"]["data"][0]["y"] for m in sent.of("delta")] == [[1.0, 2.0]]
     before, count = widget.bytes_sent, len(sent)
     time.sleep(1.0)
@@ -152,13 +166,13 @@ def test_drill_down_and_back_keep_one_thread(
     child.log("acc", 0.2)
     parent.flush()
     widget, sent = _widget(widgets, parent)
-    _wait(lambda: widget._first_read.is_set())
+    _wait(lambda: widget._loop.first_read.is_set())
     assert [r["name"] for r in widget.get_widget_data()["children"]["rows"]] == ["child"]
     widget._handle_custom_msg({"type": "open", "run_id": child.id}, [])
     assert widget.run_id == child.id and len(_pollers()) == 1
     assert widget._trail == [{"run_id": parent.id, "name": "parent"}]
-    assert widget._snapshot["header"]["display_name"] == "child"
-    _wait(lambda: widget._first_read.is_set())
+    assert widget.get_widget_data()["header"]["display_name"] == "child"
+    _wait(lambda: widget._loop.first_read.is_set())
     assert "m:acc" in widget._charts
     assert widget.get_widget_data()["charts"][0]["series"][0]["y"] == [0.1, 0.2]
     widget._handle_custom_msg({"type": "back", "levels": 1}, [])
@@ -176,15 +190,16 @@ def test_full_log_and_resync_on_request(experiment: Experiment, widgets: list[Ru
     run = experiment.start_logging()
     run._store.write({run.id: Batch(logs=[("stdout", f"line {i}", 0.0) for i in range(3000)])})
     widget, sent = _widget(widgets, run, max_log_lines=100)
-    assert len(widget._snapshot["log"]["lines"]) == 100
+    assert len(widget.get_widget_data()["log"]["lines"]) == 100
     widget._handle_custom_msg({"type": "full_log"}, [])
     [(message, buffers)] = [(m, b) for m, b in sent if m["type"] == "full_log"]
     text = buffers[0].decode()
     assert text.startswith("line 0\n") and text.endswith("line 2999\n")
-    version = widget._snapshot["version"]
-    widget._snapshot = {}
+    version = widget.get_widget_data()["version"]
+    del sent[:]
     widget._handle_custom_msg({"type": "resync"}, [])
-    assert widget._snapshot["version"] == version
+    assert [m["key"] for m in sent.of("state")] == ["_snapshot"]
+    assert _view_state(widget)["version"] == version
 
 
 def test_output_carries_an_escaped_html_summary(
@@ -211,7 +226,7 @@ def test_bad_arguments_are_refused(experiment: Experiment, widgets: list[RunDeta
     with pytest.raises(traitlets.TraitError, match="interval must be at least 0.2 seconds"):
         widget.interval = 0
     widget.interval = 5
-    assert widget._poller is not None and widget._poller.interval == 5
+    assert widget._loop.interval == 5
 
 
 def test_get_widget_data_is_the_view_model(
@@ -249,11 +264,11 @@ def test_a_store_down_at_show_time_gives_a_notice_then_recovers(
     for name in ("get_run", "list_runs", "read_metric_columns", "read_logs", "list_files"):
         monkeypatch.setattr(store, name, failing(getattr(store, name)))
     widget, _ = _widget(widgets, run)
-    notices = widget._snapshot["notices"]
+    notices = widget.get_widget_data()["notices"]
     assert [n["key"] for n in notices] == ["unreachable"] and "cannot be reached" in notices[0][
         "text"
     ]
-    assert widget._snapshot["header"]["display_name"] == "outage" and widget.polling
+    assert widget.get_widget_data()["header"]["display_name"] == "outage" and widget.polling
     down["on"] = False
     widget.interval = 0.2  # wakes the poller out of its backoff
     _wait(lambda: widget.get_widget_data()["notices"] == [])
@@ -261,16 +276,14 @@ def test_a_store_down_at_show_time_gives_a_notice_then_recovers(
 
 
 def test_long_series_tails_travel_as_binary() -> None:
-    import numpy as np
-
-    from runwidget.widgets.run_details import BINARY_FROM, _pack_series
+    from runwidget.widgets._transport import BINARY_FROM, pack_series
 
     long = {"chart": "m:a", "series": "value", "start": 3, "count": 99, "skipped": 0,
             "x": [float(i) for i in range(BINARY_FROM)], "y": [0.5] * BINARY_FROM}  # fmt: skip
     short = {**long, "chart": "m:b", "x": [1.0], "y": [2.0]}
     message = {"type": "delta", "delta": {"version": 2, "base": 1, "charts": {"specs": [],
                "data": [long, short]}}}  # fmt: skip
-    content, buffers = _pack_series(message)
+    content, buffers = pack_series(message)
     packed, kept = content["delta"]["charts"]["data"]
     assert packed["x"] == {"buffer": 0} and packed["y"] == {"buffer": 1} and kept == short
     assert np.frombuffer(buffers[0], "<f8").tolist() == long["x"]
@@ -285,7 +298,7 @@ def test_change_probe_reads_a_change_at_once_and_an_idle_run_not_at_all(
     run.log("loss", 1.0)
     run.flush()
     widget, sent = _widget(widgets, run, interval=60.0)
-    _wait(lambda: widget._first_read.is_set())
+    _wait(lambda: widget._loop.first_read.is_set())
     reads = []
     original = type(widget._view).refresh
     monkeypatch.setattr(
@@ -314,7 +327,7 @@ def test_without_probes_a_change_waits_for_the_interval(
     run = experiment.start_logging()
     run.flush()
     widget, sent = _widget(widgets, run, interval=60.0)
-    _wait(lambda: widget._first_read.is_set())
+    _wait(lambda: widget._loop.first_read.is_set())
     run.log("loss", 0.5)
     run.flush()
     time.sleep(1.5)
@@ -329,7 +342,7 @@ def test_with_probes_an_ended_run_gets_its_last_refresh_and_polling_stops(
     run.log("loss", 1.0)
     run.flush()
     widget, _ = _widget(widgets, run, interval=60.0)
-    _wait(lambda: widget._first_read.is_set())
+    _wait(lambda: widget._loop.first_read.is_set())
     run.complete()
     _wait(lambda: not widget.polling, timeout=10.0)
-    assert widget._snapshot["header"]["status"] == "Completed"
+    assert widget.get_widget_data()["header"]["status"] == "Completed"

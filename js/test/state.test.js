@@ -77,4 +77,18 @@ describe("binary series", () => {
     expect(Array.from(delta.charts.data[0].x)).toEqual([1, 2, 3]);
     expect(Array.from(delta.charts.data[0].y)).toEqual([4, 5, 6]);
   });
+  it("takes a snapshot's series points out of the state, for the chart lines", async () => {
+    const { splitSeries } = await import("../widget.js");
+    const x = new Float64Array([0, 1, 2, 3]);
+    const y = new Float64Array([9, 8, 7, 6]);
+    // The widget protocol hands binary state over as DataViews, here on part of a buffer.
+    const series = { id: "value", label: "loss", count: 2, skipped: 0, x: new DataView(x.buffer, 16), y: new DataView(y.buffer, 16) };
+    const snap = { version: 4, charts: [{ id: "m:loss", series: [series] }], log: { lines: [] } };
+    const { state, tails } = splitSeries(snap);
+    expect(state.charts[0].series[0]).toEqual({ id: "value", label: "loss", count: 2, skipped: 0 });
+    expect(state.version).toBe(4);
+    expect(tails.map((t) => [t.chart, t.series, t.start, Array.from(t.x), Array.from(t.y)])).toEqual([["m:loss", "value", 0, [2, 3], [7, 6]]]);
+    expect(snap.charts[0].series[0].x).toBeInstanceOf(DataView); // the model's value is untouched
+    expect(splitSeries({})).toEqual({ state: {}, tails: [] });
+  });
 });

@@ -1,9 +1,14 @@
 """bqplot figures for the charts of a view: one figure per chart spec, one line per series.
 
-Python creates the figures and lines; the series points of each poll travel in the view
-delta and the browser puts them into the lines itself (no point is sent twice). Python
-sets the lines' points only when a whole snapshot is pushed (first display, the final
-state, a resync), so that the widget state saved with a notebook holds them.
+Who owns the charts' points: the view model, drawn by the browser. Python creates the
+figures and their lines, empty, and never writes a point into them. The points travel in
+the view: a page that loads the widget (first display, a second view, a reload, a reopened
+notebook with its kernel) gets the whole view in the widget's ``_snapshot`` state, series
+as binary buffers, and then each poll's delta with only the points that are new; the
+browser puts both into the lines (js/widget.js). So no point is sent twice, the lines of
+an output drawn anew are the same models with their points, and the notebook's saved
+widget state holds the lines as the browser drew them. (The other way, the kernel setting
+every line's points, would send each line whole at every poll.)
 
 The chart controls are the browser's (they must work while a cell runs): each metric chart
 also has a log y scale and, per series, an overlay line, hidden and empty here, that the
@@ -54,10 +59,6 @@ def _figure(title: str, x_label: str, y_label: str, marks: list[Any], scales: di
         layout=Layout(width="100%", height="240px", min_width="200px"),
         title_style={"font-size": "13px"},
     )
-
-
-def _array(values: Any) -> np.ndarray:
-    return np.asarray(values, dtype=float)
 
 
 class ChartFigures:
@@ -111,18 +112,6 @@ class ChartFigures:
             figure.marks = marks
         return created
 
-    def set_data(self, charts: list[dict[str, Any]], send: bool = True) -> None:
-        """Put a snapshot's series points into the lines, and send them to the browser
-        (or not: the browser built them from deltas; the kernel-side copy is for pages
-        that load the widget later)."""
-        for spec in charts:
-            self.ensure(spec)
-            for series in spec["series"]:
-                line = self.lines[spec["id"]][series["id"]]
-                set_quietly(line, x=_array(series["x"]), y=_array(series["y"]))
-                if send:
-                    line.send_state(["x", "y"])
-
     # -- iteration charts ------------------------------------------------------------------
     def ensure_iterations(self, meta: dict[str, Any] | None) -> bool:
         from bqplot import LinearScale, Lines, Scatter
@@ -155,21 +144,6 @@ class ChartFigures:
             self.figures[chart_id] = _figure(metric, "iteration", metric, [points, best], scales)
             created = True
         return created
-
-    def set_iteration_data(self, meta: dict[str, Any] | None, send: bool = True) -> None:
-        """Put the iteration series the view model sent into the iteration charts."""
-        if not meta:
-            return
-        self.ensure_iterations(meta)
-        empty: dict[str, list[float]] = {"x": [], "y": [], "best_x": [], "best_y": []}
-        for metric in meta["metrics"]:
-            series = meta.get("series", {}).get(metric, empty)
-            points, best = self._iteration_marks[ITERATION_PREFIX + metric]
-            set_quietly(points, x=_array(series["x"]), y=_array(series["y"]))
-            set_quietly(best, x=_array(series["best_x"]), y=_array(series["best_y"]))
-            if send:
-                points.send_state(["x", "y"])
-                best.send_state(["x", "y"])
 
     # -- the browser's map -----------------------------------------------------------------
     def model_map(self) -> dict[str, Any]:
@@ -221,14 +195,6 @@ class ChartFigures:
         self.overlays.clear()
         self.log_axes.clear()
         self._iteration_marks.clear()
-
-
-def set_quietly(widget: Any, **values: Any) -> None:
-    """Change synced traits without a message to the browser (the caller sends them, or the
-    browser has them already): traitlets keeps trait values in ``_trait_values``."""
-    traits = widget.traits()
-    for name, value in values.items():
-        widget._trait_values[name] = traits[name].validate(widget, value)
 
 
 CHART_REQUESTS = ("metric_csv", "metric_range")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 import uuid
 import weakref
 from collections.abc import Iterable
@@ -25,12 +24,11 @@ from runwidget.errors import InvalidValueError
 from runwidget.sources import RunSource, source_for
 from runwidget.tracking import Experiment, Run
 from runwidget.view.compare import COMPARE_POINTS, MAX_RUNS, CompareView
-from runwidget.widgets._poller import Poller
+from runwidget.widgets._poller import PROBE_INTERVAL, ChangeGate, Poller
 
 logger = logging.getLogger("runwidget")
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
-PROBE_INTERVAL = 0.5
 
 
 def runs_of(obj: Any) -> list[Any]:
@@ -100,39 +98,25 @@ class RunComparison(anywidget.AnyWidget):
         super().__init__(interval=float(interval), _uid=uuid.uuid4().hex, **kwargs)
         self._view = CompareView(sources, max_points=max_points)
         self._lock = threading.Lock()
-        self._versions: list[Any] = []
-        self._read_at = 0.0
+        self._gate = ChangeGate()
+        self._gate.should_read(self._view.sources, self.interval, force=True)
         self._view.refresh()
         self._compare = self._view.snapshot()
-        self._versions = self._probe()
-        self._read_at = time.monotonic()
-        me = weakref.ref(self)
+        method = weakref.WeakMethod(self._tick)  # the thread keeps no widget alive
 
         def tick() -> float | None:
-            widget = me()
-            return None if widget is None else widget._tick()
+            poll = method()
+            return None if poll is None else poll()
 
         self._poller = Poller(tick, self.interval, name="runwidget-compare")
         if not self._view.terminal:
             self._poller.start(delay=PROBE_INTERVAL)
             self.set_trait("polling", True)
 
-    def _probe(self) -> list[Any]:
-        versions = []
-        for source in self._view.sources:
-            try:
-                versions.append(source.version())
-            except Exception:  # an outage: read at the interval, the views say so
-                versions.append(None)
-        return versions
-
     def _tick(self) -> float | None:
         with self._lock:
-            versions = self._probe()
-            quiet = time.monotonic() - self._read_at < self.interval
-            if quiet and None not in versions and versions == self._versions:
+            if not self._gate.should_read(self._view.sources, self.interval):
                 return PROBE_INTERVAL  # nothing changed: nothing read, nothing sent
-            self._versions, self._read_at = versions, time.monotonic()
             self._view.refresh()
             snapshot = self._view.snapshot()
             if snapshot != self._compare:
@@ -140,7 +124,7 @@ class RunComparison(anywidget.AnyWidget):
             if self._view.terminal:
                 self.set_trait("polling", False)
                 return None
-            return PROBE_INTERVAL if None not in versions else self.interval
+            return self._gate.next_wait(self.interval)
 
     def show(self) -> None:
         from IPython.display import display
