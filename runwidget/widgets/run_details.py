@@ -21,6 +21,7 @@ import traitlets
 
 from runwidget.errors import InvalidValueError
 from runwidget.sources import source_for
+from runwidget.tracking import Run
 from runwidget.view import RunView, summary_html
 from runwidget.widgets._charts import CHART_REQUESTS, ChartFigures, chart_request
 from runwidget.widgets._navigation import Level, Navigation
@@ -122,7 +123,9 @@ class RunDetails(anywidget.AnyWidget):
         self._closed = False
         self._display_ids: list[str] = []
         self._transport = Transport(self)
-        view = RunView(source, record=getattr(run, "record", None), **self._options)
+        # A run's record as it has it: a store down at this moment gives a notice, not an error.
+        record = run.record if isinstance(run, Run) else None
+        view = RunView(source, record=record, **self._options)
         # The loop takes the interval once traitlets has checked it (_interval_changed).
         self._nav = Navigation(self._level(view, RunDetails.interval.default_value))
         # Quick first view (header, tables, log), sent as the widget opens; the points come
