@@ -155,9 +155,8 @@ function watchForModel(sessionContext, modelId, onLive) {
 }
 
 class RunOutput extends Panel {
-  constructor(options) {
+  constructor() {
     super();
-    this.options = options;
     this.addClass("rw-reopened");
     this.shown = null; // { kind, mime?, renderer?, view?, runId? }
     this.ticket = 0;
@@ -166,6 +165,7 @@ class RunOutput extends Panel {
 
   async renderModel(model) {
     const ticket = ++this.ticket;
+    this.stopWatch();
     const host = await hosted(this);
     if (!host || ticket !== this.ticket || this.isDisposed) return;
     const reference = readReference(model.data[RUN_MIME]);
@@ -182,7 +182,6 @@ class RunOutput extends Panel {
     if (choice === "run" && (await serves(pageApi(), pageStatus, reference))) {
       if (ticket !== this.ticket || this.isDisposed) return;
       this.showRun(reference);
-      this.stopWatch();
       if (modelId && sessionContext && rendermime) {
         this.stopWatch = watchForModel(sessionContext, modelId, () => {
           if (!this.isDisposed && ticket === this.ticket) this.renderModel(model);
@@ -247,7 +246,7 @@ const extension = {
     safe: false, // as the widget's own renderer: an untrusted notebook shows the summary
     mimeTypes: [RUN_MIME],
     defaultRank: RANK,
-    createRenderer: (options) => new RunOutput(options),
+    createRenderer: () => new RunOutput(),
   },
   rank: RANK,
   dataType: "json",
