@@ -29,13 +29,13 @@ import warnings
 import weakref
 from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from runwidget.errors import InvalidValueError, RunwidgetWarning
-
-if TYPE_CHECKING:
-    from runwidget.tracking.experiment import Experiment
-    from runwidget.tracking.run import Run
+from runwidget.tracking._validate import check_name
+from runwidget.tracking.context import ENV_RUN_ID
+from runwidget.tracking.experiment import Experiment
+from runwidget.tracking.run import Run
 
 logger = logging.getLogger("runwidget")
 
@@ -72,10 +72,6 @@ class TrainingRun:
         *,
         owner: str = "RunwidgetCallback",
     ) -> None:
-        from runwidget.tracking._validate import check_name
-        from runwidget.tracking.experiment import Experiment
-        from runwidget.tracking.run import Run
-
         if run is not None and not isinstance(run, Run):
             raise InvalidValueError(
                 f"{owner}: run must be a runwidget Run or None, got "
@@ -128,10 +124,6 @@ class TrainingRun:
         return self._experiment
 
     def _find(self) -> Run:
-        from runwidget.tracking.context import ENV_RUN_ID
-        from runwidget.tracking.experiment import Experiment
-        from runwidget.tracking.run import Run
-
         if os.environ.get(ENV_RUN_ID):
             return Run.get_context()
         experiment = self._experiment

@@ -31,7 +31,7 @@ from runwidget.errors import (
     StoreError,
 )
 from runwidget.store import MetricKind, NewFile, RunRecord, RunStore, RunType, rich
-from runwidget.tracking import _portal
+from runwidget.tracking import _portal, alerts
 from runwidget.tracking._flusher import flusher_for
 from runwidget.tracking._metrics import metrics_dict, metrics_rows
 from runwidget.tracking._validate import (
@@ -43,15 +43,17 @@ from runwidget.tracking._validate import (
     to_number,
     to_step,
 )
+from runwidget.tracking.model import Model, check_model_name, model_files
 from runwidget.tracking.providers import PROVIDERS
-from runwidget.tracking.snapshot import SNAPSHOT_PATH
+from runwidget.tracking.snapshot import SNAPSHOT_PATH, take_snapshot
+from runwidget.tracking.system_metrics import SystemMetricsThread
+from runwidget.tracking.waiting import wait_for_completion
 from runwidget.tracking.workspace import Workspace
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from runwidget.tracking.experiment import Experiment
-    from runwidget.tracking.model import Model
 
 logger = logging.getLogger("runwidget")
 
@@ -286,8 +288,6 @@ class Run:
         if name in self._not_finite:
             return
         self._not_finite.add(name)
-        from runwidget.tracking import alerts
-
         alerts.metric_not_finite(self._store, self.id, name, value)
 
     # -- alerts --------------------------------------------------------------------------
@@ -304,8 +304,6 @@ class Run:
         Raises:
             InvalidValueError: an empty title, a text that is not a string, another level.
         """
-        from runwidget.tracking import alerts
-
         title, text, level = alerts.check_alert(title, text, level)
         alerts.default_sender().send(
             self._store, self.id, kind="user", level=level, title=title, text=text
@@ -314,8 +312,6 @@ class Run:
     def get_alerts(self) -> list[dict[str, Any]]:
         """The run's alerts, oldest first: dicts of ``title``, ``text``, ``level``, ``kind``
         (``user``, ``failed``, ``not_responding``, ``nan``) and ``time``."""
-        from runwidget.tracking import alerts
-
         # The run's own writer first: an alert waits for the run to be in the store.
         self._flusher.flush(END_FLUSH_TIMEOUT)
         alerts.flush(END_FLUSH_TIMEOUT, webhook=False, store=self._store)
@@ -324,8 +320,6 @@ class Run:
     def start_system_metrics(self, interval: float) -> None:
         """Sample this process's CPU, memory and I/O every ``interval`` seconds into the
         run's ``system/`` metrics until it ends (``start_logging(system_metrics=...)``)."""
-        from runwidget.tracking.system_metrics import SystemMetricsThread
-
         flusher, run_id = self._flusher, self.id
         self._system_metrics = SystemMetricsThread(
             lambda rows: flusher.add_metrics(run_id, rows), os.getpid(), interval
@@ -647,8 +641,6 @@ class Run:
             InvalidValueError: a bad name, tags, properties or description, or no file of
                 the run at ``model_path``.
         """
-        from runwidget.tracking.model import Model, check_model_name, model_files
-
         model_name = check_model_name(model_name)
         if model_path is None:
             raise InvalidValueError(
@@ -699,8 +691,6 @@ class Run:
         Returns:
             The snapshot's id, for ``restore_snapshot``.
         """
-        from runwidget.tracking.snapshot import take_snapshot
-
         if not isinstance(file_or_folder_path, (str, os.PathLike)):
             raise InvalidValueError(
                 f"take_snapshot takes a file or folder path, got {_type_name(file_or_folder_path)}"
@@ -921,8 +911,6 @@ class Run:
                 stacklevel=3,
             )
         if status == st.FAILED:
-            from runwidget.tracking import alerts
-
             alerts.run_failed(self._store, self.id, error, self._record.display_name)
 
     def __enter__(self) -> Run:
@@ -1090,8 +1078,6 @@ class Run:
         Raises:
             RunFailedError: the run failed and ``raise_on_error`` is set.
         """
-        from runwidget.tracking.waiting import wait_for_completion
-
         return wait_for_completion(
             self,
             show_output=show_output,
