@@ -171,6 +171,19 @@ class JupyterServer:
     def log_tail(self) -> str:
         return self.log_path.read_text(errors="replace")[-3000:]
 
+    def save_widget_state(self, on: bool) -> None:
+        """JupyterLab's "Save Widget State Automatically" for the pages opened from now on (on
+        by default here; off is JupyterLab's own default). With it on, ipywidgets' widget manager
+        marks a notebook modified whenever it loads or clears widget state, so a notebook with
+        widgets shows as modified as soon as it is opened."""
+        _write_widget_settings(self.root_dir.parent / "lab-settings", on)
+
+
+def _write_widget_settings(settings_dir: Path, save_state: bool) -> None:
+    widgets = settings_dir / "@jupyter-widgets" / "jupyterlab-manager"
+    widgets.mkdir(parents=True, exist_ok=True)
+    (widgets / "plugin.jupyterlab-settings").write_text(json.dumps({"saveState": save_state}))
+
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -197,9 +210,7 @@ def _start_jupyter(kind: str) -> JupyterServer:
         json.dumps({"fetchNews": "false", "checkForUpdates": False})
     )
     # Widget state saved with the notebook (Settings > Save Widget State Automatically).
-    widgets = dirs["settings"] / "@jupyter-widgets" / "jupyterlab-manager"
-    widgets.mkdir(parents=True)
-    (widgets / "plugin.jupyterlab-settings").write_text(json.dumps({"saveState": True}))
+    _write_widget_settings(dirs["settings"], True)
     store_uri = f"sqlite:///{dirs['root']}/runs.db"
     env = {
         **os.environ,

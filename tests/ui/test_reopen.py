@@ -67,17 +67,48 @@ RunDetails(run).show()
 """
 
 
+# Every code cell of the notebook shown has finished: its execution count is in the model
+# (the execute reply sets it, which can come after the kernel already reads idle).
+CELLS_DONE = """() => {
+    const panel = window.jupyterapp.shell.currentWidget;
+    const cells = panel.context.model.toJSON().cells.filter((c) => c.cell_type === "code");
+    return cells.every((c) => c.execution_count !== null);
+}"""
+MODIFIED = "() => window.jupyterapp.shell.currentWidget.context.model.dirty"
+
+
+@pytest.fixture
+def server_for(jupyter_server):
+    """`server_for(kind)`: the server, its pages with JupyterLab's default of not saving widget
+    state in the notebook (with it on, ipywidgets marks a notebook modified as it opens it)."""
+    used = []
+
+    def get(kind: str):
+        server = jupyter_server(kind)
+        server.save_widget_state(False)
+        used.append(server)
+        return server
+
+    yield get
+    for server in used:
+        server.save_widget_state(True)
+
+
 def _save(server, page: Page, name: str) -> None:
-    """Save the notebook (its cell done) and wait until the file on disk has the run's bundle."""
+    """Save the notebook once its cells are done, as a user would, and wait until the file on
+    disk has the run's bundle and the cells' execution counts."""
     page.wait_for_function(KERNEL_IDLE, timeout=30_000)
+    page.wait_for_function(CELLS_DONE, timeout=30_000)
     page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
     path = server.root_dir / name
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
-        if RUN_MIME in path.read_text() and "widget-view+json" in path.read_text():
+        text = path.read_text()
+        cells = json.loads(text)["cells"]
+        if RUN_MIME in text and all(c["execution_count"] is not None for c in cells):
             return
         time.sleep(0.2)
-    raise AssertionError(f"{name} was not saved with the run's bundle")
+    raise AssertionError(f"{name} was not saved with the run's bundle and execution counts")
 
 
 def _reopen(server, page: Page, name: str) -> None:
@@ -86,6 +117,15 @@ def _reopen(server, page: Page, name: str) -> None:
     server.delete_sessions()
     page.goto("about:blank")
     server.open_notebook(page, name)
+
+
+def _not_modified(page: Page) -> None:
+    """The reopened notebook is as it was saved: not marked modified (JupyterLab's tab has no
+    unsaved-changes dot) and its cells keep their execution counts."""
+    page.wait_for_timeout(1500)  # what marks a notebook modified on opening does so within a second
+    assert page.evaluate(MODIFIED) is False
+    expect(page.locator(".lm-TabBar-tab.jp-mod-dirty")).to_have_count(0)
+    expect(page.locator(".jp-CodeCell .jp-InputPrompt").first).to_have_text("[1]:")
 
 
 LOSS_CHART = '.rw-chart[data-chart="m:loss"] .rw-uplot'
@@ -97,9 +137,9 @@ def _points(output) -> int:
 
 @pytest.mark.parametrize("kind", ["lab", "notebook"])
 def test_a_reopened_notebook_draws_its_run_without_the_kernel(
-    jupyter_server, page: Page, screenshot, kind: str
+    server_for, page: Page, screenshot, kind: str
 ) -> None:
-    server = jupyter_server(kind)  # JupyterLab, and Notebook 7 with the same extension
+    server = server_for(kind)  # JupyterLab, and Notebook 7 with the same extension
     name = f"reopen-completed-{kind}.ipynb"
     server.write_notebook(name, COMPLETED_RUN)
     server.open_notebook(page, name)
@@ -120,14 +160,15 @@ def test_a_reopened_notebook_draws_its_run_without_the_kernel(
     expect(page.locator(".jp-OutputArea")).not_to_contain_text("model not found")
     expect(page.locator(".jp-OutputArea")).not_to_contain_text("Loading widget")
     assert page.locator(".jp-OutputArea b").count() == 0
+    _not_modified(page)
     screenshot(page, f"reopen-completed-{kind}")
     _shot(page.locator(".rw-reopened"), f"reopen-completed-output-{kind}")
 
 
 def test_a_page_reloaded_while_the_kernel_runs_shows_the_live_widget(
-    jupyter_server, page: Page
+    server_for, page: Page
 ) -> None:
-    server = jupyter_server("lab")
+    server = server_for("lab")
     name = "reopen-reloaded.ipynb"
     server.write_notebook(name, COMPLETED_RUN)
     server.open_notebook(page, name)
@@ -146,9 +187,9 @@ def test_a_page_reloaded_while_the_kernel_runs_shows_the_live_widget(
 
 
 def test_a_reopened_notebook_follows_a_run_still_running_elsewhere(
-    jupyter_server, page: Page, screenshot, tmp_path: Path
+    server_for, page: Page, screenshot, tmp_path: Path
 ) -> None:
-    server = jupyter_server("lab")
+    server = server_for("lab")
     id_file, stop_file = tmp_path / "run-id", tmp_path / "stop"
     writer = subprocess.Popen(
         [sys.executable, "-c", WRITER, str(id_file), str(stop_file)],
@@ -181,6 +222,7 @@ def test_a_reopened_notebook_follows_a_run_still_running_elsewhere(
             arg=[f"{REOPENED} {LOSS_CHART}", first],
             timeout=10_000,
         )
+        _not_modified(page)
         screenshot(page, "reopen-running")
 
         stop_file.write_text("stop")
@@ -195,9 +237,9 @@ def test_a_reopened_notebook_follows_a_run_still_running_elsewhere(
 
 
 def test_a_run_of_a_store_the_server_does_not_serve_shows_its_summary(
-    jupyter_server, page: Page, screenshot, tmp_path: Path
+    server_for, page: Page, screenshot, tmp_path: Path
 ) -> None:
-    server = jupyter_server("lab")
+    server = server_for("lab")
     name = "reopen-elsewhere.ipynb"
     server.write_notebook(name, OTHER_STORE.format(path=str(tmp_path / "other.db")))
     server.open_notebook(page, name)
@@ -217,4 +259,5 @@ def test_a_run_of_a_store_the_server_does_not_serve_shows_its_summary(
     expect(summary).to_contain_text("Completed")
     expect(page.locator(REOPENED)).to_have_count(0)
     expect(page.locator(".jp-OutputArea")).not_to_contain_text("model not found")
+    _not_modified(page)
     screenshot(page, "reopen-elsewhere")
