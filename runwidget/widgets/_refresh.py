@@ -110,7 +110,8 @@ class RefreshLoop:
                 return None  # stopped, or the widget is gone
             view = self.view
             probed = [view.source] if self._probes() and view.reachable else []
-            due = self._last_refresh_due
+            # Child runs left unread by the last read, and the last refresh, wait for no change.
+            due = self._last_refresh_due or view.behind
             if not self._gate.should_read(probed, self.interval, force=due):
                 return self._gate.next_wait(self.interval)  # nothing changed: nothing sent
             # The first full read sends the run's own charts before its children's metrics.
