@@ -10,7 +10,13 @@ import pytest
 from runwidget import Experiment, RunDetails, Workspace
 from runwidget.server.service import RunService
 from runwidget.sources.store import StoreSource
-from runwidget.widgets.reopen import BUNDLE_VERSION, RUN_MIME, run_reference
+from runwidget.widgets.reopen import (
+    BUNDLE_VERSION,
+    RUN_MIME,
+    RUNS_MIME,
+    run_reference,
+    runs_reference,
+)
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
@@ -74,3 +80,42 @@ def test_a_password_in_the_store_uri_never_reaches_the_notebook() -> None:
 def test_sources_no_server_serves_carry_no_reference() -> None:
     mlflow_like = SimpleNamespace(run_id="abc")
     assert run_reference(_view_of(mlflow_like)) == {}
+
+
+def test_a_comparison_names_its_runs_and_their_store(experiment: Experiment, tmp_path) -> None:
+    runs = []
+    for name in ("<b>a</b>", "b"):
+        run = experiment.start_logging(display_name=name)
+        run.log("loss", 0.5)
+        run.complete()
+        runs.append(run)
+    widget = RunDetails(runs)
+    try:
+        data, _metadata = widget._repr_mimebundle_()
+        model_id = widget.model_id
+    finally:
+        widget.close()
+    assert data[WIDGET_VIEW]["model_id"] == model_id
+    served = RunService(runs[0]._store, api_url="/runwidget/api").status()["store"]
+    assert data[RUNS_MIME] == {
+        "version": BUNDLE_VERSION,
+        "store": served,
+        "runs": [{"run_id": r.id, "name": n} for r, n in zip(runs, ("<b>a</b>", "b"), strict=True)],
+    }
+    # The summary for viewers without widgets, and when the server serves another store.
+    assert "Compare 2 runs" in data["text/html"] and "&lt;b&gt;a&lt;/b&gt;" in data["text/html"]
+    assert "<b>a</b>" not in data["text/html"]
+
+    other = Experiment(Workspace(f"sqlite:///{tmp_path / 'other.db'}"), "other")
+    elsewhere = other.start_logging()
+    elsewhere.complete()
+    mixed = RunDetails([runs[0], elsewhere])
+    try:
+        assert RUNS_MIME not in mixed._repr_mimebundle_()[0]  # no one server serves both
+    finally:
+        mixed.close()
+
+
+def test_a_comparison_of_sources_no_server_serves_carries_no_reference() -> None:
+    assert runs_reference([SimpleNamespace(run_id="abc")], [{"name": "x"}]) == {}
+    assert runs_reference([], []) == {}

@@ -11,15 +11,21 @@
 //   the server's REST API, live while the run runs, and switches to the widget if the
 //   kernel gets the model back (a page reloaded while the kernel runs);
 // - else (the server serves another store, or does not know the run) the static summary.
+// A comparison's output (RunComparison) names its runs instead (application/vnd.runwidget.
+// runs+json: their ids and names, their store) and is drawn, with no kernel, as the portal's
+// compare page draws it (js/portal/compareview.js): each run with its status and a link to
+// its page, and their metrics overlaid.
 import { Panel, Widget } from "@lumino/widgets";
 import { createApi } from "../portal/api.js";
 import { createRunView } from "../portal/runview.js";
+import { drawCompare } from "../portal/compareview.js";
 import { h } from "../components/dom.js";
 import "../widget.css";
 import "../portal/portal.css";
 import "./style.css";
 
 export const RUN_MIME = "application/vnd.runwidget.run+json";
+export const RUNS_MIME = "application/vnd.runwidget.runs+json";
 export const WIDGET_VIEW = "application/vnd.jupyter.widget-view+json";
 const BUNDLE_VERSION = 1;
 // Lower ranks win: ahead of the widget manager's renderer (-10) and of text/html.
@@ -34,6 +40,17 @@ export function readReference(bundle) {
   if (!Number.isInteger(version) || version < 1 || version > BUNDLE_VERSION) return null;
   if (typeof runId !== "string" || !runId || typeof store !== "string") return null;
   return { runId, store, name: typeof name === "string" && name ? name : runId };
+}
+
+/** The runs a comparison's output names ({ store, runs: [{ runId, name }] }), or null. */
+export function readRunsReference(bundle) {
+  if (!bundle || typeof bundle !== "object") return null;
+  const { version, store, runs } = bundle;
+  if (!Number.isInteger(version) || version < 1 || version > BUNDLE_VERSION) return null;
+  if (typeof store !== "string" || !Array.isArray(runs) || runs.length === 0) return null;
+  const named = runs.map((r) => readReference({ version, store, run_id: r?.run_id, name: r?.name }));
+  if (named.some((r) => !r)) return null;
+  return { store, runs: named.map(({ runId, name }) => ({ runId, name })) };
 }
 
 /**
@@ -52,7 +69,8 @@ export function chooseView({ reference, modelId, canDelegate, sessionKnown, live
 }
 
 /**
- * Whether the server behind `api` serves the store `reference` names and knows its run.
+ * Whether the server behind `api` serves the store `reference` names and knows its run (a
+ * comparison's runs are asked for when drawn).
  * @param {ReturnType<typeof createApi>} api
  * @param {() => Promise<object>} status the server's `GET status` answer
  */
@@ -60,7 +78,7 @@ export async function serves(api, status, reference) {
   try {
     const answer = await status();
     if (!answer || answer.store !== reference.store) return false;
-    await api.run(reference.runId);
+    if (!reference.runs) await api.run(reference.runId);
     return true;
   } catch {
     return false; // no runwidget on this server, a store that is down, or an unknown run
@@ -69,7 +87,7 @@ export async function serves(api, status, reference) {
 
 // One API client per page, from the page's own config (JupyterLab, Notebook 7 and Voila
 // all carry baseUrl and token there), and the server's status asked once.
-const page = { api: null, status: null, views: new Set() };
+const page = { api: null, status: null, views: new Set(), base: "/" };
 
 function pageApi() {
   if (!page.api) {
@@ -80,6 +98,7 @@ function pageApi() {
       config = {};
     }
     const base = String(config.baseUrl || "/").replace(/\/?$/, "/");
+    page.base = base;
     page.api = createApi({ base: `${base}runwidget/api`, token: config.token || "" });
   }
   return page.api;
@@ -168,7 +187,7 @@ class RunOutput extends Panel {
     this.stopWatch();
     const host = await hosted(this);
     if (!host || ticket !== this.ticket || this.isDisposed) return;
-    const reference = readReference(model.data[RUN_MIME]);
+    const reference = readReference(model.data[RUN_MIME]) || readRunsReference(model.data[RUNS_MIME]);
     const modelId = model.data[WIDGET_VIEW]?.model_id || null;
     const { rendermime, sessionContext } = host;
     const choice = chooseView({
@@ -181,7 +200,9 @@ class RunOutput extends Panel {
     if (choice === "widget") return this.showRenderer(rendermime, WIDGET_VIEW, model);
     if (choice === "run" && (await serves(pageApi(), pageStatus, reference))) {
       if (ticket !== this.ticket || this.isDisposed) return;
-      this.showRun(reference);
+      if (reference.runs) {
+        if (!(await this.showRuns(reference, ticket))) return this.showSummary(rendermime, model, ticket);
+      } else this.showRun(reference);
       if (modelId && sessionContext && rendermime) {
         this.stopWatch = watchForModel(sessionContext, modelId, () => {
           if (!this.isDisposed && ticket === this.ticket) this.renderModel(model);
@@ -189,6 +210,11 @@ class RunOutput extends Panel {
       }
       return;
     }
+    return this.showSummary(rendermime, model, ticket);
+  }
+
+  /** The output's static summary (its text where it has none). */
+  showSummary(rendermime, model, ticket) {
     if (ticket !== this.ticket || this.isDisposed) return;
     if (rendermime && "text/html" in model.data) return this.showRenderer(rendermime, "text/html", model);
     this.display({ kind: "text" }, new Widget({ node: h("pre", { text: String(model.data["text/plain"] ?? "") }) }));
@@ -210,6 +236,24 @@ class RunOutput extends Panel {
     page.views.add(view);
   }
 
+  /** A comparison's runs as the server reads them; false when it does not know them. */
+  async showRuns(reference, ticket) {
+    const ids = reference.runs.map((r) => r.runId);
+    const key = ids.join(",");
+    if (this.shown?.kind === "runs" && this.shown.key === key) return true;
+    const body = h("div", { className: "rw-compare" });
+    let known = false;
+    const runLink = (id) => `${page.base}runwidget/runs/${encodeURIComponent(id)}`;
+    const destroy = await drawCompare(body, { api: pageApi(), ids, runLink, linkTarget: "_blank", onAnswer: () => (known = true) });
+    if (!known || ticket !== this.ticket || this.isDisposed) {
+      destroy();
+      return known;
+    }
+    const note = h("div", { className: "rw-reopened-note", text: "No kernel has this widget: the runs as the Jupyter server reads them now." });
+    this.display({ kind: "runs", key, destroy }, new Widget({ node: h("div", { className: "rw-reopened-runs rw-page" }, note, body) }));
+    return true;
+  }
+
   display(shown, widget) {
     this.clear();
     this.shown = shown;
@@ -221,6 +265,7 @@ class RunOutput extends Panel {
       page.views.delete(this.shown.view);
       this.shown.view.destroy();
     }
+    this.shown?.destroy?.();
     this.shown = null;
     for (const widget of [...this.widgets]) widget.dispose();
   }
@@ -241,10 +286,10 @@ class RunOutput extends Panel {
 /** The mime extension (package.json `jupyterlab.mimeExtension`). */
 const extension = {
   id: "runwidget:reopened-run",
-  description: "A RunDetails output drawn from the server when its kernel is gone.",
+  description: "A RunDetails output (a run, or runs compared) drawn from the server when its kernel is gone.",
   rendererFactory: {
     safe: false, // as the widget's own renderer: an untrusted notebook shows the summary
-    mimeTypes: [RUN_MIME],
+    mimeTypes: [RUN_MIME, RUNS_MIME],
     defaultRank: RANK,
     createRenderer: () => new RunOutput(),
   },

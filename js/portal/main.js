@@ -9,7 +9,7 @@ import { alertMark } from "../components/alerts.js";
 import { createApi } from "./api.js";
 import { createRunView } from "./runview.js";
 import { affects, subscribeChanges } from "./changes.js";
-import { createLineChart, PALETTE } from "./chart.js";
+import { drawCompare as drawCompareView } from "./compareview.js";
 import { createTargetsTable } from "./compute.js";
 import { createModelsTable } from "./models.js";
 import "../widget.css";
@@ -341,38 +341,11 @@ async function experimentPage(root, name) {
 }
 
 // -- compare ---------------------------------------------------------------------------------
-const compareCharts = [];
+let destroyCompare = () => {};
 
 async function drawCompare(el, ids) {
-  for (const chart of compareCharts.splice(0)) chart.destroy();
-  replace(el, h("div", {}, "Loading…"));
-  let answer;
-  try {
-    answer = await api.compare(ids);
-  } catch (e) {
-    showError(el, e);
-    return;
-  }
-  const names = new Map(answer.runs.map((r) => [r.id, r.name || r.id]));
-  const legend = h(
-    "div",
-    { className: "rw-compare-legend" },
-    answer.runs.map((r, i) =>
-      h("span", { className: "rw-compare-key" }, h("span", { className: "rw-swatch", style: { background: PALETTE[i % PALETTE.length] } }), a(link.run(r.id), names.get(r.id)), " ", statusBadge(r.status, r.status_kind)),
-    ),
-  );
-  const grid = h("div", { className: "rw-charts rw-compare-charts" });
-  replace(el, h("h2", { text: `Compare ${answer.runs.length} runs` }), legend, grid);
-  if (answer.charts.length === 0) grid.append(h("div", { className: "rw-empty", text: "These runs logged no charted metric." }));
-  const colourOf = new Map(answer.runs.map((r, i) => [r.id, PALETTE[i % PALETTE.length]]));
-  for (const spec of answer.charts) {
-    const slot = h("div", { className: "rw-chart", dataset: { chart: spec.name } });
-    grid.append(slot);
-    const series = spec.series.map((s) => ({ label: s.column ? `${names.get(s.run)} · ${s.column}` : names.get(s.run), colour: colourOf.get(s.run) }));
-    const chart = createLineChart(slot, { title: spec.name, xLabel: spec.x_label, series, legend: spec.series.some((s) => s.column) });
-    chart.setData(spec.series.map((s) => ({ x: s.x, y: s.y })));
-    compareCharts.push(chart);
-  }
+  destroyCompare();
+  destroyCompare = await drawCompareView(el, { api, ids, runLink: link.run });
 }
 
 async function comparePage(root, ids, experiment) {

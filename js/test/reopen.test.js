@@ -1,7 +1,7 @@
 // The reopened notebook's RunDetails output (js/lab/reopen.js): what the bundle names, which
 // view an output gets, and when the server counts as serving the run.
 import { describe, expect, it, vi } from "vitest";
-import extension, { RANK, RUN_MIME, WIDGET_VIEW, chooseView, readReference, serves } from "../lab/reopen.js";
+import extension, { RANK, RUNS_MIME, RUN_MIME, WIDGET_VIEW, chooseView, readReference, readRunsReference, serves } from "../lab/reopen.js";
 import { ApiError } from "../portal/api.js";
 
 const reference = { runId: "r-1", store: "sqlite:////data/runs.db", name: "r-1" };
@@ -23,6 +23,20 @@ describe("readReference", () => {
     expect(readReference({ version: 1, store: "s" })).toBeNull();
     expect(readReference({ version: 1, run_id: "r-1" })).toBeNull();
     expect(readReference({ version: 2, run_id: "r-1", store: "s" })).toBeNull();
+  });
+});
+
+describe("readRunsReference", () => {
+  it("reads a comparison's runs and their store", () => {
+    const bundle = { version: 1, store: "s", runs: [{ run_id: "a", name: "<b>A</b>" }, { run_id: "b" }] };
+    expect(readRunsReference(bundle)).toEqual({ store: "s", runs: [{ runId: "a", name: "<b>A</b>" }, { runId: "b", name: "b" }] });
+  });
+  it("refuses no runs, a run without an id, no store, a newer version", () => {
+    expect(readRunsReference(undefined)).toBeNull();
+    expect(readRunsReference({ version: 1, store: "s", runs: [] })).toBeNull();
+    expect(readRunsReference({ version: 1, store: "s", runs: [{ name: "x" }] })).toBeNull();
+    expect(readRunsReference({ version: 1, runs: [{ run_id: "a" }] })).toBeNull();
+    expect(readRunsReference({ version: 2, store: "s", runs: [{ run_id: "a" }] })).toBeNull();
   });
 });
 
@@ -68,11 +82,18 @@ describe("serves", () => {
     const noApi = () => Promise.reject(new ApiError(404, "404 Not Found"));
     expect(await serves({ run: vi.fn() }, noApi, reference)).toBe(false);
   });
+  it("checks a comparison's store only (its runs are asked for when drawn)", async () => {
+    const runs = { store: reference.store, runs: [{ runId: "a", name: "a" }] };
+    const api = { run: vi.fn() };
+    expect(await serves(api, status(reference.store), runs)).toBe(true);
+    expect(await serves(api, status("other"), runs)).toBe(false);
+    expect(api.run).not.toHaveBeenCalled();
+  });
 });
 
 describe("the mime extension", () => {
-  it("renders the run bundle ahead of the widget manager's renderer (rank -10)", () => {
-    expect(extension.rendererFactory.mimeTypes).toEqual([RUN_MIME]);
+  it("renders the run and runs bundles ahead of the widget manager's renderer (rank -10)", () => {
+    expect(extension.rendererFactory.mimeTypes).toEqual([RUN_MIME, RUNS_MIME]);
     expect(extension.rank).toBe(RANK);
     expect(RANK).toBeLessThan(-10);
     expect(extension.rendererFactory.safe).toBe(false);

@@ -183,3 +183,26 @@ def summary_html(snapshot: Mapping[str, Any]) -> str:
             parts.append(f"<div>… and {len(rows) - MAX_ROWS} more</div>")
     parts.append("</div>")
     return "".join(parts)
+
+
+def compare_summary_html(snapshot: Mapping[str, Any]) -> str:
+    """The summary of a ``CompareView.snapshot()``: each run with its status and portal link."""
+    items = []
+    for run in snapshot["runs"]:
+        colour = STATUS_COLOURS[status_kind(run["status"])]
+        item = (
+            f"{escape(str(run['name']))} "
+            f'<span style="color:{colour}">({escape(str(run["status"]))})</span>'
+        )
+        if _is_web_url(run.get("portal_url")):
+            item += (
+                f' · <a href="{escape(run["portal_url"], quote=True)}" target="_blank" '
+                'rel="noopener">View run in portal</a>'
+            )
+        items.append(f"<li>{item}</li>")
+    return (
+        '<div class="runwidget-summary runwidget-compare-summary" '
+        'style="font-family:sans-serif;font-size:13px">'
+        f'<div style="font-size:15px;font-weight:600">Compare {len(items)} runs</div>'
+        f'<ul style="margin:4px 0">{"".join(items)}</ul></div>'
+    )

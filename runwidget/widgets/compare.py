@@ -24,7 +24,9 @@ from runwidget.errors import InvalidValueError
 from runwidget.sources import RunSource, source_for
 from runwidget.tracking import Experiment, Run
 from runwidget.view.compare import COMPARE_POINTS, MAX_RUNS, CompareView
+from runwidget.view.summary import compare_summary_html
 from runwidget.widgets._poller import PROBE_INTERVAL, ChangeGate, Poller
+from runwidget.widgets.reopen import runs_reference
 
 logger = logging.getLogger("runwidget")
 
@@ -130,6 +132,19 @@ class RunComparison(anywidget.AnyWidget):
         from IPython.display import display
 
         display(self)
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        """The widget view, with a static summary of the runs for viewers without widgets and
+        the runs' names for a notebook reopened without its kernel (widgets/reopen.py)."""
+        bundle = super()._repr_mimebundle_(**kwargs)
+        if not bundle:
+            return bundle
+        data, metadata = bundle if isinstance(bundle, tuple) else (bundle, {})
+        with self._lock:
+            compare = self._compare
+        data = {**data, "text/html": compare_summary_html(compare)}
+        data.update(runs_reference(self._view.sources, compare["runs"]))
+        return data, metadata
 
     def stop(self) -> None:
         """Stop reading the runs."""

@@ -12,12 +12,14 @@ runs); else, when the server serves another store or does not know the run, the 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from runwidget.sources.store import StoreSource
 from runwidget.store import redact_uri
 
 RUN_MIME = "application/vnd.runwidget.run+json"
+RUNS_MIME = "application/vnd.runwidget.runs+json"
 # Bumped when the bundle changes in a way an older front end would misread.
 BUNDLE_VERSION = 1
 
@@ -39,5 +41,30 @@ def run_reference(view: Any) -> dict[str, Any]:
             "run_id": source.run_id,
             "store": redact_uri(source.store.uri),
             "name": header.get("display_name") or source.run_id,
+        }
+    }
+
+
+def runs_reference(sources: Sequence[Any], runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """``{RUNS_MIME: {...}}`` naming the runs a comparison shows, when they are all runs of
+    one runwidget store; ``{}`` otherwise (no single Jupyter server serves them).
+
+    Args:
+        sources: the comparison's run sources, in the order shown.
+        runs: its snapshot's ``runs`` (``id`` and ``name`` of each), in the same order.
+    """
+    if not sources or not all(isinstance(s, StoreSource) for s in sources):
+        return {}
+    stores = {redact_uri(s.store.uri) for s in sources}
+    if len(stores) != 1:
+        return {}
+    return {
+        RUNS_MIME: {
+            "version": BUNDLE_VERSION,
+            "store": stores.pop(),
+            "runs": [
+                {"run_id": s.run_id, "name": r.get("name") or s.run_id}
+                for s, r in zip(sources, runs, strict=True)
+            ],
         }
     }

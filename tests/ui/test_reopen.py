@@ -1,6 +1,8 @@
 """A saved notebook reopened without the kernel that drew its RunDetails: JupyterLab draws the
 run from the server's REST API (js/lab/reopen.js), live while it runs, and the static summary
-where the server does not serve the run's store. While the kernel has the widget, the widget."""
+where the server does not serve the run's store. While the kernel has the widget, the widget.
+A comparison's output is drawn from the server too: its runs, their statuses and links, their
+metrics overlaid."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from tests.ui.conftest import KERNEL_IDLE
 from tests.ui.test_run_details import WIDGET, _shot
 
 RUN_MIME = "application/vnd.runwidget.run+json"
+RUNS_MIME = "application/vnd.runwidget.runs+json"
 # The run drawn in an output by the extension, not by the widget.
 REOPENED = ".rw-reopened .rw-reopened-run"
 
@@ -94,7 +97,7 @@ def server_for(jupyter_server):
         server.save_widget_state(True)
 
 
-def _save(server, page: Page, name: str) -> None:
+def _save(server, page: Page, name: str, mime: str = RUN_MIME) -> None:
     """Save the notebook once its cells are done, as a user would, and wait until the file on
     disk has the run's bundle and the cells' execution counts."""
     page.wait_for_function(KERNEL_IDLE, timeout=30_000)
@@ -105,10 +108,17 @@ def _save(server, page: Page, name: str) -> None:
     while time.monotonic() < deadline:
         text = path.read_text()
         cells = json.loads(text)["cells"]
-        if RUN_MIME in text and all(c["execution_count"] is not None for c in cells):
+        if mime in text and all(c["execution_count"] is not None for c in cells):
             return
         time.sleep(0.2)
     raise AssertionError(f"{name} was not saved with the run's bundle and execution counts")
+
+
+def _run_notebook(server, page: Page, name: str, source: str) -> None:
+    """Write notebook NAME of one cell, open it and start running it."""
+    server.write_notebook(name, source)
+    server.open_notebook(page, name)
+    server.run_all(page)
 
 
 def _reopen(server, page: Page, name: str) -> None:
@@ -141,9 +151,7 @@ def test_a_reopened_notebook_draws_its_run_without_the_kernel(
 ) -> None:
     server = server_for(kind)  # JupyterLab, and Notebook 7 with the same extension
     name = f"reopen-completed-{kind}.ipynb"
-    server.write_notebook(name, COMPLETED_RUN)
-    server.open_notebook(page, name)
-    server.run_all(page)
+    _run_notebook(server, page, name, COMPLETED_RUN)
     # The kernel has the widget: the live widget is what shows, not the kernel-free view.
     widget = page.locator(WIDGET)
     expect(widget.locator(".rw-header .rw-status")).to_have_text("Completed", timeout=30_000)
@@ -170,9 +178,7 @@ def test_a_page_reloaded_while_the_kernel_runs_shows_the_live_widget(
 ) -> None:
     server = server_for("lab")
     name = "reopen-reloaded.ipynb"
-    server.write_notebook(name, COMPLETED_RUN)
-    server.open_notebook(page, name)
-    server.run_all(page)
+    _run_notebook(server, page, name, COMPLETED_RUN)
     status = page.locator(WIDGET).locator(".rw-header .rw-status")
     expect(status).to_have_text("Completed", timeout=30_000)
     _save(server, page, name)
@@ -201,9 +207,7 @@ def test_a_reopened_notebook_follows_a_run_still_running_elsewhere(
             time.sleep(0.1)
         run_id = id_file.read_text()
         name = "reopen-running.ipynb"
-        server.write_notebook(name, SHOW_RUN.format(run_id=run_id))
-        server.open_notebook(page, name)
-        server.run_all(page)
+        _run_notebook(server, page, name, SHOW_RUN.format(run_id=run_id))
         expect(page.locator(WIDGET).locator(".rw-header .rw-status")).to_have_text(
             "Running", timeout=30_000
         )
@@ -241,9 +245,7 @@ def test_a_run_of_a_store_the_server_does_not_serve_shows_its_summary(
 ) -> None:
     server = server_for("lab")
     name = "reopen-elsewhere.ipynb"
-    server.write_notebook(name, OTHER_STORE.format(path=str(tmp_path / "other.db")))
-    server.open_notebook(page, name)
-    server.run_all(page)
+    _run_notebook(server, page, name, OTHER_STORE.format(path=str(tmp_path / "other.db")))
     expect(page.locator(WIDGET).locator(".rw-header .rw-status")).to_have_text(
         "Completed", timeout=30_000
     )
@@ -261,3 +263,79 @@ def test_a_run_of_a_store_the_server_does_not_serve_shows_its_summary(
     expect(page.locator(".jp-OutputArea")).not_to_contain_text("model not found")
     _not_modified(page)
     screenshot(page, "reopen-elsewhere")
+
+
+COMPARED_RUNS = """
+from runwidget import Experiment, RunDetails
+
+exp = Experiment(name="reopen-compare")
+for name, rate in [("<b>slow</b> run", 0.01), ("fast run", 0.1)]:
+    run = exp.start_logging(display_name=name)
+    run.log("learning_rate", rate)
+    for i in range(40):
+        run.log("loss", 1 / (1 + rate * 10 * i), step=i)
+    run.complete()
+RunDetails(exp).show()
+"""
+
+
+def test_a_reopened_comparison_lists_its_runs_from_the_server(
+    server_for, page: Page, screenshot
+) -> None:
+    server = server_for("lab")
+    name = "reopen-compare.ipynb"
+    _run_notebook(server, page, name, COMPARED_RUNS)
+    expect(page.locator(".rw-compare .rw-compare-key")).to_have_count(2, timeout=30_000)
+    expect(page.locator(".rw-reopened-runs")).to_have_count(0)  # the live widget
+    _save(server, page, name, RUNS_MIME)
+    saved = json.loads((server.root_dir / name).read_text())
+    runs = saved["cells"][0]["outputs"][0]["data"][RUNS_MIME]["runs"]
+    assert [r["name"] for r in runs] == ["fast run", "<b>slow</b> run"]  # newest first
+
+    _reopen(server, page, name)
+    output = page.locator(".rw-reopened .rw-reopened-runs")
+    keys = output.locator(".rw-compare-key")
+    expect(keys).to_have_count(2, timeout=20_000)
+    for key, run in zip([keys.nth(0), keys.nth(1)], runs, strict=True):
+        expect(key).to_contain_text(run["name"])  # as text
+        expect(key.locator(".rw-badge")).to_have_text("Completed")
+        link = key.locator("a")
+        expect(link).to_have_attribute("href", f"/runwidget/runs/{run['run_id']}")
+        expect(link).to_have_attribute("target", "_blank")
+    chart = output.locator('.rw-chart[data-chart="loss"]')
+    expect(chart.locator("canvas")).to_be_visible()
+    expect(page.locator(".jp-OutputArea")).not_to_contain_text("model not found")
+    assert page.locator(".jp-OutputArea b").count() == 0
+    _not_modified(page)
+    screenshot(page, "reopen-compare")
+    _shot(page.locator(".rw-reopened"), "reopen-compare-output")
+
+    # A run's page, as the link opens it.
+    href = keys.nth(0).locator("a").get_attribute("href")
+    run_page = page.context.new_page()
+    try:
+        run_page.goto(server.url + href + f"?token={server.token}")
+        expect(run_page.locator(".rw-title")).to_have_text(runs[0]["name"], timeout=20_000)
+    finally:
+        run_page.close()
+
+
+def test_a_reopened_comparison_of_another_store_shows_its_summary(
+    server_for, page: Page, tmp_path: Path
+) -> None:
+    server = server_for("lab")
+    name = "reopen-compare-elsewhere.ipynb"
+    source = OTHER_STORE.format(path=str(tmp_path / "other.db")).replace(
+        "RunDetails(run)", "RunDetails([run])"
+    )
+    _run_notebook(server, page, name, source)
+    expect(page.locator(".rw-compare .rw-compare-key")).to_have_count(1, timeout=30_000)
+    _save(server, page, name, RUNS_MIME)
+
+    _reopen(server, page, name)
+    summary = page.locator(".rw-reopened .runwidget-compare-summary")
+    expect(summary).to_be_visible(timeout=20_000)
+    expect(summary).to_contain_text("kept elsewhere")
+    expect(summary).to_contain_text("Completed")
+    expect(page.locator(".rw-reopened-runs")).to_have_count(0)
+    _not_modified(page)
