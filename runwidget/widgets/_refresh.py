@@ -15,6 +15,9 @@ from runwidget.widgets._poller import ChangeGate, Poller
 MAX_BACKOFF = 120.0
 # How soon after seeing everything ended the one last refresh comes.
 LAST_REFRESH_DELAY = 1.0
+# The wait between two reads that catch up with child runs' metrics (each at most the
+# view's child read budget long).
+CATCH_UP_WAIT = 0.1
 
 
 class RefreshLoop:
@@ -124,7 +127,9 @@ class RefreshLoop:
                 return min(self.interval * 2**self._failures, MAX_BACKOFF)
             self._failures = 0
             if view.behind:
-                return 0.0  # child runs left unread: go on at once
+                # Child runs left unread: go on soon, the kernel left free in between (for
+                # the page being drawn, and the cells running).
+                return CATCH_UP_WAIT
             if not view.terminal:
                 self._last_refresh_due = False
                 return self._gate.next_wait(self.interval)
