@@ -35,10 +35,12 @@ class SubmittedRun(Run):
     script still prints.
     """
 
-    def _end(self, status: str, error: Mapping[str, Any] | None = None) -> None:
+    def end(
+        self, status: str, error: Mapping[str, Any] | None = None, *, wait: bool = True
+    ) -> None:
         path = os.environ.get(ENV_VERDICT_FILE)
         if not path:  # RUNWIDGET_RUN_ID set by hand, without a supervisor
-            super()._end(status, error)
+            super().end(status, error, wait=wait)
             return
         if self._ended:
             return
