@@ -17,6 +17,8 @@ say "ruff check ${paths[*]}"
 .venv/bin/ruff check "${paths[@]}"
 say "ruff format --check ${paths[*]}"
 .venv/bin/ruff format --check "${paths[@]}"
+say "mypy"
+.venv/bin/mypy
 
 say "eslint js"
 npx --no-install eslint js ./*.mjs

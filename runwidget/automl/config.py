@@ -246,7 +246,7 @@ def _check_int(value: Any, what: str, low: int, high: int) -> int:
             f"{what} must be an integer from {low} to {high}, got {type(value).__name__}: "
             f"{value!r:.80}"
         )
-    if not low <= value <= high:
+    if not low <= int(value) <= high:
         raise InvalidValueError(f"{what} must be from {low} to {high}, got {value!r}")
     return int(value)
 
@@ -269,7 +269,8 @@ def _check_minutes(value: Any, what: str) -> float | None:
 def _check_fraction(value: Any) -> float | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value < 1:
+    # typeshed's numbers.Real lacks the reflected comparisons that ``0 < value`` uses.
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value < 1:  # type: ignore[operator]
         raise InvalidValueError(
             "validation_size must be the fraction of rows held out for scoring, between 0 "
             f"and 1 (e.g. 0.2), got {value!r:.80}"

@@ -114,7 +114,9 @@ def check_training_data(data: Any, label: str, task: str) -> DataSummary:
         raise InvalidValueError(
             f"training_data has no feature columns: {label!r} is its only column"
         )
-    numeric, categorical, unusable = [], [], []
+    numeric: list[str] = []
+    categorical: list[str] = []
+    unusable: list[str] = []
     for name in features:
         kind = _column_kind(data[name])
         {"numeric": numeric, "categorical": categorical}.get(kind, unusable).append(name)

@@ -9,6 +9,7 @@ is cancelled in Ray.
 
 from __future__ import annotations
 
+import logging
 import pickle
 import time
 import warnings
@@ -59,7 +60,7 @@ class RayIterations:
         frame = pd.read_pickle(data_path)  # before ray.init, which may change the folder
         self._ray = ray
         if not ray.is_initialized():
-            ray.init(address="auto", log_to_driver=False, logging_level="WARNING")
+            ray.init(address="auto", log_to_driver=False, logging_level=logging.WARNING)
         cores = int(settings.get("max_cores_per_iteration", 1))
         self._task = ray.remote(num_returns=2, max_retries=0, num_cpus=max(cores, 1))(
             _evaluate_task
@@ -69,7 +70,9 @@ class RayIterations:
         self.pending: list[Pending] = []
 
     def start(self, iteration: int, spec: dict[str, Any], context: Any) -> None:
-        result, model = self._task.remote(self._data, self._settings, spec)
+        # Two refs (num_returns=2), where ray's types say one.
+        refs: Any = self._task.remote(self._data, self._settings, spec)
+        result, model = refs
         self.pending.append(Pending(iteration, spec, context, result, model))
 
     def finished(self, timeout: float) -> list[tuple[Pending, Outcome]]:

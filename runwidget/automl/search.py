@@ -57,7 +57,7 @@ class Stopper:
 
     def _time_up(self) -> str | None:
         if self.deadline is not None and time.monotonic() >= self.deadline:
-            return f"the experiment time limit ({self.timeout / 60:g} min) was reached"
+            return f"the experiment time limit ({(self.timeout or 0) / 60:g} min) was reached"
         return None
 
     def before_iteration(self) -> str | None:

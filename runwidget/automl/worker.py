@@ -151,7 +151,7 @@ class Outcome:
     kind: str
     metrics: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
-    error: dict[str, str] | None = None
+    error: dict[str, str | None] | None = None
     reason: str | None = None
     size: int = 0
 

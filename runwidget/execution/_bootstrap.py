@@ -44,7 +44,7 @@ class _StderrHandler(logging.StreamHandler):
         self.setLevel(level)
 
     @property
-    def stream(self):  # type: ignore[override]
+    def stream(self):
         return sys.stderr
 
     @stream.setter

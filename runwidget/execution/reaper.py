@@ -111,7 +111,7 @@ def supervisor_gone(record: RunRecord, now: float | None = None) -> bool | None:
 
 
 def end_orphan(
-    store: RunStore, record: RunRecord, status: str, error: dict[str, str] | None
+    store: RunStore, record: RunRecord, status: str, error: dict[str, str | None] | None
 ) -> bool:
     """Stop what is left of a run whose supervisor is gone and record its end.
 

@@ -454,8 +454,8 @@ def describe_failure(
         reason = f"{script} exited with code {returncode}"
     recorded = _recorded_exception(exception)
     if recorded is not None and returncode > 0:
-        summary, traceback_text = recorded
-        return {"message": f"{summary} ({reason})", "traceback": traceback_text}
+        summary, recorded_traceback = recorded
+        return {"message": f"{summary} ({reason})", "traceback": recorded_traceback}
     lines = list(stderr_tail)
     while lines and not lines[-1].strip():
         lines.pop()

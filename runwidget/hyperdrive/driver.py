@@ -174,7 +174,7 @@ class Driver:
             record = records.get(child_id)
             ended = record is not None and record.status in st.TERMINAL
             self._read_points(child)
-            if ended:
+            if ended and record is not None:
                 self._end(child, record.status)
             elif child.reason is None:
                 self._apply_policy(child)
@@ -253,7 +253,8 @@ class Driver:
         shown = "" if score is None else f", best {self.metric} {score:.6g}"
         print(f"child {child.run.id} {status}{shown}", flush=True)
         counted = score is not None and status in (st.COMPLETED, st.CANCELED)
-        if counted and is_better(score, None if self.best is None else self.best[1], self.goal):
+        best = None if self.best is None else self.best[1]
+        if counted and score is not None and is_better(score, best, self.goal):
             self.best = (child.run.id, score)
             self.sweep.add_properties({"best_child_run_id": child.run.id, "best_metric": score})
 

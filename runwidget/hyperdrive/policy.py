@@ -80,7 +80,9 @@ class NoTerminationPolicy(EarlyTerminationPolicy):
     def is_evaluation_point(self, k: int) -> bool:
         return False
 
-    def evaluate(self, child, k, histories, goal, finished) -> str | None:  # noqa: ANN001
+    def evaluate(
+        self, child: str, k: int, histories: Histories, goal: str, finished: frozenset[str]
+    ) -> str | None:
         return None
 
 
@@ -125,7 +127,9 @@ class BanditPolicy(EarlyTerminationPolicy):
         return {"slack_factor": self.slack_factor, "slack_amount": self.slack_amount,
                 **super()._settings()}  # fmt: skip
 
-    def evaluate(self, child, k, histories, goal, finished) -> str | None:  # noqa: ANN001
+    def evaluate(
+        self, child: str, k: int, histories: Histories, goal: str, finished: frozenset[str]
+    ) -> str | None:
         values = {c: _best(h[:k], goal) for c, h in histories.items() if len(h) >= k}
         if child not in values or len(values) < 2:
             return None
@@ -160,7 +164,9 @@ class MedianStoppingPolicy(EarlyTerminationPolicy):
     def __init__(self, evaluation_interval: int = 1, delay_evaluation: int = 5) -> None:
         super().__init__(evaluation_interval, delay_evaluation)
 
-    def evaluate(self, child, k, histories, goal, finished) -> str | None:  # noqa: ANN001
+    def evaluate(
+        self, child: str, k: int, histories: Histories, goal: str, finished: frozenset[str]
+    ) -> str | None:
         reached = {c: h[:k] for c, h in histories.items() if len(h) >= k}
         if child not in reached or len(reached) < 2:
             return None
@@ -202,15 +208,17 @@ class TruncationSelectionPolicy(EarlyTerminationPolicy):
                 f"truncation_percentage must be a number from 1 to 99, got "
                 f"{truncation_percentage!r}"
             )
-        self.truncation_percentage = truncation_percentage
-        self.exclude_finished_jobs = bool(exclude_finished_jobs)
+        self.truncation_percentage: float = truncation_percentage
+        self.exclude_finished_jobs: bool = bool(exclude_finished_jobs)
 
     def _settings(self) -> dict[str, Any]:
         return {"truncation_percentage": self.truncation_percentage,
                 "exclude_finished_jobs": self.exclude_finished_jobs,
                 **super()._settings()}  # fmt: skip
 
-    def evaluate(self, child, k, histories, goal, finished) -> str | None:  # noqa: ANN001
+    def evaluate(
+        self, child: str, k: int, histories: Histories, goal: str, finished: frozenset[str]
+    ) -> str | None:
         values = {
             c: _best(h[:k], goal)
             for c, h in histories.items()

@@ -53,7 +53,7 @@ class HyperDriveRun(Run):
         that many. Children without the metric come last (or are left out)."""
         if not isinstance(top, int) or isinstance(top, bool) or top < 0:
             raise InvalidValueError(f"top must be a non-negative integer, got {top!r}")
-        rows = []
+        rows: list[dict[str, Any]] = []
         for child, score in self._scores():
             if score is None and discard_no_metric:
                 continue

@@ -67,7 +67,11 @@ _choose_backend()
 _keras = import_optional("keras", extra="keras", feature="runwidget's Keras callback")
 
 
-class RunwidgetCallback(TrainingRunOwner, _keras.callbacks.Callback):
+# Keras' class, imported when this module is: typed as Any.
+_Callback: Any = _keras.callbacks.Callback
+
+
+class RunwidgetCallback(TrainingRunOwner, _Callback):
     """A ``keras.callbacks.Callback`` that logs a fit's epochs and batches to a runwidget run.
 
     Args:

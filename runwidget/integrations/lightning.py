@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 __all__ = ["RunwidgetLogger"]
 
 
-def _logger_bases() -> list[type]:
+def _logger_bases() -> list[Any]:
     """Lightning's ``Logger`` classes: of ``lightning.pytorch`` and of ``pytorch_lightning``,
     whichever are installed."""
     import importlib
@@ -76,7 +76,11 @@ class _Nothing:
         return lambda *args, **kwargs: None
 
 
-class RunwidgetLogger(TrainingRunOwner, _BASES[0]):  # type: ignore[misc]
+# The first of Lightning's Logger classes, found when this module is imported: typed as Any.
+_Logger: Any = _BASES[0]
+
+
+class RunwidgetLogger(TrainingRunOwner, _Logger):
     """A Lightning ``Logger`` that logs a ``Trainer``'s metrics and hyperparameters to a
     runwidget run.
 

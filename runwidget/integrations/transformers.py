@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import functools
 import sys
+from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from runwidget._imports import import_optional
@@ -64,7 +65,11 @@ def metric_name(key: str) -> str:
     return f"train/{key}"
 
 
-class RunwidgetCallback(TrainingRunOwner, _transformers.TrainerCallback):
+# Transformers' class, imported when this module is: typed as Any.
+_TrainerCallback: Any = _transformers.TrainerCallback
+
+
+class RunwidgetCallback(TrainingRunOwner, _TrainerCallback):
     """A ``transformers.TrainerCallback`` that logs a ``Trainer``'s training to a runwidget run.
 
     Args:
@@ -109,7 +114,7 @@ class RunwidgetCallback(TrainingRunOwner, _transformers.TrainerCallback):
         A TrainerCallback hears of a normal end only; the wrappers see exceptions too."""
         if self._trainer is not None:
             return
-        frame = sys._getframe(1)  # noqa: SLF001 - the caller's frame, as the stdlib offers it
+        frame: FrameType | None = sys._getframe(1)  # noqa: SLF001 - the caller's frame, as the stdlib offers it
         for _ in range(_MAX_FRAMES):
             if frame is None:
                 return

@@ -86,7 +86,11 @@ def _number(value: Any) -> Any:
         return value
 
 
-class RunwidgetCallback(TrainingRunOwner, _xgb.callback.TrainingCallback):
+# XGBoost's class, imported when this module is: typed as Any.
+_TrainingCallback: Any = _xgb.callback.TrainingCallback
+
+
+class RunwidgetCallback(TrainingRunOwner, _TrainingCallback):
     """An ``xgboost.callback.TrainingCallback`` that logs each round to a runwidget run.
 
     Args:

@@ -14,7 +14,7 @@ import threading
 import time
 import warnings
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from runwidget import _settings
@@ -92,7 +92,7 @@ class Flusher:
         return True
 
     def add_metrics(
-        self, run_id: str, rows: list[tuple[str, str, float | None, Any, float]]
+        self, run_id: str, rows: Sequence[tuple[str, str, float | None, Any, float]]
     ) -> None:
         with self._lock:
             if self._admit(len(rows)):
@@ -410,7 +410,7 @@ def close_all(timeout: float | None = None, forget: bool = False) -> None:
 
 def _halves(batch: Batch) -> list[Batch]:
     """``batch`` split in two, each half keeping its items' order."""
-    items = [("metrics", m) for m in batch.metrics]
+    items: list[tuple[str, Any]] = [("metrics", m) for m in batch.metrics]
     items += [("logs", line) for line in batch.logs]
     items += [("files", f) for f in batch.files]
     middle = len(items) // 2

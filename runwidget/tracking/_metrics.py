@@ -38,10 +38,10 @@ def metrics_dict(
         by_name.setdefault(image.name or image.path, []).append(image.path)
     for name, paths in by_name.items():
         out.setdefault(name, paths[0] if len(paths) == 1 else paths)
-    values: dict[str, list[dict[str, Any]]] = {}
+    rich_values: dict[str, list[dict[str, Any]]] = {}
     for name, value in rich:
-        values.setdefault(name, []).append(value)
-    for name, logged in values.items():
+        rich_values.setdefault(name, []).append(value)
+    for name, logged in rich_values.items():
         out.setdefault(name, logged[0] if len(logged) == 1 else logged)
     return out
 

@@ -328,7 +328,12 @@ class Model:
         records = _matching(workspace.store.list_models(name), tags, properties, run_id)
         if latest:
             seen: set[str] = set()
-            records = [r for r in records if not (r.name in seen or seen.add(r.name))]
+            newest = []
+            for r in records:
+                if r.name not in seen:
+                    seen.add(r.name)
+                    newest.append(r)
+            records = newest
         return [Model(workspace, _record=r) for r in records]
 
 

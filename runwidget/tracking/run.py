@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import copy
 import dataclasses
 import io
@@ -411,6 +412,7 @@ class Run:
             plot.savefig(buffer, format="png", bbox_inches="tight")
             data, suffix = buffer.getvalue(), ".png"
         else:
+            assert path is not None  # exactly one of path and plot, checked above
             suffix = Path(path).suffix.lower()
             if suffix not in _IMAGE_TYPES:
                 raise InvalidValueError(
@@ -541,11 +543,11 @@ class Run:
         """Store a file with the run under ``name`` (e.g. ``outputs/model.pkl``)."""
         name = _check_file_name(name)
         if hasattr(path_or_stream, "read"):
-            data = path_or_stream.read()  # type: ignore[union-attr]
+            data = path_or_stream.read()
             if isinstance(data, str):
                 data = data.encode("utf-8")
         else:
-            data = _read_bytes(path_or_stream, f"file {name!r}")  # type: ignore[arg-type]
+            data = _read_bytes(path_or_stream, f"file {name!r}")
         self._add_file(name, data, kind="output")
 
     def upload_folder(self, name: str, path: str | os.PathLike[str]) -> None:
@@ -840,6 +842,7 @@ class Run:
 
     def fail(self, error_details: BaseException | str | None = None) -> None:
         """Mark the run Failed with an error message (and traceback for an exception)."""
+        error: dict[str, str | None]
         if isinstance(error_details, BaseException):
             error = {
                 "message": clean_text(f"{type(error_details).__name__}: {error_details}"),
@@ -918,7 +921,7 @@ class Run:
 
     def __exit__(
         self,
-        exc_type: type[BaseException] | None,
+        exc_type: builtins.type[BaseException] | None,  # ``type`` is a property here
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:

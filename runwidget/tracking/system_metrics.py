@@ -54,7 +54,7 @@ class _Gpus:
         self.handles: list[Any] = []
         self._nvml: Any = None
         try:
-            import pynvml  # type: ignore[import-not-found]
+            import pynvml
         except ImportError:
             logger.debug("runwidget: no nvidia-ml-py; system metrics without GPUs")
             return
@@ -107,7 +107,7 @@ class SystemSampler:
     """
 
     def __init__(self, root_pid: int | None, *, disk_path: str = "/", gpus: bool = True) -> None:
-        import psutil  # type: ignore[import-untyped]
+        import psutil
 
         self._psutil = psutil
         self.root_pid = root_pid

@@ -66,7 +66,7 @@ class Poller:
         thread.join(timeout)
         return not thread.is_alive()
 
-    def _loop(self, delay: float) -> None:
+    def _loop(self, delay: float | None) -> None:
         while True:
             self._wake.wait(delay)
             self._wake.clear()

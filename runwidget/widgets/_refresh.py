@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from runwidget.view import RunView
@@ -42,7 +42,7 @@ class RefreshLoop:
         view: RunView,
         lock: threading.RLock,
         *,
-        publish: Callable[[dict[str, Any]], None],
+        publish: Callable[[Mapping[str, Any]], None],
         finished: Callable[[], None],
         probing: Callable[[], bool],
         interval: float,

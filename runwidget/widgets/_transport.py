@@ -6,6 +6,7 @@ Every byte sent is counted in ``bytes_sent`` (for the benchmarks)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -37,7 +38,7 @@ def pack_series(content: dict[str, Any]) -> tuple[dict[str, Any], list[bytes]]:
     return {**content, "delta": delta}, buffers
 
 
-def view_state(snapshot: dict[str, Any]) -> dict[str, Any]:
+def view_state(snapshot: Mapping[str, Any]) -> dict[str, Any]:
     """A view snapshot as the ``_snapshot`` state of the widget: each series' ``x`` and ``y``
     as little-endian float64 bytes, which the widget protocol sends as binary buffers (the
     browser puts them into the chart lines; js/widget.js ``splitSeries``)."""
@@ -99,12 +100,12 @@ class Transport:
         self.bytes_sent += json_size(content) + sum(len(b) for b in buffers or ())
         self._widget.send(content, buffers)
 
-    def send_delta(self, delta: dict[str, Any]) -> None:
+    def send_delta(self, delta: Mapping[str, Any]) -> None:
         """Send a view delta; long series tails go as binary buffers."""
         content, buffers = pack_series({"type": "delta", "delta": delta})
         self.send(content, buffers)
 
-    def view_state(self, snapshot: dict[str, Any]) -> dict[str, Any]:
+    def view_state(self, snapshot: Mapping[str, Any]) -> dict[str, Any]:
         """The ``_snapshot`` state of a view snapshot, counted as sent (the widget asks for
         its state only to send it: a page loading the widget, or ``send_view``)."""
         state = view_state(snapshot)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from runwidget.errors import InvalidValueError
 from runwidget.sources import source_for
 from runwidget.tracking import Run
 from runwidget.view import RunView, summary_html
+from runwidget.view.schema import ViewSnapshot
 from runwidget.widgets._charts import CHART_REQUESTS, ChartFigures, chart_request
 from runwidget.widgets._navigation import Level, Navigation
 from runwidget.widgets._poller import Poller
@@ -85,7 +87,7 @@ class RunDetails(anywidget.AnyWidget):
     # {chart id: {"figure": model id, "series": {series id: model id}}}
     _charts = traitlets.Dict().tag(sync=True)
     # The runs opened above this one (drill-down), outermost first: [{run_id, name}].
-    _trail = traitlets.List().tag(sync=True)
+    _trail: traitlets.List[dict[str, str]] = traitlets.List().tag(sync=True)
     # Names this widget in the browser, where every view of it shares one state.
     _uid = traitlets.Unicode().tag(sync=True)
     # The chart library's front-end module, which the browser loads ahead of the first chart.
@@ -114,7 +116,7 @@ class RunDetails(anywidget.AnyWidget):
             if not isinstance(value, int) or isinstance(value, bool) or value < low:
                 raise InvalidValueError(f"{name} must be an integer >= {low}, got {value!r}")
         source = source_for(run)
-        self._options = {
+        self._options: dict[str, Any] = {
             "max_points": max_points,
             "max_log_lines": max_log_lines,
             "child_read_budget": CHILD_READ_BUDGET,
@@ -192,7 +194,7 @@ class RunDetails(anywidget.AnyWidget):
             poller = self._stop_polling()
         _join(poller)
 
-    def get_widget_data(self) -> dict[str, Any]:
+    def get_widget_data(self) -> ViewSnapshot:
         """The view model of the run shown now: plain JSON (see ``runwidget.view``)."""
         with self._lock:
             return self._view.snapshot()
@@ -276,7 +278,7 @@ class RunDetails(anywidget.AnyWidget):
         # The summary shows metrics when the first full read is quick (most runs); a long
         # history is not waited for: the summary is redone when polling ends.
         self._loop.first_read.wait(FIRST_READ_WAIT)
-        bundle = super()._repr_mimebundle_() or {}
+        bundle: Any = super()._repr_mimebundle_() or {}
         data = dict(bundle[0] if isinstance(bundle, tuple) else bundle)
         data["text/html"] = summary_html(self._view.snapshot(with_series=True))
         data["text/plain"] = f"RunDetails({self.run_id!r})"
@@ -310,7 +312,7 @@ class RunDetails(anywidget.AnyWidget):
     def _probing(self) -> bool:
         return self.probe_changes
 
-    def _publish(self, delta: dict[str, Any]) -> None:
+    def _publish(self, delta: Mapping[str, Any]) -> None:
         """Send a delta: new charts become bqplot widgets; the rest goes as one message."""
         figures = self._figures
         created = False
