@@ -221,7 +221,8 @@ def _check_task(task: Any) -> str:
         raise InvalidValueError(
             f"task must be one of {', '.join(map(repr, catalog.TASKS))}, got {task!r:.80}"
         )
-    return task
+    checked: str = task
+    return checked
 
 
 def _check_metric(task: str, metric: Any) -> str:
@@ -237,7 +238,8 @@ def _check_metric(task: str, metric: Any) -> str:
             f"primary_metric {metric!r:.80} is not accepted for {task}{hint}; accepted: "
             f"{', '.join(accepted)}"
         )
-    return metric
+    checked: str = metric
+    return checked
 
 
 def _check_int(value: Any, what: str, low: int, high: int) -> int:

@@ -73,9 +73,12 @@ class DataSummary:
 
     def min_train_rows(self, validation: dict[str, Any]) -> int:
         """The fewest rows any fit of an iteration is trained on."""
+        held_out: int
         if "folds" in validation:
-            return self.n_rows - math.ceil(self.n_rows / validation["folds"])
-        return self.n_rows - math.ceil(validation["size"] * self.n_rows)
+            held_out = math.ceil(self.n_rows / validation["folds"])
+        else:
+            held_out = math.ceil(validation["size"] * self.n_rows)
+        return self.n_rows - held_out
 
 
 def check_training_data(data: Any, label: str, task: str) -> DataSummary:

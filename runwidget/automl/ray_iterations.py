@@ -19,7 +19,7 @@ from typing import Any
 from runwidget.automl.worker import Outcome, _distinct, error_of
 
 
-def _evaluate_task(frame: Any, settings: dict[str, Any], spec: dict[str, Any]) -> tuple:
+def _evaluate_task(frame: Any, settings: dict[str, Any], spec: dict[str, Any]) -> tuple[Any, ...]:
     """Body of one iteration's task: (outcome fields, pickled model or None)."""
     from runwidget.automl.evaluate import Data, evaluate, final_model
 
@@ -108,7 +108,8 @@ class RayIterations:
         )
 
     def model_of(self, item: Pending) -> bytes | None:
-        return self._ray.get(item.model)
+        model: bytes | None = self._ray.get(item.model)
+        return model
 
     def stop(self, item: Pending) -> None:
         """Cancel an iteration's task (force: its worker process is killed)."""

@@ -108,7 +108,8 @@ def _thread_limits(cores: int) -> contextlib.AbstractContextManager[Any]:
     from threadpoolctl import threadpool_limits
 
     # BLAS and OpenMP (histogram gradient boosting) threads; n_jobs covers the rest.
-    return threadpool_limits(limits=cores)
+    limits: contextlib.AbstractContextManager[Any] = threadpool_limits(limits=cores)
+    return limits
 
 
 def _distinct(caught: list[warnings.WarningMessage]) -> list[str]:
