@@ -12,6 +12,7 @@ import os
 import signal
 import socket
 from dataclasses import dataclass
+from typing import Any
 
 _BOOT_ID_FILE = "/proc/sys/kernel/random/boot_id"
 
@@ -63,7 +64,7 @@ class ProcessId:
         return cls(pid, start_time(pid), host_name(), boot_id())
 
     @classmethod
-    def from_properties(cls, properties: dict, prefix: str) -> ProcessId | None:
+    def from_properties(cls, properties: dict[str, Any], prefix: str) -> ProcessId | None:
         """Read ``<prefix>_pid`` and ``<prefix>_start`` with the run's host and boot."""
         pid = properties.get(f"runwidget.{prefix}_pid")
         host = properties.get("runwidget.host")

@@ -147,7 +147,8 @@ class ScriptRunConfig:
         """Submit to the configured compute target (called by ``experiment.submit``)."""
         # Targets sit above execution (a Ray target uses it): ``compute`` provides them.
         target = PROVIDERS.resolve_target(experiment.workspace, self.compute_target)
-        return target.submit(self, experiment, tags)
+        run: Run = target.submit(self, experiment, tags)
+        return run
 
     def submit_local(self, experiment: Experiment, tags: Mapping[str, Any] | None = None) -> Run:
         """Create the run (Queued), store its snapshot and start its supervisor, detached.

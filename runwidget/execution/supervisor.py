@@ -400,7 +400,8 @@ class Supervisor:
     # -- store writes --------------------------------------------------------------------
     def _update(self, **changes: Any) -> bool:
         """``store.update_run`` retried while the store is unreachable."""
-        return _retry(lambda: self.store.update_run(self.run_id, **changes))
+        updated: bool = _retry(lambda: self.store.update_run(self.run_id, **changes))
+        return updated
 
     def _set_final(self, status: str, error: dict[str, Any] | None) -> None:
         self.flusher.set_alive(self.run_id, False)
