@@ -47,6 +47,9 @@ SORTABLE = {
     "target": s.runs.c.target,
 }
 MAX_LIST = 10_000
+# A search matching this many runs or more is common: a page of it is read by walking the
+# newest runs, not from the search index (SQLite; see ``_search_condition``).
+COMMON_MATCHES = 2000
 _WILD = frozenset("%_\\")  # LIKE's wildcards and our escape character
 WAITING_OR_ENDED = frozenset(st.ALL) - st.ALIVE
 T = TypeVar("T")
@@ -162,21 +165,40 @@ class SqlRunLists:
             return column.in_(values)
         return column == any_(bindparam(None, values, type_=ARRAY(String)))
 
-    def _search_condition(self, needle: str) -> ColumnElement[bool]:
-        """Runs whose search text holds ``needle``. On SQLite through the FTS5 trigram table,
-        which answers a LIKE without ESCAPE only: a needle with a LIKE wildcard in it, or
-        of fewer than 3 characters (no trigram), scans the runs instead."""
+    def _search_condition(self, needle: str, paged: bool) -> ColumnElement[bool]:
+        """Runs whose search text holds ``needle``.
+
+        On SQLite through the FTS5 trigram table, which answers a LIKE without ESCAPE only: a
+        needle with a LIKE wildcard in it, or of fewer than 3 characters (no trigram), scans
+        the runs instead. So does a ``paged`` list (newest first, a page at a time) of a
+        common needle: walking the newest runs fills its page at once, where reading every
+        match from the index and sorting them takes longer the more there are.
+        """
         r = s.runs.c
         if self._sqlite and self._search_table and len(needle) >= 3 and not _WILD & set(needle):
-            return r.key.in_(
-                select(literal_column("rowid"))
-                .select_from(text("rw_runs_fts"))
-                .where(literal_column("rw_runs_fts.search").like(f"%{needle}%"))
-            )
+            pattern = f"%{needle}%"
+            if not paged or self._indexed_matches(pattern) < COMMON_MATCHES:
+                return r.key.in_(
+                    select(literal_column("rowid"))
+                    .select_from(text("rw_runs_fts"))
+                    .where(literal_column("rw_runs_fts.search").like(pattern))
+                )
         return r.search.like(_like_pattern(needle), escape="\\")
 
+    def _indexed_matches(self, pattern: str) -> int:
+        """How many runs the search table matches, counted up to ``COMMON_MATCHES``."""
+        probe = text(
+            "SELECT count(*) FROM (SELECT 1 FROM rw_runs_fts WHERE search LIKE :pattern "
+            "LIMIT :most)"
+        )
+        with self._reading() as conn:
+            found = conn.execute(probe, {"pattern": pattern, "most": COMMON_MATCHES}).scalar()
+        return int(found or 0)
+
     # -- filters ---------------------------------------------------------------------------
-    def _conditions(self, where: RunFilter, now: float) -> list[ColumnElement[bool]]:
+    def _conditions(
+        self, where: RunFilter, now: float, paged: bool = False
+    ) -> list[ColumnElement[bool]]:
         r = s.runs.c
         found: list[ColumnElement[bool]] = []
         if where.experiment is not None:
@@ -197,7 +219,7 @@ class SqlRunLists:
         if where.search:
             needle = normalise_search(where.search)
             if needle:
-                found.append(self._search_condition(needle))
+                found.append(self._search_condition(needle, paged))
         for name, value in where.tags:
             t = s.run_tags.c
             test = and_(t.run_key == r.key, t.name == str(name))
@@ -228,7 +250,7 @@ class SqlRunLists:
         if offset < 0:
             raise InvalidValueError(f"offset must be at least 0, got {offset}")
         column, key = SORTABLE[order], s.runs.c.key
-        query = select_runs().where(*self._conditions(where, time.time()))
+        query = select_runs().where(*self._conditions(where, time.time(), paged=True))
         if after is not None:
             value, last_key = decode_after(after)
             if descending:
@@ -267,7 +289,7 @@ class SqlRunLists:
     ) -> list[RunRecord]:
         query = (
             select_runs()
-            .where(s.runs.c.seq > since, *self._conditions(where, time.time()))
+            .where(s.runs.c.seq > since, *self._conditions(where, time.time(), paged=True))
             .order_by(s.runs.c.seq)
             .limit(limit)
         )
