@@ -123,7 +123,7 @@ class RunwidgetCallback(TrainingRunOwner, _TrainingCallback):
         self._log_parameters = log_parameters
 
     def _logs(self) -> bool:
-        return _xgb.collective.get_rank() == 0
+        return bool(_xgb.collective.get_rank() == 0)
 
     def before_training(self, model: Any) -> Any:
         if not self._logs():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any
+from typing import Any, cast
 
 from runwidget.errors import InvalidValueError
 
@@ -70,7 +70,7 @@ def to_number(value: Any, what: str) -> float | int:
     an int. A bool, and an integer beyond the range of a 64-bit float, are refused."""
     cls = value.__class__
     if cls is float:
-        return value
+        return cast(float, value)
     if cls is int:
         return _check_int(value, what)
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
@@ -103,7 +103,7 @@ def to_metric_value(value: Any, name: str) -> float | int | str:
     (numpy's too) stay ints; a bool becomes 1.0 or 0.0."""
     cls = value.__class__
     if cls is float:
-        return value
+        return cast(float, value)
     if cls is int:
         try:
             float(value)  # only to refuse what no float holds; the int is kept
@@ -111,7 +111,7 @@ def to_metric_value(value: Any, name: str) -> float | int | str:
             raise InvalidValueError(
                 f"value of metric {name!r} is too large for a 64-bit float: {_short(value)}"
             ) from None
-        return value
+        return cast(int, value)
     if cls is str:
         return check_text(value, f"value of metric {name!r}")
     if isinstance(value, bool):

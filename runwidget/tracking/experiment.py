@@ -123,7 +123,7 @@ class Experiment:
                 f"experiment.submit takes a ScriptRunConfig or an AutoMLConfig, got "
                 f"{type(config).__name__}"
             )
-        run = submit(self, tags=dict(tags or {}))
+        run: Run = submit(self, tags=dict(tags or {}))
         if show_output:
             run.wait_for_completion(show_output=True)
         return run

@@ -39,7 +39,7 @@ def check_model_name(name: Any, what: str = "model_name") -> str:
             f"{what} may hold only letters, digits, '-', '_' and '.', starting with a letter "
             f"or digit, got {name!r:.80}"
         )
-    return name
+    return str(name)
 
 
 def model_files(store: RunStore, run_id: str, path: str) -> list[FileInfo]:
@@ -345,7 +345,7 @@ def _version(value: Any) -> int:
     return value
 
 
-def _wanted(value: Sequence[Any] | Mapping[str, Any] | None, what: str) -> list[tuple]:
+def _wanted(value: Sequence[Any] | Mapping[str, Any] | None, what: str) -> list[tuple[Any, ...]]:
     """``[(name, value or ANY)]`` from a dict, a list of names or of [name, value] pairs."""
     if value is None:
         return []
@@ -358,7 +358,7 @@ def _wanted(value: Sequence[Any] | Mapping[str, Any] | None, what: str) -> list[
             f"{what} must be a list of names or of [name, value] pairs, or a dict, got "
             f"{type(value).__name__}: {value!r:.80}"
         )
-    out: list[tuple] = []
+    out: list[tuple[Any, ...]] = []
     for item in value:
         if isinstance(item, str):
             out.append((check_name(item, f"{what} name"), _ANY))
@@ -382,7 +382,7 @@ def _matching(
 ) -> list[ModelRecord]:
     want_tags, want_props = _wanted(tags, "tags"), _wanted(properties, "properties")
 
-    def has(stored: Mapping[str, Any], wanted: list[tuple]) -> bool:
+    def has(stored: Mapping[str, Any], wanted: list[tuple[Any, ...]]) -> bool:
         return all(k in stored and (v is _ANY or stored[k] == v) for k, v in wanted)
 
     return [

@@ -833,7 +833,8 @@ class Run:
             )
         child = copy.copy(config)  # the caller's config stays as it was
         child.parent_id = self.id
-        return child.submit_to(self.experiment, tags=_check_mapping(tags, "tags"))
+        submitted: Run = child.submit_to(self.experiment, tags=_check_mapping(tags, "tags"))
+        return submitted
 
     # -- ending --------------------------------------------------------------------------
     def complete(self) -> None:
@@ -1190,10 +1191,10 @@ def outputs_folder(folder: Any) -> tuple[Path, str]:
 
 
 def _check_file_name(name: Any) -> str:
-    name = check_name(name, "file name")
-    if name.startswith("/") or ".." in Path(name).parts:
-        raise InvalidValueError(f"file name {name!r} must be a relative path without '..'")
-    return name
+    checked = check_name(name, "file name")
+    if checked.startswith("/") or ".." in Path(checked).parts:
+        raise InvalidValueError(f"file name {checked!r} must be a relative path without '..'")
+    return checked
 
 
 def _read_bytes(path: str | os.PathLike[str], what: str) -> bytes:

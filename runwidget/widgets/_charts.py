@@ -40,7 +40,9 @@ def _y_axis(scale: Any, label: str, fmt: str = ".3~g") -> Any:
     return Axis(scale=scale, side="left", label=label, tick_format=fmt, label_offset="48px")
 
 
-def _figure(title: str, x_label: str, y_label: str, marks: list[Any], scales: dict) -> Figure:
+def _figure(
+    title: str, x_label: str, y_label: str, marks: list[Any], scales: dict[str, Any]
+) -> Figure:
     # bqplot is imported when a first chart is drawn: ``import runwidget`` stays fast.
     from bqplot import Axis, Figure
     from ipywidgets import Layout

@@ -124,7 +124,7 @@ class RefreshLoop:
             self.first_read.set()
             if not view.reachable:
                 self._failures += 1
-                return min(self.interval * 2**self._failures, MAX_BACKOFF)
+                return min(self.interval * 2.0**self._failures, MAX_BACKOFF)
             self._failures = 0
             if view.behind:
                 # Child runs left unread: go on soon, the kernel left free in between (for

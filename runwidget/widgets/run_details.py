@@ -254,7 +254,7 @@ class RunDetails(anywidget.AnyWidget):
 
     def get_state(self, key: Any = None, drop_defaults: bool = False) -> dict[str, Any]:
         """The widget's state for the browser; ``_snapshot`` is the view as it is now."""
-        state = super().get_state(key, drop_defaults)
+        state: dict[str, Any] = super().get_state(key, drop_defaults)
         if "_snapshot" in state and "_nav" in self.__dict__:
             with self._lock:
                 state["_snapshot"] = self._transport.view_state(self._view.snapshot())
