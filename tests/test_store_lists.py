@@ -279,8 +279,8 @@ def test_sqlite_search_reads_an_fts5_trigram_index_kept_by_the_writes(tmp_path, 
         assert found("renamed sev") == ["Renamed seven"] and found("run 7") == []
         # The search's condition reads the FTS5 table's index (``INDEX 0:L0``: a LIKE on it),
         # and a needle with a LIKE wildcard in it is not given to it.
-        assert "rw_runs_fts" not in str(store._search_condition("100%", paged=False))
-        query = select(schema.runs.c.key).where(store._search_condition("run 42", paged=True))
+        assert "rw_runs_fts" not in str(store._search_condition("100%", None))
+        query = select(schema.runs.c.key).where(store._search_condition("run 42", 100))
         sql = str(query.compile(dialect=sqlite_dialect(), compile_kwargs={"literal_binds": True}))
         with store._engine.connect() as conn:
             plan = [row[3] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql)]
@@ -288,8 +288,8 @@ def test_sqlite_search_reads_an_fts5_trigram_index_kept_by_the_writes(tmp_path, 
         # A page of a needle that most runs match walks the newest runs instead; a count
         # still reads the index.
         monkeypatch.setattr(sql_lists, "COMMON_MATCHES", 10)
-        assert "rw_runs_fts" not in str(store._search_condition("run", paged=True))
-        assert "rw_runs_fts" in str(store._search_condition("run", paged=False))
+        assert "rw_runs_fts" not in str(store._search_condition("run", 100))
+        assert "rw_runs_fts" in str(store._search_condition("run", None))
         assert len(found("run")) == 49 and store.count_runs(RunFilter(search="run")) == 49
     finally:
         store.close()

@@ -47,8 +47,9 @@ SORTABLE = {
     "target": s.runs.c.target,
 }
 MAX_LIST = 10_000
-# A search matching this many runs or more is common: a page of it is read by walking the
-# newest runs, not from the search index (SQLite; see ``_search_condition``).
+# A search matching this many runs or more (fewer in a small store) is common: a page of it
+# is read by walking the runs in order, not from the search index (SQLite; see
+# ``_search_condition``).
 COMMON_MATCHES = 2000
 _WILD = frozenset("%_\\")  # LIKE's wildcards and our escape character
 WAITING_OR_ENDED = frozenset(st.ALL) - st.ALIVE
@@ -165,19 +166,20 @@ class SqlRunLists:
             return column.in_(values)
         return column == any_(bindparam(None, values, type_=ARRAY(String)))
 
-    def _search_condition(self, needle: str, paged: bool) -> ColumnElement[bool]:
+    def _search_condition(self, needle: str, page: int | None) -> ColumnElement[bool]:
         """Runs whose search text holds ``needle``.
 
         On SQLite through the FTS5 trigram table, which answers a LIKE without ESCAPE only: a
         needle with a LIKE wildcard in it, or of fewer than 3 characters (no trigram), scans
-        the runs instead. So does a ``paged`` list (newest first, a page at a time) of a
-        common needle: walking the newest runs fills its page at once, where reading every
-        match from the index and sorting them takes longer the more there are.
+        the runs instead. So does a list read a ``page`` of runs at a time, when the needle
+        is common: walking the runs in order fills the page soon (about runs / matches x page
+        rows read), where reading every match from the index and sorting them takes longer
+        the more there are. The two cost alike at sqrt(runs x page) matches.
         """
         r = s.runs.c
         if self._sqlite and self._search_table and len(needle) >= 3 and not _WILD & set(needle):
             pattern = f"%{needle}%"
-            if not paged or self._indexed_matches(pattern) < COMMON_MATCHES:
+            if page is None or not self._common(pattern, page):
                 return r.key.in_(
                     select(literal_column("rowid"))
                     .select_from(text("rw_runs_fts"))
@@ -185,19 +187,23 @@ class SqlRunLists:
                 )
         return r.search.like(_like_pattern(needle), escape="\\")
 
-    def _indexed_matches(self, pattern: str) -> int:
-        """How many runs the search table matches, counted up to ``COMMON_MATCHES``."""
+    def _common(self, pattern: str, page: int) -> bool:
+        """Whether so many runs match ``pattern`` that a page is read faster by walking the
+        runs than from the search table (two reads: the largest key, and the matches
+        counted up to the break-even)."""
         probe = text(
             "SELECT count(*) FROM (SELECT 1 FROM rw_runs_fts WHERE search LIKE :pattern "
             "LIMIT :most)"
         )
         with self._reading() as conn:
-            found = conn.execute(probe, {"pattern": pattern, "most": COMMON_MATCHES}).scalar()
-        return int(found or 0)
+            runs = int(conn.execute(select(func.max(s.runs.c.key))).scalar() or 0)
+            most = min(COMMON_MATCHES, max(1, math.isqrt(runs * page)))
+            found = conn.execute(probe, {"pattern": pattern, "most": most}).scalar()
+        return int(found or 0) >= most
 
     # -- filters ---------------------------------------------------------------------------
     def _conditions(
-        self, where: RunFilter, now: float, paged: bool = False
+        self, where: RunFilter, now: float, page: int | None = None
     ) -> list[ColumnElement[bool]]:
         r = s.runs.c
         found: list[ColumnElement[bool]] = []
@@ -219,7 +225,7 @@ class SqlRunLists:
         if where.search:
             needle = normalise_search(where.search)
             if needle:
-                found.append(self._search_condition(needle, paged))
+                found.append(self._search_condition(needle, page))
         for name, value in where.tags:
             t = s.run_tags.c
             test = and_(t.run_key == r.key, t.name == str(name))
@@ -250,7 +256,7 @@ class SqlRunLists:
         if offset < 0:
             raise InvalidValueError(f"offset must be at least 0, got {offset}")
         column, key = SORTABLE[order], s.runs.c.key
-        query = select_runs().where(*self._conditions(where, time.time(), paged=True))
+        query = select_runs().where(*self._conditions(where, time.time(), page=limit + 1))
         if after is not None:
             value, last_key = decode_after(after)
             if descending:
@@ -289,7 +295,7 @@ class SqlRunLists:
     ) -> list[RunRecord]:
         query = (
             select_runs()
-            .where(s.runs.c.seq > since, *self._conditions(where, time.time(), paged=True))
+            .where(s.runs.c.seq > since, *self._conditions(where, time.time(), page=limit))
             .order_by(s.runs.c.seq)
             .limit(limit)
         )
