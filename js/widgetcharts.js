@@ -215,51 +215,74 @@ export function createFigureControls(model, getState) {
     view.rwLayer = layer;
     const place = () => {
       const m = view.margin || { top: 36, left: 64, right: 16, bottom: 44 };
-      const width = view.plotareaWidth ?? view.el.clientWidth - m.left - m.right;
-      const height = view.plotareaHeight ?? view.el.clientHeight - m.top - m.bottom;
+      const width = view.plotareaWidth > 0 ? view.plotareaWidth : view.el.clientWidth - m.left - m.right;
+      const height = view.plotareaHeight > 0 ? view.plotareaHeight : view.el.clientHeight - m.top - m.bottom;
       Object.assign(layer.style, { left: `${view.el.offsetLeft + m.left}px`, top: `${view.el.offsetTop + m.top}px`, width: `${Math.max(0, width)}px`, height: `${Math.max(0, height)}px` });
     };
-    place();
-    new ResizeObserver(place).observe(view.el);
-    const xScale = async () => {
-      const axes = await Promise.all(view.axis_views?.views ?? []);
-      return axes.find((a) => a && !a.vertical)?.axis_scale?.scale;
+    // A figure drawn while its output was off the page has a plot area of 0 until bqplot lays
+    // it out again, after the resize is seen: place the layer then too, and when the pointer
+    // comes over the chart.
+    const placeSoon = () => {
+      place();
+      requestAnimationFrame(place);
+      setTimeout(place, 250);
+      setTimeout(place, 1000);
     };
+    placeSoon();
+    new ResizeObserver(placeSoon).observe(view.el);
+    holder.addEventListener("mouseenter", place);
+    // The axes are drawn anew when the y axis is swapped (log): a zoom waits for them (2 s).
+    const xScale = async (tries = 1) => {
+      for (let i = 0; i < tries; i++) {
+        const axes = await Promise.all(view.axis_views?.views ?? []);
+        const scale = axes.find((a) => a && !a.vertical)?.axis_scale?.scale;
+        if (scale) return scale;
+        if (i + 1 < tries) await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      return null;
+    };
+    const offsetX = (e) => e.clientX - layer.getBoundingClientRect().left;
     let start = null;
     layer.addEventListener("mousedown", (e) => {
-      start = e.offsetX;
+      // The drag is ours: the notebook would start selecting cells (and swallow the mouseup).
+      e.preventDefault();
+      e.stopPropagation();
+      // The view the reader touches is the one on the page: its holder shows the state.
+      c.view = view;
+      start = offsetX(e);
       band.hidden = false;
       Object.assign(band.style, { left: `${start}px`, width: "0px" });
     });
     layer.addEventListener("mousemove", async (e) => {
       place();
+      const x = offsetX(e);
       if (start !== null) {
-        const left = Math.min(start, e.offsetX);
-        Object.assign(band.style, { left: `${left}px`, width: `${Math.abs(e.offsetX - start)}px` });
+        Object.assign(band.style, { left: `${Math.min(start, x)}px`, width: `${Math.abs(x - start)}px` });
       }
       const scale = await xScale();
-      if (scale) showTooltip(chartId, tooltip, scale.invert(e.offsetX), e.offsetX, e.offsetY, layer.clientWidth);
+      if (scale) showTooltip(chartId, tooltip, scale.invert(x), x, e.clientY - layer.getBoundingClientRect().top, layer.clientWidth);
     });
     layer.addEventListener("mouseleave", () => {
       tooltip.hidden = true;
     });
     const onUp = async (e) => {
       if (!layer.isConnected && !holder.isConnected) {
-        window.removeEventListener("mouseup", onUp);
+        window.removeEventListener("mouseup", onUp, true);
         return;
       }
       if (start === null) return;
       const from = start;
       start = null;
       band.hidden = true;
-      const to = e.clientX - layer.getBoundingClientRect().left;
+      const to = offsetX(e);
       if (Math.abs(to - from) < 4) return;
-      const scale = await xScale();
+      const scale = await xScale(20);
       if (!scale) return;
       const [a, b] = [scale.invert(Math.min(from, to)), scale.invert(Math.max(from, to))];
       zoomTo(chartId, a, b);
     };
-    window.addEventListener("mouseup", onUp);
+    // In the capture phase: JupyterLab's notebook stops the mouseup on its way down.
+    window.addEventListener("mouseup", onUp, true);
     layer.addEventListener("dblclick", () => resetZoom(chartId));
     return apply(chartId);
   }

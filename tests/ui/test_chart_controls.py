@@ -196,6 +196,9 @@ def test_widget_smooths_on_a_log_axis_zooms_and_hides(jupyter_server, page: Page
     server.run_all(page)
     widget = page.locator(".runwidget > .rw-page")
     expect(widget).to_be_visible(timeout=90_000)
+    # The run has ended: the widget's last refresh draws the output anew (with the saved
+    # summary), then stops polling. Use the chart as it is after that.
+    expect(widget.locator(".rw-live")).to_have_attribute("title", "", timeout=30_000)
     loss = widget.locator('.rw-chart[data-chart="m:loss"]')
     expect(loss.locator("path.line").first).to_be_visible(timeout=30_000)
     host = loss.locator(".rw-chart-host")
@@ -220,6 +223,7 @@ def test_widget_smooths_on_a_log_axis_zooms_and_hides(jupyter_server, page: Page
     # Zoom by drag: the kernel reads the range again at full resolution. The output may be
     # drawn anew meanwhile (its layer with it): drag on the layer as it is now.
     for attempt in range(3):
+        expect(layer).to_be_visible()
         _drag(page, layer.bounding_box(), 0.2, 0.4)
         try:
             expect(host).to_have_attribute("data-zoomed", "1", timeout=5_000)
