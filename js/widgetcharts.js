@@ -231,15 +231,9 @@ export function createFigureControls(model, getState) {
     placeSoon();
     new ResizeObserver(placeSoon).observe(view.el);
     holder.addEventListener("mouseenter", place);
-    // The axes are drawn anew when the y axis is swapped (log): a zoom waits for them (2 s).
-    const xScale = async (tries = 1) => {
-      for (let i = 0; i < tries; i++) {
-        const axes = await Promise.all(view.axis_views?.views ?? []);
-        const scale = axes.find((a) => a && !a.vertical)?.axis_scale?.scale;
-        if (scale) return scale;
-        if (i + 1 < tries) await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-      return null;
+    const xScale = async () => {
+      const axes = await Promise.all(view.axis_views?.views ?? []);
+      return axes.find((a) => a && !a.vertical)?.axis_scale?.scale;
     };
     const offsetX = (e) => e.clientX - layer.getBoundingClientRect().left;
     let start = null;
@@ -247,8 +241,6 @@ export function createFigureControls(model, getState) {
       // The drag is ours: the notebook would start selecting cells (and swallow the mouseup).
       e.preventDefault();
       e.stopPropagation();
-      // The view the reader touches is the one on the page: its holder shows the state.
-      c.view = view;
       start = offsetX(e);
       band.hidden = false;
       Object.assign(band.style, { left: `${start}px`, width: "0px" });
@@ -276,7 +268,7 @@ export function createFigureControls(model, getState) {
       band.hidden = true;
       const to = offsetX(e);
       if (Math.abs(to - from) < 4) return;
-      const scale = await xScale(20);
+      const scale = await xScale();
       if (!scale) return;
       const [a, b] = [scale.invert(Math.min(from, to)), scale.invert(Math.max(from, to))];
       zoomTo(chartId, a, b);
