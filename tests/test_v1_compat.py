@@ -121,6 +121,40 @@ def test_run_config_shows_environment_target_and_arguments(tmp_path: Path) -> No
         src.run_config.environment = "env"
 
 
+def test_an_environments_variables_reach_the_submitted_script(
+    exp: Experiment, tmp_path: Path, submitted
+) -> None:
+    folder = script(
+        tmp_path / "src",
+        "import os\nfrom runwidget import Run\n"
+        "Run.get_context().tag('data', os.environ['DATA_VERSION'])\n",
+    )
+    env = Environment("with-variables")
+    env.python.user_managed_dependencies = True
+    env.environment_variables = {"DATA_VERSION": "v2"}
+    src = ScriptRunConfig(
+        source_directory=folder, script="train.py", compute_target="local", environment=env
+    )
+    run = exp.submit(src)
+    run.wait_for_completion()
+    assert run.get_tags()["data"] == "v2"
+
+
+def test_pip_requirements_are_refused_for_a_local_run(exp: Experiment, tmp_path: Path) -> None:
+    folder = script(tmp_path / "src", "print(1)\n")
+    (tmp_path / "requirements.txt").write_text("scikit-learn  # the model\n\nnumpy\n")
+    env = Environment.from_pip_requirements("sklearn-env", str(tmp_path / "requirements.txt"))
+    assert env.pip_requirements == ["scikit-learn", "numpy"]
+    assert env.python.user_managed_dependencies is False
+    src = ScriptRunConfig(source_directory=folder, script="train.py", environment=env)
+    with pytest.raises(InvalidValueError, match="installs pip packages, which only a Ray target"):
+        exp.submit(src)
+    with pytest.raises(InvalidValueError, match="file_path must be a path, got int"):
+        Environment.from_pip_requirements("env", 3)
+    with pytest.raises(InvalidValueError, match="file_path must be a path, got NoneType"):
+        Environment.from_pip_requirements("env", None)
+
+
 # -- 4. logs -----------------------------------------------------------------------------------
 def test_logs_of_a_submitted_run(exp: Experiment, tmp_path: Path, submitted) -> None:
     folder = script(tmp_path / "src", "print('hello from the script')\n")
@@ -135,6 +169,13 @@ def test_logs_of_a_submitted_run(exp: Experiment, tmp_path: Path, submitted) -> 
     assert "hello from the script" in Path(paths[0]).read_text()
     default = run.get_all_logs()
     assert Path(default[0]).resolve().is_relative_to(tmp_path / run.id)
+
+
+def test_get_all_logs_names_a_destination_of_the_wrong_type(exp: Experiment) -> None:
+    run = exp.start_logging()
+    with pytest.raises(InvalidValueError, match="destination must be a path or None, got int"):
+        run.get_all_logs(destination=3)
+    run.complete()
 
 
 def test_an_interactive_run_has_no_log_files(exp: Experiment, tmp_path: Path) -> None:
@@ -180,6 +221,8 @@ def test_runs_are_found_by_tag_name_or_dict_property_type_and_status(exp: Experi
         list(exp.get_runs(tags=3))
     with pytest.raises(InvalidValueError, match="Run.list takes an Experiment"):
         Run.list("v1-compat")
+    with pytest.raises(InvalidValueError, match="include_children must be True or False"):
+        list(exp.get_runs(include_children="yes"))
 
 
 # -- 6. names, description, tags ----------------------------------------------------------------
@@ -305,6 +348,18 @@ def test_take_and_restore_snapshots(exp: Experiment, tmp_path: Path) -> None:
         run.restore_snapshot("nope")
     with pytest.raises(InvalidValueError, match="neither a file nor a folder"):
         run.take_snapshot(tmp_path / "missing")
+    run.complete()
+
+
+def test_restore_snapshot_names_arguments_of_the_wrong_type(
+    exp: Experiment, tmp_path: Path
+) -> None:
+    run = exp.start_logging()
+    run.take_snapshot(script(tmp_path / "src", "print(1)\n"))
+    with pytest.raises(InvalidValueError, match="snapshot_id must be a string or None, got int"):
+        run.restore_snapshot(snapshot_id=3)
+    with pytest.raises(InvalidValueError, match="path must be a path or None, got int"):
+        run.restore_snapshot(path=3)
     run.complete()
 
 

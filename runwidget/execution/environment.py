@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from runwidget.errors import InvalidValueError
+from runwidget.tracking._validate import check_path
 
 
 class PythonSection:
@@ -43,9 +43,10 @@ class Environment:
         """An environment that installs the packages of a requirements file.
 
         Raises:
-            InvalidValueError: the file does not exist or cannot be read.
+            InvalidValueError: ``file_path`` is not a path, or the file does not exist or
+                cannot be read.
         """
-        path = Path(file_path).expanduser()
+        path = check_path(file_path, "from_pip_requirements: file_path")
         if not path.is_file():
             raise InvalidValueError(
                 f"pip requirements file {str(file_path)!r} does not exist "

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
+from pathlib import Path
 from typing import Any, cast
 
 from runwidget.errors import InvalidValueError
@@ -51,6 +53,17 @@ def check_text(text: str, what: str) -> str:
             f"position {e.start}), got {_short(text)}"
         ) from None
     return text
+
+
+def check_path(value: Any, what: str, *, optional: bool = False) -> Path:
+    """A file or folder path (a str or os.PathLike), ``~`` expanded. ``optional``: the
+    argument may be None, which the caller handles (the error says so)."""
+    if not isinstance(value, (str, os.PathLike)):
+        raise InvalidValueError(
+            f"{what} must be a path{' or None' if optional else ''}, got "
+            f"{type(value).__name__}: {_short(value)}"
+        )
+    return Path(value).expanduser()
 
 
 def clean_text(text: str) -> str:

@@ -151,6 +151,11 @@ class Experiment:
 
         if type is not None and not isinstance(type, str):
             raise InvalidValueError(f"type must be a run type string, got {type!r:.80}")
+        if not isinstance(include_children, bool):
+            raise InvalidValueError(
+                f"include_children must be True or False, got "
+                f"{include_children.__class__.__name__}: {include_children!r:.80}"
+            )
         want_tags = _wanted(tags, "tags")
         want_properties = _wanted(properties, "properties")
         if status is not None and status not in (*ALL, NOT_RESPONDING):

@@ -37,6 +37,7 @@ from runwidget.tracking._flusher import flusher_for
 from runwidget.tracking._metrics import metrics_dict, metrics_rows
 from runwidget.tracking._validate import (
     check_name,
+    check_path,
     check_text,
     clean_text,
     to_cell,
@@ -743,8 +744,17 @@ class Run:
             The zip file's path.
 
         Raises:
-            InvalidValueError: the run has no snapshot, or none with that id.
+            InvalidValueError: the run has no snapshot, or none with that id; an argument of
+                the wrong type.
         """
+        if snapshot_id is not None and not isinstance(snapshot_id, str):
+            raise InvalidValueError(
+                f"restore_snapshot: snapshot_id must be a string or None, got "
+                f"{_type_name(snapshot_id)}: {snapshot_id!r:.80}"
+            )
+        given = (
+            check_path(path, "restore_snapshot: path", optional=True) if path is not None else None
+        )
         snapshots = self._snapshots()
         if snapshot_id is None:
             if not snapshots:
@@ -755,8 +765,8 @@ class Run:
                 f"run {self.id!r} has no snapshot {snapshot_id!r}; its snapshots: "
                 f"{list(snapshots) or 'none'}"
             )
-        target = Path(path).expanduser() if path is not None else Path.cwd()
-        if target.is_dir() or path is None or not target.suffix:
+        target = given if given is not None else Path.cwd()
+        if target.is_dir() or given is None or not target.suffix:
             target.mkdir(parents=True, exist_ok=True)
             target = target / f"{snapshot_id}.zip"
         target.write_bytes(self._store.read_file(self.id, snapshots[snapshot_id]))
@@ -989,10 +999,14 @@ class Run:
         """Write the run's logs under ``destination`` (default: a folder named as the run
         id in the current folder). Returns the paths written (none for a run without an
         output log)."""
+        root = (
+            check_path(destination, "get_all_logs: destination", optional=True)
+            if destination is not None
+            else Path(self.id)
+        )
         text = self._output_log()
         if not text:
             return []
-        root = Path(destination).expanduser() if destination is not None else Path(self.id)
         file = root / LOG_FILE
         file.parent.mkdir(parents=True, exist_ok=True)
         file.write_text(text, encoding="utf-8")
