@@ -258,7 +258,7 @@ export default {
             .catch((e) => console.warn("runwidget: could not draw a chart", e));
           return true;
         },
-        xAxes: ["data", "relative"], // bqplot's linear x scale draws no dates
+        xAxes: ["data", "relative", "wall"],
         setControls: (chartId, controls) => store.figures.setControls(chartId, controls),
         resetZoom: (chartId) => store.figures.resetZoom(chartId),
         png: (chartId) => store.figures.png(chartId),

@@ -1,18 +1,12 @@
 // The chart controls of the notebook widget, on the kernel's bqplot figures, done in the
 // browser so that they work while a cell runs: smoothing and zoomed ranges drawn in each
-// series' overlay line, the log y scale swapped in, series hidden, the values under the
+// series' overlay line, the log y scale and the wall-time x scale swapped in, series hidden, the values under the
 // cursor and the drag to zoom on a layer over the plot area, PNG from bqplot's own export.
 // What only the kernel has (every point of a metric) is asked for in a message; the answer
 // comes when the kernel is free. A zoom shows the points it has at once, then the range at
 // full resolution.
 import { h } from "./components/dom.js";
-import { DEFAULT_CONTROLS, X_AXIS_LABELS, downloadBlob, fileName, smooth } from "./components/chartcontrols.js";
-
-function formatNumber(v) {
-  if (v === null || v === undefined || !Number.isFinite(v)) return "–";
-  const a = Math.abs(v);
-  return a !== 0 && (a >= 1e6 || a < 1e-4) ? v.toExponential(4) : String(Number(v.toPrecision(6)));
-}
+import { DEFAULT_CONTROLS, X_AXIS_LABELS, downloadBlob, fileName, formatNumber, formatX, smooth } from "./components/chartcontrols.js";
 
 /** The index of the point of sorted `xs` nearest to `x`. */
 export function nearest(xs, x) {
@@ -85,18 +79,22 @@ export function createFigureControls(model, getState) {
     if (!m || !m.overlay) return null;
     const get = (id) => manager().get_model(id);
     const sids = Object.keys(m.series);
-    const [lines, overlays, x, y, logY, xAxis, yAxis, logAxis, figure] = await Promise.all([
+    // A figure made before the wall-time axis existed has none (the option is not offered).
+    const maybe = (id) => (id ? get(id) : null);
+    const [lines, overlays, x, y, logY, dateX, xAxis, yAxis, logAxis, dateAxis, figure] = await Promise.all([
       Promise.all(sids.map((s) => get(m.series[s]))),
       Promise.all(sids.map((s) => get(m.overlay[s]))),
       get(m.scales.x),
       get(m.scales.y),
       get(m.scales.log_y),
+      maybe(m.scales.date_x),
       get(m.axes.x),
       get(m.axes.y),
       get(m.axes.log_y),
+      maybe(m.axes.date_x),
       get(m.figure),
     ]);
-    return { sids, lines, overlays, x, y, logY, xAxis, yAxis, logAxis, figure };
+    return { sids, lines, overlays, x, y, logY, dateX, xAxis, yAxis, logAxis, dateAxis, figure };
   }
 
   function chart(chartId) {
@@ -126,6 +124,10 @@ export function createFigureControls(model, getState) {
     if (!m || !spec) return;
     const { smoothing, logY, hidden } = c.controls;
     const yScale = logY ? m.logY : m.y;
+    // Wall time is drawn on a date scale, whose values are milliseconds (the kernel's are s).
+    const wall = c.controls.x === "wall" && m.dateX !== null;
+    const xScale = wall ? m.dateX : m.x;
+    const toX = wall ? (v) => v * 1000 : (v) => v;
     const labels = spec.series.map((s) => s.label);
     m.sids.forEach((sid, i) => {
       const line = m.lines[i];
@@ -135,16 +137,22 @@ export function createFigureControls(model, getState) {
       let ox = null;
       let oy = null;
       if (zoomed) {
-        ox = Float64Array.from(zoomed.x);
+        ox = Float64Array.from(zoomed.x, toX);
         oy = smoothing ? Float64Array.from(smooth(zoomed.x, zoomed.y, smoothing), (v) => (v === null ? NaN : v)) : Float64Array.from(zoomed.y);
       } else if (smoothing) {
         const x = Array.from(line.get("x") ?? []);
         ox = Float64Array.from(x);
         oy = Float64Array.from(smooth(x, Array.from(line.get("y") ?? []), smoothing), (v) => (v === null ? NaN : v));
       }
-      // A new scale makes bqplot draw a mark's scales anew: only when it changed.
-      const scales = { x: m.x, y: yScale };
-      for (const mark of [line, overlay]) if (mark.get("scales")?.y !== yScale) mark.set({ scales });
+      // A new scale makes bqplot draw a mark's scales anew: only when it changed. The
+      // kernel's line keeps the chart's own x (its points are steps).
+      for (const [mark, x] of [
+        [line, m.x],
+        [overlay, xScale],
+      ]) {
+        const now = mark.get("scales");
+        if (now?.y !== yScale || now?.x !== x) mark.set({ scales: { x, y: yScale } });
+      }
       // The kernel's line has x = the chart's own: on a time axis only the overlay is drawn.
       const own = c.controls.x === "data";
       if (!own && !zoomed) ox = null;
@@ -175,14 +183,17 @@ export function createFigureControls(model, getState) {
         console.warn("runwidget: log ticks left to bqplot", e);
       }
     }
-    if (m.figure.get("axes")?.[1] !== yAxis) m.figure.set({ axes: [m.xAxis, yAxis] });
+    const xAxis = wall ? m.dateAxis : m.xAxis;
+    const axes = m.figure.get("axes");
+    if (axes?.[0] !== xAxis || axes?.[1] !== yAxis) m.figure.set({ axes: [xAxis, yAxis] });
     let range = c.zoom ? { min: c.zoom.min, max: c.zoom.max } : { min: null, max: null };
     if (!c.zoom && c.controls.x !== "data" && c.axisData) {
       // The hidden lines' steps would stretch the scale: fit it to the times.
       const xs = Object.values(c.axisData).flatMap((d) => (d.x.length ? [d.x[0], d.x[d.x.length - 1]] : []));
       if (xs.length) range = { min: Math.min(...xs), max: Math.max(...xs) };
     }
-    m.x.set(range);
+    xScale.set(range.min === null ? range : { min: toX(range.min), max: toX(range.max) });
+    if (m.dateX) (wall ? m.x : m.dateX).set({ min: null, max: null });
     yScale.set(yRange);
     (logY ? m.y : m.logY).set({ min: null, max: null });
     const holder = c.view?.el?.parentElement;
@@ -231,9 +242,13 @@ export function createFigureControls(model, getState) {
     placeSoon();
     new ResizeObserver(placeSoon).observe(view.el);
     holder.addEventListener("mouseenter", place);
-    const xScale = async () => {
+    // The x value under a pixel, in the kernel's units (a date scale's are milliseconds).
+    const xAt = async (px) => {
       const axes = await Promise.all(view.axis_views?.views ?? []);
-      return axes.find((a) => a && !a.vertical)?.axis_scale?.scale;
+      const scale = axes.find((a) => a && !a.vertical)?.axis_scale?.scale;
+      if (!scale) return null;
+      const x = scale.invert(px);
+      return x instanceof Date ? x.getTime() / 1000 : x;
     };
     const offsetX = (e) => e.clientX - layer.getBoundingClientRect().left;
     let start = null;
@@ -251,8 +266,8 @@ export function createFigureControls(model, getState) {
       if (start !== null) {
         Object.assign(band.style, { left: `${Math.min(start, x)}px`, width: `${Math.abs(x - start)}px` });
       }
-      const scale = await xScale();
-      if (scale) showTooltip(chartId, tooltip, scale.invert(x), x, e.clientY - layer.getBoundingClientRect().top, layer.clientWidth);
+      const at = await xAt(x);
+      if (at !== null) showTooltip(chartId, tooltip, at, x, e.clientY - layer.getBoundingClientRect().top, layer.clientWidth);
     });
     layer.addEventListener("mouseleave", () => {
       tooltip.hidden = true;
@@ -268,10 +283,8 @@ export function createFigureControls(model, getState) {
       band.hidden = true;
       const to = offsetX(e);
       if (Math.abs(to - from) < 4) return;
-      const scale = await xScale();
-      if (!scale) return;
-      const [a, b] = [scale.invert(Math.min(from, to)), scale.invert(Math.max(from, to))];
-      zoomTo(chartId, a, b);
+      const [a, b] = [await xAt(Math.min(from, to)), await xAt(Math.max(from, to))];
+      if (a !== null && b !== null) zoomTo(chartId, a, b);
     };
     // In the capture phase: JupyterLab's notebook stops the mouseup on its way down.
     window.addEventListener("mouseup", onUp, true);
@@ -284,7 +297,9 @@ export function createFigureControls(model, getState) {
     const m = await models(chartId);
     const spec = specOf(chartId);
     if (!m || !spec) return;
-    const rows = [h("div", { className: "rw-tooltip-x", text: `${spec.x_label || "x"}: ${formatNumber(x)}` })];
+    const axis = c.controls.x;
+    const xLabel = (axis === "data" ? spec.x_label : X_AXIS_LABELS[axis]) || "x";
+    const rows = [h("div", { className: "rw-tooltip-x", text: `${xLabel}: ${formatX(x, axis)}` })];
     m.sids.forEach((sid, i) => {
       const label = spec.series[i]?.label ?? sid;
       if (c.controls.hidden.includes(label)) return;
@@ -300,7 +315,7 @@ export function createFigureControls(model, getState) {
       }
       const colour = spec.series[i]?.colour;
       rows.push(h("div", {}, h("span", { className: "rw-tooltip-mark", style: { background: colour } }), text));
-      if (i === 0) rows[0].textContent = `${spec.x_label || "x"}: ${formatNumber(xs[k])}`;
+      if (i === 0) rows[0].textContent = `${xLabel}: ${formatX(xs[k], axis)}`;
     });
     tooltip.replaceChildren(...rows);
     tooltip.hidden = false;

@@ -59,7 +59,7 @@ def test_bad_requests_say_what_is_wrong(source) -> None:
         chart_request(source, {"type": "metric_range", "name": "loss", "axis": "up"})
 
 
-def test_each_metric_chart_has_overlays_and_a_log_axis() -> None:
+def test_each_metric_chart_has_overlays_a_log_axis_and_a_wall_time_axis() -> None:
     figures = ChartFigures()
     spec = {
         "id": "m:loss",
@@ -74,4 +74,10 @@ def test_each_metric_chart_has_overlays_and_a_log_axis() -> None:
     overlay = figures.overlays["m:loss"]["value"]
     assert overlay.visible is False and overlay in figures.figures["m:loss"].marks
     assert figures.log_axes["m:loss"].scale.model_id == entry["scales"]["log_y"]
+    date_axis = figures.date_axes["m:loss"]
+    assert type(date_axis.scale).__name__ == "DateScale"
+    assert (entry["scales"]["date_x"], entry["axes"]["date_x"]) == (
+        date_axis.scale.model_id,
+        date_axis.model_id,
+    )
     figures.close()

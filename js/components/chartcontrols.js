@@ -8,6 +8,20 @@ export const STORAGE_PREFIX = "runwidget.chart.";
 export const X_AXIS_LABELS = { data: null, relative: "relative time (s)", wall: "wall time" };
 export const DEFAULT_CONTROLS = Object.freeze({ smoothing: 0, logY: false, x: "data", hidden: [] });
 
+/** A value under the cursor: six significant digits, or exponent form far from 1. */
+export function formatNumber(v) {
+  if (v === null || v === undefined || !Number.isFinite(v)) return "–";
+  const a = Math.abs(v);
+  return a !== 0 && (a >= 1e6 || a < 1e-4) ? v.toExponential(4) : String(Number(v.toPrecision(6)));
+}
+
+/** An x value under the cursor, on the axis the chart is drawn against (times in seconds). */
+export function formatX(v, axis) {
+  if (axis === "wall") return Number.isFinite(v) ? new Date(v * 1000).toLocaleString() : "–";
+  if (axis === "relative") return `${formatNumber(v)} s`;
+  return formatNumber(v);
+}
+
 /**
  * Time-weighted exponential moving average of `y` over `x`: each point's weight decays with
  * its distance along x, not its index, so that unevenly spaced points (a downsampled series,

@@ -4,7 +4,7 @@ import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 import { h } from "../components/dom.js";
 import { PALETTE } from "../components/palette.js";
-import { DEFAULT_CONTROLS, X_AXIS_LABELS, smooth } from "../components/chartcontrols.js";
+import { DEFAULT_CONTROLS, X_AXIS_LABELS, formatNumber, formatX, smooth } from "../components/chartcontrols.js";
 
 // The view model names each series' colour; the palette is for series it did not colour.
 export { PALETTE };
@@ -43,18 +43,6 @@ function readableWidth(el) {
 /** `colour` with an alpha (hex colours only; others as they are). */
 function faint(colour, alpha = "44") {
   return /^#[0-9a-f]{6}$/i.test(colour) ? colour + alpha : colour;
-}
-
-function formatNumber(v) {
-  if (v === null || v === undefined || !Number.isFinite(v)) return "–";
-  const a = Math.abs(v);
-  return a !== 0 && (a >= 1e6 || a < 1e-4) ? v.toExponential(4) : String(Number(v.toPrecision(6)));
-}
-
-function formatX(v, axis) {
-  if (axis === "wall") return Number.isFinite(v) ? new Date(v * 1000).toLocaleString() : "–";
-  if (axis === "relative") return `${formatNumber(v)} s`;
-  return formatNumber(v);
 }
 
 /**

@@ -11,9 +11,10 @@ widget state holds the lines as the browser drew them. (The other way, the kerne
 every line's points, would send each line whole at every poll.)
 
 The chart controls are the browser's (they must work while a cell runs): each metric chart
-also has a log y scale and, per series, an overlay line, hidden and empty here, that the
-browser fills with the smoothed series or a zoomed range (``js/widgetcharts.js``). What
-only the kernel can read, every point of a metric, it answers to ``chart_request``.
+also has a log y scale, a wall-time x scale (bqplot's dates) and, per series, an overlay
+line, hidden and empty here, that the browser fills with the smoothed series or a zoomed
+range (``js/widgetcharts.js``). What only the kernel can read, every point of a metric, it
+answers to ``chart_request``.
 """
 
 from __future__ import annotations
@@ -71,12 +72,13 @@ class ChartFigures:
         self.lines: dict[str, dict[str, Lines]] = {}
         self.overlays: dict[str, dict[str, Lines]] = {}
         self.log_axes: dict[str, Any] = {}  # the log y axis the browser swaps in
+        self.date_axes: dict[str, Any] = {}  # the wall-time x axis the browser swaps in
         self._iteration_marks: dict[str, tuple[Scatter, Lines]] = {}
 
     # -- metric charts ---------------------------------------------------------------------
     def ensure(self, spec: dict[str, Any]) -> bool:
         """Create the figure and lines of a chart spec; True when a widget was created."""
-        from bqplot import LinearScale, Lines, LogScale
+        from bqplot import Axis, DateScale, LinearScale, Lines, LogScale
 
         created = False
         figure = self.figures.get(spec["id"])
@@ -88,6 +90,8 @@ class ChartFigures:
             self.lines[spec["id"]] = {}
             self.overlays[spec["id"]] = {}
             self.log_axes[spec["id"]] = _y_axis(LogScale(), spec["y_label"], ".2~g")
+            # No tick format: bqplot picks one for the span (times of day, or dates).
+            self.date_axes[spec["id"]] = Axis(scale=DateScale(), label="wall time")
             created = True
         else:
             figure.axes[0].label = spec["x_label"]
@@ -150,7 +154,8 @@ class ChartFigures:
     # -- the browser's map -----------------------------------------------------------------
     def model_map(self) -> dict[str, Any]:
         """``{chart id: {"figure": model id, "series": {series id: model id}}}``; a metric
-        chart also names its overlay lines, its scales (``x``, ``y``, ``log_y``) and axes."""
+        chart also names its overlay lines, its scales (``x``, ``y``, ``log_y``, ``date_x``) and
+        axes."""
         out: dict[str, Any] = {}
         for chart_id, figure in self.figures.items():
             if chart_id in self._iteration_marks:
@@ -167,11 +172,13 @@ class ChartFigures:
                     "x": figure.axes[0].scale.model_id,
                     "y": figure.axes[1].scale.model_id,
                     "log_y": self.log_axes[chart_id].scale.model_id,
+                    "date_x": self.date_axes[chart_id].scale.model_id,
                 },
                 "axes": {
                     "x": figure.axes[0].model_id,
                     "y": figure.axes[1].model_id,
                     "log_y": self.log_axes[chart_id].model_id,
+                    "date_x": self.date_axes[chart_id].model_id,
                 },
             }
         return out
@@ -189,13 +196,14 @@ class ChartFigures:
             if figure.interaction is not None:
                 figure.interaction.close()
             figure.close()
-        for axis in self.log_axes.values():
+        for axis in [*self.log_axes.values(), *self.date_axes.values()]:
             axis.scale.close()
             axis.close()
         self.figures.clear()
         self.lines.clear()
         self.overlays.clear()
         self.log_axes.clear()
+        self.date_axes.clear()
         self._iteration_marks.clear()
 
 

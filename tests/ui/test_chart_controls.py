@@ -9,6 +9,7 @@ import csv
 import io
 import math
 import random
+import re
 
 from playwright.sync_api import Page, expect
 
@@ -248,13 +249,32 @@ def test_widget_smooths_on_a_log_axis_zooms_and_hides(jupyter_server, page: Page
     # Every point as CSV; the chart as PNG.
     _check_downloads(page, loss, tmp_path)
 
-    # x = relative time, from the kernel (wall time is the portal's: bqplot draws no dates).
+    # x = relative time and wall time, from the kernel (it has the points' times).
     axis = loss.locator("select.rw-x-axis")
-    assert axis.locator("option").all_text_contents() == ["step", "relative time (s)"]
+    assert axis.locator("option").all_text_contents() == ["step", "relative time (s)", "wall time"]
     axis.select_option("relative")
     expect(host).to_have_attribute("data-axis-loaded", "1", timeout=15_000)
     expect(loss.locator(".rw-figure-holder")).to_contain_text("relative time (s)")
     _shot(page, loss, "widget-controls-relative-time")
+    axis.select_option("wall")
+    expect(host).to_have_attribute("data-x", "wall")
+    expect(host).to_have_attribute("data-axis-loaded", "1", timeout=15_000)
+    holder = loss.locator(".rw-figure-holder")
+    expect(holder).to_contain_text("wall time")
+    # The run logged its points within seconds: the ticks are d3's times (".640" ms, ":05"
+    # s, "1:45" minutes of a date axis), not seconds since 1970 as a number.
+    ticks = (
+        holder.locator("g.axis", has_text="wall time").locator("g.tick text").all_text_contents()
+    )
+    odd = [t for t in ticks if not re.fullmatch(r"\.\d{3}|:\d{2}|\d{1,2}:\d{2}( [AP]M)?", t)]
+    assert ticks and not odd, ticks
+    expect(holder.locator("path.line").nth(1)).to_be_visible()
+    box = layer.bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
+    expect(tooltip).to_contain_text("wall time: ")
+    expect(tooltip).to_contain_text(":")
+    _shot(page, loss, "widget-controls-wall-time")
+    page.mouse.move(0, 0)
     axis.select_option("data")
 
     page.evaluate(
