@@ -59,6 +59,22 @@ def test_run_gives_back_ints(store_uri: str) -> None:
     assert point.step == 2.0 and type(point.step) is float
 
 
+def test_rows_and_tables_give_back_ints(store_uri: str) -> None:
+    run = Experiment(Workspace(store_uri), "ints").start_logging()
+    for epoch in range(1, 3):
+        run.log_row("fit", epoch=epoch, loss=1 / epoch, converged=epoch == 2)
+    run.log_table("Alpha vs MSE", {"alpha": [1, 2, np.int64(3)], "mse": [0.5, 0.25, 0.125]})
+    with pytest.raises(InvalidValueError, match="too large"):
+        run.log_row("big", n=10**400)
+    run.complete()
+    metrics = run.get_metrics()
+    assert metrics["fit"] == {"epoch": [1, 2], "loss": [1.0, 0.5], "converged": [0.0, 1.0]}
+    assert [type(v) for v in metrics["fit"]["epoch"]] == [int, int]
+    assert [type(v) for v in metrics["fit"]["converged"]] == [float, float]
+    assert metrics["Alpha vs MSE"]["alpha"] == [1, 2, 3]
+    assert [type(v) for v in metrics["Alpha vs MSE"]["alpha"]] == [int] * 3
+
+
 def test_rows_written_before_read_as_before(sqlite_uri: str) -> None:
     store = SqlStore(sqlite_uri)
     try:

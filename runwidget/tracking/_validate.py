@@ -144,13 +144,14 @@ def to_metric_value(value: Any, name: str) -> float | int | str:
     return to_number(value, f"value of metric {name!r}")
 
 
-def to_cell(value: Any, what: str) -> float | str:
-    """One cell of a row or table: a number or a string."""
+def to_cell(value: Any, what: str) -> float | int | str:
+    """One cell of a row or table: a number (an integer stays an int, as ``log`` keeps
+    it; a bool becomes 1.0 or 0.0) or a string."""
     if isinstance(value, str):
         return check_text(str(value), what)
     if isinstance(value, bool):
         return float(value)
-    return float(to_number(value, what))
+    return to_number(value, what)
 
 
 def to_step(step: Any) -> float | None:
