@@ -100,7 +100,7 @@ def test_classification_search_completes_and_predicts(store_uri: str) -> None:
     assert "AutoML classification: 4 iterations, primary metric AUC_weighted (maximize), " in text
     assert "4 iterations: 4 completed, 0 failed, 0 canceled" in text
     # The local folder (with the pickled training data) is gone.
-    assert not Path(run.get_details()["properties"]["runwidget.run_dir"]).exists()
+    assert not Path(run.refresh().properties["runwidget.run_dir"]).exists()
 
 
 def test_regression_search_never_tries_a_blocked_model(tmp_path: Path) -> None:

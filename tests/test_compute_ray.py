@@ -124,7 +124,7 @@ def test_a_script_on_ray_prints_logs_and_completes(ws, source, cluster):
     assert run.get_metrics()["loss"] == [1.0, 0.5, 1 / 3, 0.25, 0.2]
     details = run.get_details()
     assert details["target"] == "ray"
-    assert details["properties"]["runwidget.ray_node_id"] in cluster.node_ids()
+    assert run.refresh().properties["runwidget.ray_node_id"] in cluster.node_ids()
     # The job id is the run id; the job ends once the supervisor has written its last items.
     assert _job_ends(cluster, run.id) == "SUCCEEDED"
 
@@ -160,7 +160,7 @@ def test_a_target_pins_its_runs_to_a_node(ws, source, cluster):
         ScriptRunConfig(source, "train.py", compute_target=ws.compute_targets["ray-node2"])
     )
     run.wait_for_completion(file=io.StringIO())
-    node = run.get_details()["properties"]["runwidget.ray_node_id"]
+    node = run.refresh().properties["runwidget.ray_node_id"]
     assert cluster.node_ids()[node] == NODE2_RESOURCE
 
 

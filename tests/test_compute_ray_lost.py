@@ -49,7 +49,7 @@ def test_a_run_whose_cluster_is_lost_ends_failed(sqlite_uri, tmp_path, monkeypat
         while run.get_status() != st.RUNNING:
             assert time.monotonic() < deadline, run.get_status()
             time.sleep(0.2)
-        properties = run.get_details()["properties"]
+        properties = run.refresh().properties
         # The whole cluster goes, as when its machines are lost: Ray's processes and the
         # job's own (the supervisor and the script it runs).
         cluster.kill()

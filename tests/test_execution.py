@@ -149,7 +149,7 @@ def test_completed_run_has_every_metric_and_line_in_order(store_uri: str, tmp_pa
     with zipfile.ZipFile(io.BytesIO(run._store.read_file(run.id, "snapshot.zip"))) as snapshot:
         assert sorted(snapshot.namelist()) == [".runwidgetignore", "train.py"]
     # The working copy is removed once the run has ended well (just after its status).
-    folder = Path(details["properties"]["runwidget.run_dir"])
+    folder = Path(run.refresh().properties["runwidget.run_dir"])
     wait_until(lambda: not folder.exists(), 10, "the working copy to be removed")
 
 
@@ -307,7 +307,7 @@ def test_cancel_ends_canceled_within_the_grace_period(tmp_path: Path) -> None:
     """)  # fmt: skip
     run = Experiment(name="cancel").submit(ScriptRunConfig(tmp_path / "src", "loop.py"))
     wait_for_line(run, "started")
-    script = ProcessId.from_properties(run.get_details()["properties"], "script")
+    script = ProcessId.from_properties(run.refresh().properties, "script")
 
     # From another process than the one that submitted it, as from another notebook.
     start = time.monotonic()
@@ -336,7 +336,7 @@ def test_cancel_kills_a_script_that_ignores_sigterm(tmp_path: Path, monkeypatch)
     """)  # fmt: skip
     run = Experiment(name="cancel").submit(ScriptRunConfig(tmp_path / "src", "stubborn.py"))
     wait_for_line(run, "started")
-    script = ProcessId.from_properties(run.get_details()["properties"], "script")
+    script = ProcessId.from_properties(run.refresh().properties, "script")
 
     start = time.monotonic()
     run.cancel()
@@ -359,7 +359,7 @@ def test_cancel_reaches_a_supervisor_on_another_host_through_the_store(tmp_path:
 
     assert run.get_status() == st.CANCELED
     assert time.monotonic() - start < 5  # noticed at the supervisor's next look (1 s)
-    assert "runwidget.cancel_requested" in run.get_details()["properties"]
+    assert "runwidget.cancel_requested" in run.refresh().properties
 
 
 def test_the_default_limit_is_the_number_of_cores(monkeypatch) -> None:
@@ -438,7 +438,7 @@ def test_killed_supervisor_reads_not_responding_then_failed(tmp_path: Path, monk
     """)  # fmt: skip
     run = Experiment(name="orphans").submit(ScriptRunConfig(tmp_path / "src", "ticks.py"))
     wait_for_line(run, "tick 1")
-    properties = run.get_details()["properties"]
+    properties = run.refresh().properties
     supervisor = ProcessId.from_properties(properties, "supervisor")
     script = ProcessId.from_properties(properties, "script")
 
@@ -472,7 +472,7 @@ def test_the_next_supervisor_fails_a_run_whose_supervisor_died(tmp_path: Path, m
     experiment = Experiment(name="orphans")
     orphan = experiment.submit(ScriptRunConfig(src, "ticks.py"))
     wait_for_line(orphan, "up")
-    supervisor = ProcessId.from_properties(orphan.get_details()["properties"], "supervisor")
+    supervisor = ProcessId.from_properties(orphan.refresh().properties, "supervisor")
     os.kill(supervisor.pid, signal.SIGKILL)
     store = orphan._store
     wait_until(lambda: store.get_run(orphan.id).current_status() == st.NOT_RESPONDING, 10)

@@ -162,6 +162,11 @@ def test_logs_of_a_submitted_run(exp: Experiment, tmp_path: Path, submitted) -> 
     run.wait_for_completion()
     details = run.get_details_with_logs()
     assert details["status"] == "Completed"
+    assert details["properties"] == {} == run.get_details()["properties"]  # no bookkeeping
+    # v1's type names find the same runs as runwidget's.
+    assert [r.id for r in exp.get_runs(type="azureml.scriptrun")] == [run.id]
+    assert [r.id for r in Run.list(exp, type="script")] == [run.id]
+    assert list(exp.get_runs(type="hyperdrive")) == []
     (text,) = details["logFiles"].values()
     assert "hello from the script" in text
     paths = run.get_all_logs(destination=tmp_path / "logs")
@@ -180,7 +185,9 @@ def test_get_all_logs_names_a_destination_of_the_wrong_type(exp: Experiment) -> 
 
 def test_an_interactive_run_has_no_log_files(exp: Experiment, tmp_path: Path) -> None:
     run = exp.start_logging()
+    run.add_properties({"dataset": "v2"})
     run.complete()
+    assert run.get_details()["properties"] == {"dataset": "v2"}  # not the owner process's
     assert run.get_details_with_logs()["logFiles"] == {}
     assert run.get_all_logs(tmp_path / "logs") == []
 

@@ -430,7 +430,7 @@ class Supervisor:
 
 
 def _job_node_properties() -> dict[str, Any]:
-    """Where a cluster's job runs, for ``get_details()``: the host and Ray's node id."""
+    """Where a cluster's job runs, among runwidget's own properties: host and Ray's node id."""
     properties: dict[str, Any] = {"runwidget.node_host": host_name()}
     node_id = os.environ.get("RAY_NODE_ID")
     if node_id:

@@ -15,6 +15,9 @@ from runwidget.tracking._validate import check_name
 from runwidget.tracking.providers import PROVIDERS
 from runwidget.tracking.workspace import Workspace, default_workspace
 
+# The reference SDK's names of run types that runwidget names otherwise (``get_runs(type=)``).
+_REFERENCE_RUN_TYPES = {"azureml.scriptrun": RunType.SCRIPT, "hyperdrive": RunType.SWEEP}
+
 if TYPE_CHECKING:
     from runwidget.store import RunRecord, RunStore
     from runwidget.tracking.run import Run
@@ -140,7 +143,9 @@ class Experiment:
         """Runs of this experiment, newest first.
 
         Args:
-            type: only runs of this type (``interactive``, ``script``, ``automl``, ...).
+            type: only runs of this type (``interactive``, ``script``, ``automl``,
+                ``sweep``, ``child``; the reference SDK's ``azureml.scriptrun`` and
+                ``hyperdrive`` too).
             tags: only runs with this tag (a name: set to any value) or these tags (a dict
                 of name to value).
             properties: the same, for properties.
@@ -151,6 +156,8 @@ class Experiment:
 
         if type is not None and not isinstance(type, str):
             raise InvalidValueError(f"type must be a run type string, got {type!r:.80}")
+        if type is not None:
+            type = _REFERENCE_RUN_TYPES.get(type, type)
         if not isinstance(include_children, bool):
             raise InvalidValueError(
                 f"include_children must be True or False, got "

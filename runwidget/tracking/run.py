@@ -536,9 +536,10 @@ class Run:
         self._flusher.flush(END_FLUSH_TIMEOUT)
 
     def get_properties(self) -> dict[str, Any]:
-        """The run's properties, without runwidget's own (``get_details()`` has them all)."""
+        """The run's properties, without runwidget's own ``runwidget.*`` bookkeeping (the
+        process that owns the run, its working folder; ``refresh().properties`` has it)."""
         self._flusher.flush(READ_FLUSH_TIMEOUT)
-        return {k: v for k, v in self.refresh().properties.items() if not k.startswith(_INTERNAL)}
+        return _user_properties(self.refresh().properties)
 
     def upload_file(self, name: str, path_or_stream: str | os.PathLike[str] | IO[bytes]) -> None:
         """Store a file with the run under ``name`` (e.g. ``outputs/model.pkl``)."""
@@ -964,7 +965,8 @@ class Run:
         return status
 
     def get_details(self) -> dict[str, Any]:
-        """A dict like the reference SDK's: runId, status, startTimeUtc, endTimeUtc, ..."""
+        """A dict like the reference SDK's: runId, status, startTimeUtc, endTimeUtc, ...;
+        ``properties`` as ``get_properties()`` gives them."""
         r = self.refresh()
         details: dict[str, Any] = {
             "runId": r.id,
@@ -974,7 +976,7 @@ class Run:
             "status": r.current_status(),
             "startTimeUtc": _iso(r.started),
             "endTimeUtc": _iso(r.ended),
-            "properties": dict(r.properties),
+            "properties": _user_properties(r.properties),
             "tags": dict(r.tags),
             "target": r.target,
             "arguments": list(r.arguments),
@@ -1159,6 +1161,10 @@ class Run:
             include_children=include_children,
             status=status,
         )
+
+
+def _user_properties(properties: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in properties.items() if not k.startswith(_INTERNAL)}
 
 
 def _check_mapping(value: Mapping[str, Any] | None, what: str) -> dict[str, Any]:
