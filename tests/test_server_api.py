@@ -134,6 +134,7 @@ def test_paging_and_cursor(fetch, runs, api_store) -> None:
     first = get(fetch, "runs", parent="none", limit="2")
     second = get(fetch, "runs", parent="none", limit="2", offset="2")
     assert first["total"] == second["total"] == 4
+    assert first["total_estimated"] is False  # counted: the store is small
     ids = [r["id"] for r in first["runs"] + second["runs"]]
     assert len(set(ids)) == 4
     assert second["offset"] == 2
@@ -147,6 +148,21 @@ def test_paging_and_cursor(fetch, runs, api_store) -> None:
     changed = get(fetch, "runs", since=str(cursor))
     assert [(r["id"], r["status"]) for r in changed["runs"]] == [(runs["evil"], st.COMPLETED)]
     assert changed["cursor"] > cursor
+
+
+def test_a_large_list_total_is_the_database_estimate(fetch, runs, api_store, monkeypatch):
+    from runwidget.store import sql_lists
+
+    monkeypatch.setattr(sql_lists, "EXACT_TOTAL", 2)
+    body = get(fetch, "runs", parent="none", limit="1")
+    status = get(fetch, "status")
+    if api_store.startswith("sqlite"):  # SQLite keeps no statistics: counted
+        assert (body["total"], body["total_estimated"]) == (4, False)
+        assert (status["runs"], status["runs_estimated"]) == (5, False)
+    else:
+        assert body["total_estimated"] is True and body["total"] >= 3
+        assert status["runs_estimated"] is True
+    assert get(fetch, "runs", experiment="other")["total_estimated"] is False  # 2 or fewer
 
 
 def test_bad_arguments_get_clear_errors(fetch, runs) -> None:

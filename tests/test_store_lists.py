@@ -15,7 +15,7 @@ from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 
 from runwidget import status as st
 from runwidget.errors import InvalidValueError
-from runwidget.store import Batch, RunFilter, SqlStore, schema, sql_lists
+from runwidget.store import Batch, RunFilter, RunTotal, SqlStore, schema, sql_lists
 
 
 @pytest.fixture
@@ -32,6 +32,16 @@ def _walk(store, where=RunFilter(), limit=7, during=None):  # noqa: B008
         seen += [r.id for r in page.records]
         if during is not None:
             during()
+        if page.after is None:
+            return seen
+        after = page.after
+
+
+def _walk_order(store, order, descending):
+    seen, after = [], None
+    while True:
+        page = store.find_runs(order=order, descending=descending, after=after, limit=3)
+        seen += [r.id for r in page.records]
         if page.after is None:
             return seen
         after = page.after
@@ -55,6 +65,43 @@ def test_offset_pages_and_count(store):
     assert store.count_runs() == 12
     assert store.count_runs(RunFilter(experiment="count")) == 12
     assert store.count_runs(RunFilter(experiment="no such")) == 0
+    # An offset page is the keyset page at that place, and continues as it does.
+    keyset = store.find_runs(after=store.find_runs(limit=5).after, limit=3)
+    assert [r.id for r in keyset.records] == [r.id for r in page.records]
+    assert page.after == keyset.after
+    assert [r.id for r in store.find_runs(after=page.after, limit=100).records] == list(
+        reversed(ids)
+    )[8:]
+    assert store.find_runs(offset=12).records == [] and store.find_runs(offset=12).after is None
+    for other in ("count", "none"):
+        store.create_run(other, display_name="same")  # ties on the name: the key breaks them
+    by_name = _walk_order(store, "name", descending=True)
+    assert len(by_name) == len(set(by_name)) == 14
+    assert [r.id for r in store.find_runs(order="name", limit=100).records] == by_name
+    assert _walk_order(store, "name", descending=False) == list(reversed(by_name))
+    assert [r.id for r in store.find_runs(order="name", offset=3, limit=4).records] == by_name[3:7]
+
+
+def test_totals_exact_while_small_and_estimated_above(store, monkeypatch):
+    for i in range(12):
+        store.create_run("big" if i < 9 else "small")
+    assert store.total_runs() == RunTotal(12, estimated=False)
+    monkeypatch.setattr(sql_lists, "EXACT_TOTAL", 5)
+    small = store.total_runs(RunFilter(experiment="small"))
+    assert small == RunTotal(3, estimated=False)
+    assert store.total_runs(RunFilter(experiment="none")) == RunTotal(0, estimated=False)
+    total = store.total_runs(RunFilter(experiment="big"))
+    if store_is_sqlite(store):
+        assert total == RunTotal(9, estimated=False)  # no statistics: counted
+    else:
+        assert total.estimated and total.count >= 6  # the planner's, at least what was seen
+    assert store.count_runs(RunFilter(experiment="big")) == 9  # always exact
+    every = store.total_runs(RunFilter(statuses=frozenset(st.ALL), search="big"))
+    assert every.count == 9 if store_is_sqlite(store) else every.estimated
+
+
+def store_is_sqlite(store):
+    return store.uri.startswith("sqlite")
 
 
 def test_filters(store):
@@ -167,6 +214,12 @@ def test_summaries_equal_a_full_read(store):
             assert same(kept[name][field], full[name][field]), (name, field)
     assert kept["loss"] == {"last": 2.0, "min": -1.5, "max": math.inf, "count": 6}
     assert kept["last_nan"]["min"] == -math.inf and math.isnan(kept["last_nan"]["last"])
+    # Some metrics only, still in logging order; a name no run logged is left out.
+    other = store.create_run("sum").id
+    some = store.metric_summaries([run.id, other], names=["last_nan", "loss", "no such"])
+    assert list(some[run.id]) == ["loss", "last_nan"] and some[other] == {}
+    assert some[run.id]["loss"] == kept["loss"]
+    assert store.metric_summaries([run.id], names=[]) == {run.id: {}}
 
 
 def test_summaries_of_two_processes_logging_one_metric(store, store_uri, tmp_path):

@@ -22,6 +22,17 @@ export function formatDuration(seconds) {
   return h ? `${h}h ${pad(m)}m ${pad(s)}s` : `${m}m ${pad(s)}s`;
 }
 
+/**
+ * A list's total as its "N runs" line says it: as counted, or, when the server estimated it
+ * (`total_estimated`: a list too large to count at every request), "about" it, to two
+ * significant digits.
+ */
+export function formatTotal(total, estimated = false, noun = "run") {
+  if (!estimated) return `${total} ${noun}${total === 1 ? "" : "s"}`;
+  const scale = 10 ** Math.max(0, String(Math.round(total)).length - 2);
+  return `about ${(Math.round(total / scale) * scale).toLocaleString("en-US")} ${noun}s`;
+}
+
 /** Seconds a run has lasted: until it ended, else until `now`. */
 export function runDuration(started, ended, now) {
   if (started === null || started === undefined) return null;

@@ -4,7 +4,7 @@
 // its cursor about every 10 s, and not while it is hidden.
 import { h, replace } from "../components/dom.js";
 import { alertMark, setAlertMark } from "../components/alerts.js";
-import { TERMINAL, formatDuration, formatValue, runDuration, statusClass } from "../components/format.js";
+import { TERMINAL, formatDuration, formatTotal, formatValue, runDuration, statusClass } from "../components/format.js";
 
 export const ROW_HEIGHT = 50;
 
@@ -47,6 +47,7 @@ export function createRunsSidebar({ api, isVisible, actions }) {
 
   let filter = "all";
   let total = 0;
+  let estimated = false; // the total is the server's estimate ("about N runs")
   let cursor = 0;
   let skew = 0; // server clock minus browser clock
   let generation = 0; // bumps when the query changes: late answers for an old query are dropped
@@ -99,6 +100,7 @@ export function createRunsSidebar({ api, isVisible, actions }) {
     if (answer.total !== total) {
       total = answer.total;
     }
+    estimated = Boolean(answer.total_estimated);
     cursor = Math.max(cursor, answer.cursor);
     pages.set(index, answer.runs);
     return answer.runs;
@@ -145,7 +147,7 @@ export function createRunsSidebar({ api, isVisible, actions }) {
   }
 
   function render() {
-    count.textContent = total === 0 ? (filter === "active" ? "No queued or running runs." : "No runs yet.") : `${total} run${total === 1 ? "" : "s"}`;
+    count.textContent = total === 0 ? (filter === "active" ? "No queued or running runs." : "No runs yet.") : formatTotal(total, estimated);
     spacer.style.height = `${total * ROW_HEIGHT}px`;
     const [first, last] = visibleRange();
     const keep = new Set();
@@ -310,6 +312,7 @@ export function createRunsSidebar({ api, isVisible, actions }) {
       const liveInView = [...rows.values()].some((r) => !TERMINAL.has(r.run.status));
       if (answer.total !== total || unknown || liveInView) {
         total = answer.total;
+        estimated = Boolean(answer.total_estimated);
         pages.clear();
         await loadVisible(true);
       } else {

@@ -2,7 +2,7 @@
 // the compute targets and their runs, a run's page and the compare page. Every user-written
 // string goes in as text.
 import { h, replace } from "../components/dom.js";
-import { formatDuration, formatTime, formatValue, runDuration } from "../components/format.js";
+import { formatDuration, formatTime, formatTotal, formatValue, runDuration } from "../components/format.js";
 import { createTable } from "../components/table.js";
 import { statusBadge } from "../components/children.js";
 import { alertMark } from "../components/alerts.js";
@@ -217,7 +217,7 @@ async function runsPage(root, target) {
     const page = await api.runs({ target: target || undefined, limit: 1000 });
     skew = page.time - Date.now() / 1000;
     table.update(page.runs);
-    more.textContent = page.total > page.runs.length ? `The ${page.runs.length} newest of ${page.total} runs.` : "";
+    more.textContent = page.total > page.runs.length ? `The ${page.runs.length} newest of ${formatTotal(page.total, page.total_estimated)}.` : "";
     if (body.firstChild !== table.el) replace(body, table.el);
   }
   await loadAndRefresh(body, load);
@@ -319,7 +319,7 @@ async function experimentPage(root, name) {
     const page = await api.runs({ experiment: name, parent: "none", limit: 500, stats: "*" });
     skew = page.time - Date.now() / 1000;
     runs = page.runs;
-    more.textContent = page.total > runs.length ? `The ${runs.length} newest of ${page.total} runs.` : "";
+    more.textContent = page.total > runs.length ? `The ${runs.length} newest of ${formatTotal(page.total, page.total_estimated)}.` : "";
     const names = [...new Set(runs.flatMap((r) => Object.keys(r.metrics || {})))].sort();
     const changed = names.join("\0") !== metricNames.join("\0");
     metricNames = names;

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from runwidget import status as st
-from runwidget.store import RunFilter, RunRecord, RunStore
+from runwidget.store import RunFilter, RunRecord, RunStore, RunTotal
 
 # Statuses the filter "active" selects: queued and running, not ended.
 ACTIVE = tuple(s for s in st.ALL if s not in st.TERMINAL)
@@ -77,36 +77,37 @@ class CursorCache:
 
 
 class CountCache:
-    """How many runs a filter selects, counted again only when the store's change cursor
-    moved (at most every ``RECOUNT_SECONDS``), or, for a status filter, when heartbeats may
-    have turned runs NotResponding.
+    """The total of the runs a filter selects (``RunStore.total_runs``: exact while small,
+    else the database's estimate), made again only when the store's change cursor moved (at
+    most every ``RECOUNT_SECONDS``), or, for a status filter, when heartbeats may have
+    turned runs NotResponding.
 
     Args:
         store: the run store.
-        max_filters: the most filters whose counts are kept.
+        max_filters: the most filters whose totals are kept.
     """
 
     def __init__(self, store: RunStore, *, max_filters: int = 256) -> None:
         self.store = store
         self.max_filters = max_filters
-        self._counts: dict[RunFilter, tuple[int, float, int]] = {}
+        self._totals: dict[RunFilter, tuple[int, float, RunTotal]] = {}
         self._lock = threading.Lock()
 
-    def count(self, where: RunFilter) -> int:
+    def total(self, where: RunFilter) -> RunTotal:
         cursor = self.store.change_cursor()
         now = time.monotonic()
         with self._lock:
-            known = self._counts.get(where)
+            known = self._totals.get(where)
         if known is not None:
             age = now - known[1]
             # A busy store (runs created every moment) is counted at most every
-            # RECOUNT_SECONDS: a count of a million runs takes about 0.1 s of the database.
+            # RECOUNT_SECONDS.
             fresh = known[0] == cursor or age < RECOUNT_SECONDS
             if fresh and (where.statuses is None or age < STATUS_COUNT_TTL):
                 return known[2]
-        total = self.store.count_runs(where)
+        total = self.store.total_runs(where)
         with self._lock:
-            if len(self._counts) >= self.max_filters:
-                self._counts.clear()
-            self._counts[where] = (cursor, now, total)
+            if len(self._totals) >= self.max_filters:
+                self._totals.clear()
+            self._totals[where] = (cursor, now, total)
         return total

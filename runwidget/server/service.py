@@ -131,10 +131,12 @@ class RunService:
 
     # -- lists -----------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
+        total = self.counts.total(RunFilter())
         return {
             "version": __version__,
             "store": redact_uri(self.store.uri),
-            "runs": self.counts.count(RunFilter()),
+            "runs": total.count,
+            "runs_estimated": total.estimated,
             "cursor": self.store.change_cursor(),
             "time": time.time(),
         }
@@ -247,9 +249,12 @@ class RunService:
                     f"ask for limit={MAX_STATS_RUNS} or less"
                 )
             self._add_stats(records, rows, stats)
+        # Above RunStore.total_runs's bound, the database's estimate: shown as "about N".
+        total = self.counts.total(where)
         return {
             "runs": rows,
-            "total": self.counts.count(where),
+            "total": total.count,
+            "total_estimated": total.estimated,
             "offset": offset if since is None else 0,
             "after": after_token,
             "cursor": cursor,
@@ -258,7 +263,7 @@ class RunService:
 
     def _add_stats(self, records: list[RunRecord], rows: list[dict[str, Any]], which: str) -> None:
         names = None if which in ("*", "primary") else [n for n in which.split(",") if n]
-        summaries = self.store.metric_summaries([r.id for r in records])
+        summaries = self.store.metric_summaries([r.id for r in records], names)
         for record, row in zip(records, rows, strict=True):
             stats = summaries.get(record.id, {})
             if which == "primary":

@@ -18,6 +18,7 @@ from runwidget.store.records import (
     RunFilter,
     RunPage,
     RunRecord,
+    RunTotal,
     RunVersion,
     TargetRecord,
     metric_columns,
@@ -145,7 +146,13 @@ class RunStore(abc.ABC):
 
     @abc.abstractmethod
     def count_runs(self, where: RunFilter = RunFilter()) -> int:  # noqa: B008
-        """How many runs ``where`` selects."""
+        """How many runs ``where`` selects (exact: its cost grows with the count)."""
+
+    def total_runs(self, where: RunFilter = RunFilter()) -> RunTotal:  # noqa: B008
+        """The total a list of the runs ``where`` selects shows: exact while it is small,
+        else it may be an estimate (``RunTotal.estimated``) of a bounded cost. Exact
+        unless a store knows how to estimate."""
+        return RunTotal(self.count_runs(where))
 
     @abc.abstractmethod
     def changed_runs(
@@ -170,10 +177,13 @@ class RunStore(abc.ABC):
         """Per experiment: ``runs`` (top-level) and ``last_created`` (None when empty)."""
 
     @abc.abstractmethod
-    def metric_summaries(self, run_ids: Collection[str]) -> dict[str, dict[str, dict[str, Any]]]:
+    def metric_summaries(
+        self, run_ids: Collection[str], names: Collection[str] | None = None
+    ) -> dict[str, dict[str, dict[str, Any]]]:
         """Per run, ``{metric: {"last", "min", "max", "count"}}`` of its ``run.log`` and
-        ``run.log_list`` numbers, in logging order, kept by the writer: one read, whatever
-        the runs' lengths. ``last`` is as logged (NaN, ±inf); min and max leave NaN out."""
+        ``run.log_list`` numbers (only the metrics ``names``, when given), in logging
+        order, kept by the writer: one read, whatever the runs' lengths. ``last`` is as
+        logged (NaN, ±inf); min and max leave NaN out."""
 
     # -- change probes: "did anything change since?" for the cost of a primary-key read --
     @abc.abstractmethod

@@ -291,6 +291,15 @@ class RunPage:
 
 
 @dataclass(frozen=True, slots=True)
+class RunTotal:
+    """How many runs a list holds, for its "N runs" line: exact, or, when ``estimated``,
+    the database's estimate (a list that large is shown as "about N")."""
+
+    count: int
+    estimated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class RunVersion:
     """What a reader compares to learn that a run changed: its record's change cursor,
     its data version (grows with each write of its metrics, logs and files), and the

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import (
     Connection,
+    Select,
     String,
     and_,
     any_,
@@ -24,10 +25,12 @@ from sqlalchemy import (
     exists,
     false,
     func,
+    literal,
     literal_column,
     or_,
     select,
     text,
+    tuple_,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.elements import ColumnElement
@@ -37,7 +40,7 @@ from runwidget import status as st
 from runwidget.errors import InvalidValueError
 from runwidget.store import schema as s
 from runwidget.store.derived import normalise_search
-from runwidget.store.records import RunFilter, RunPage, RunRecord, RunVersion
+from runwidget.store.records import RunFilter, RunPage, RunRecord, RunTotal, RunVersion
 
 # Columns a list may be ordered by, each with an index (with ``key``, the tie-breaker).
 SORTABLE = {
@@ -51,6 +54,11 @@ MAX_LIST = 10_000
 # is read by walking the runs in order, not from the search index (SQLite; see
 # ``_search_condition``).
 COMMON_MATCHES = 2000
+# A list's total is counted exactly up to this many runs (a count that reads at most this
+# many index entries); above, PostgreSQL's planner estimates it, and the list shows
+# "about N". An exact count of 1M runs takes 50 ms of the server alone, 0.7-1.4 s under 20
+# clients; this one, 1 ms.
+EXACT_TOTAL = 10_000
 _WILD = frozenset("%_\\")  # LIKE's wildcards and our escape character
 WAITING_OR_ENDED = frozenset(st.ALL) - st.ALIVE
 T = TypeVar("T")
@@ -58,7 +66,9 @@ T = TypeVar("T")
 
 # Where each column of ``select_runs()`` is in a row: reading rows by position is about
 # twice as fast as by name, which a page of 500 runs notices.
-_AT = {name: i for i, name in enumerate([*s.runs.c.keys(), "experiment_name"])}
+# The search text is left out: no record holds it, and it is the widest column of a page.
+_RECORD_COLUMNS = [c for c in s.runs.c if c.key != "search"]
+_AT = {name: i for i, name in enumerate([*(c.key for c in _RECORD_COLUMNS), "experiment_name"])}
 _EMPTY = {"{}": dict, "[]": list}
 
 
@@ -96,7 +106,7 @@ def run_record(row: Any) -> RunRecord:
 
 def select_runs() -> Any:
     """Runs with their experiment's name."""
-    return select(s.runs, s.experiments.c.name.label("experiment_name")).join(
+    return select(*_RECORD_COLUMNS, s.experiments.c.name.label("experiment_name")).join(
         s.experiments, s.experiments.c.id == s.runs.c.experiment_id
     )
 
@@ -256,18 +266,26 @@ class SqlRunLists:
         if offset < 0:
             raise InvalidValueError(f"offset must be at least 0, got {offset}")
         column, key = SORTABLE[order], s.runs.c.key
-        query = select_runs().where(*self._conditions(where, time.time(), page=limit + 1))
+        conditions = self._conditions(where, time.time(), page=limit + 1)
         if after is not None:
+            # As one row comparison, which both databases seek in the (column, key) index;
+            # spelt as "column < value OR (column = value AND key < last)" it is a filter
+            # on every row before the page (page 100 of 1M runs on PostgreSQL: 133 ms).
             value, last_key = decode_after(after)
-            if descending:
-                query = query.where(or_(column < value, and_(column == value, key < last_key)))
-            else:
-                query = query.where(or_(column > value, and_(column == value, key > last_key)))
-        if descending:
-            query = query.order_by(column.desc(), key.desc())
+            here = tuple_(column, key)
+            there = tuple_(literal(value, column.type), literal(last_key, key.type))
+            conditions.append(here < there if descending else here > there)
+        ordering = (column.desc(), key.desc()) if descending else (column, key)
+        if offset:
+            # The rows skipped are walked in the (column, key) index alone, and only the
+            # page's rows are read and joined to their experiment (page 100 of 1M runs on
+            # PostgreSQL: 9.6 ms -> 1.9 ms).
+            keys = (
+                select(key).where(*conditions).order_by(*ordering).offset(offset).limit(limit + 1)
+            )
+            query = select_runs().where(key.in_(keys.scalar_subquery())).order_by(*ordering)
         else:
-            query = query.order_by(column, key)
-        query = query.offset(offset or None).limit(limit + 1)
+            query = select_runs().where(*conditions).order_by(*ordering).limit(limit + 1)
         with self._reading() as conn:
             rows = conn.execute(query).all()
         more = len(rows) > limit
@@ -285,6 +303,30 @@ class SqlRunLists:
             query = query.where(*conditions)
         with self._reading() as conn:
             return int(conn.execute(query).scalar_one())
+
+    def total_runs(self, where: RunFilter = RunFilter()) -> RunTotal:  # noqa: B008
+        """Exact up to ``EXACT_TOTAL`` runs; above, PostgreSQL's planner estimate (at least
+        ``EXACT_TOTAL`` + 1). SQLite keeps no statistics to estimate from: exact there."""
+        if self._sqlite:
+            return RunTotal(self.count_runs(where))
+        matching: Select[Any] = select(literal_column("1")).select_from(s.runs)
+        conditions = self._conditions(where, time.time())
+        if conditions:
+            matching = matching.where(*conditions)
+        capped = select(func.count()).select_from(matching.limit(EXACT_TOTAL + 1).subquery())
+        with self._reading() as conn:
+            found = int(conn.execute(capped).scalar_one())
+            if found <= EXACT_TOTAL:
+                return RunTotal(found)
+            compiled = matching.compile(
+                dialect=conn.dialect, compile_kwargs={"render_postcompile": True}
+            )
+            plan = conn.exec_driver_sql(
+                "EXPLAIN (FORMAT JSON) " + compiled.string, compiled.params
+            ).scalar_one()
+        if isinstance(plan, str):
+            plan = json.loads(plan)
+        return RunTotal(max(found, round(plan[0]["Plan"]["Plan Rows"])), estimated=True)
 
     def changed_runs(
         self,
@@ -355,12 +397,18 @@ class SqlRunLists:
             return {parent: int(n) for parent, n in conn.execute(query).all()}
 
     # -- summaries -------------------------------------------------------------------------
-    def metric_summaries(self, run_ids: Collection[str]) -> dict[str, dict[str, dict[str, Any]]]:
-        """Per run: ``{metric: {"last", "min", "max", "count"}}`` of its numeric metrics,
-        in logging order. NaN and infinities as logged (``min``/``max`` leave NaN out)."""
+    def metric_summaries(
+        self, run_ids: Collection[str], names: Collection[str] | None = None
+    ) -> dict[str, dict[str, dict[str, Any]]]:
+        """Per run: ``{metric: {"last", "min", "max", "count"}}`` of its numeric metrics
+        (``names`` only, when given), in logging order. NaN and infinities as logged
+        (``min``/``max`` leave NaN out). One read of the summaries' primary key, (run,
+        name): a table of 100 runs and 3 of their metrics reads 300 rows, not every
+        metric of every run."""
         ids = list(dict.fromkeys(run_ids))
         found: dict[str, dict[str, dict[str, Any]]] = {run_id: {} for run_id in ids}
-        if not ids:
+        wanted = None if names is None else list(dict.fromkeys(names))
+        if not ids or wanted == []:
             return found
         m, r = s.metric_summaries.c, s.runs.c
         query = (
@@ -369,14 +417,18 @@ class SqlRunLists:
             .where(self._one_of(r.id, ids))
             .order_by(r.id, m.first_seq)
         )
+        if wanted is not None:
+            query = query.where(self._one_of(m.name, wanted))
+        nan = math.nan
         with self._reading() as conn:
-            for run_id, name, count, last, low, high in conn.execute(query).all():
-                found[run_id][name] = {
-                    "last": math.nan if last is None else last,
-                    "min": math.nan if low is None else low,
-                    "max": math.nan if high is None else high,
-                    "count": int(count),
-                }
+            rows = conn.execute(query).all()
+        for run_id, name, count, last, low, high in rows:
+            found[run_id][name] = {
+                "last": nan if last is None else last,
+                "min": nan if low is None else low,
+                "max": nan if high is None else high,
+                "count": int(count),
+            }
         return found
 
     # -- change probes ---------------------------------------------------------------------
