@@ -6,6 +6,7 @@
 // comes when the kernel is free. A zoom shows the points it has at once, then the range at
 // full resolution.
 import { h } from "./components/dom.js";
+import { answerBlob, createKernelRequests } from "./kernelrequests.js";
 import { DEFAULT_CONTROLS, X_AXIS_LABELS, downloadBlob, fileName, formatNumber, formatX, smooth } from "./components/chartcontrols.js";
 
 /** The index of the point of sorted `xs` nearest to `x`. */
@@ -45,34 +46,11 @@ export function logTicks(lo, hi) {
  */
 export function createFigureControls(model, getState) {
   const charts = new Map(); // chart id -> {view, controls, zoom, overlayLayer}
-  const pending = new Map(); // request id -> resolve
-  let requests = 0;
+  const { ask, onMessage } = createKernelRequests(model);
 
   const manager = () => model.widget_manager;
   const ids = (chartId) => model.get("_charts")?.[chartId];
   const specOf = (chartId) => getState()?.charts?.find((c) => c.id === chartId);
-
-  function ask(content, timeout = 120_000) {
-    const request = ++requests;
-    model.send({ ...content, request });
-    return new Promise((resolve, reject) => {
-      pending.set(request, resolve);
-      setTimeout(() => {
-        if (pending.delete(request)) reject(new Error("the kernel did not answer (busy?)"));
-      }, timeout);
-    });
-  }
-
-  /** A message from the kernel; true when it was the answer to a chart's request. */
-  function onMessage(msg, buffers) {
-    if (!msg || (msg.type !== "metric_csv" && msg.type !== "metric_range")) return false;
-    const resolve = pending.get(msg.request);
-    if (resolve) {
-      pending.delete(msg.request);
-      resolve({ msg, buffers });
-    }
-    return true;
-  }
 
   async function models(chartId) {
     const m = ids(chartId);
@@ -417,9 +395,7 @@ export function createFigureControls(model, getState) {
       return;
     }
     const { buffers } = await ask({ type: "metric_csv", name: spec.name });
-    const data = buffers?.[0];
-    const bytes = data ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : new Uint8Array();
-    downloadBlob(fileName(spec.name, "csv"), new Blob([bytes], { type: "text/csv;charset=utf-8" }));
+    downloadBlob(fileName(spec.name, "csv"), answerBlob(buffers));
   }
 
   /** New points came into a chart's lines: smoothing follows them. */

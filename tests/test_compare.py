@@ -108,3 +108,66 @@ def test_bad_comparisons(experiment):
         RunDetails([experiment.start_logging(), 42])
     with pytest.raises(InvalidValueError, match="interval"):
         RunComparison([experiment.start_logging()], interval=0)
+
+
+def test_a_chart_of_runs_offers_what_every_run_offers(experiment):
+    runs = _three(experiment)
+    other = experiment.start_logging(display_name="has a zero")
+    other.log("loss", 0.0, step=0)
+    other.log("loss", 1.0, step=1)
+    other.complete()
+    view = CompareView([source_for(r) for r in runs])
+    view.refresh()
+    snap = view.snapshot()
+    assert snap["charts"][0]["controls"] == {
+        "log_y": True,
+        "x_axes": ["data", "relative", "wall"],
+        "csv": True,
+    }
+    assert {s["id"] for s in snap["charts"][0]["series"]} == {"value"}
+    view = CompareView([source_for(r) for r in [*runs, other]])
+    view.refresh()
+    assert view.snapshot()["charts"][0]["controls"]["log_y"] is False  # a 0 has no log
+
+
+def test_a_compare_chart_reads_every_run_again_on_request(experiment):
+    runs = _three(experiment)
+    only_lr = experiment.start_logging(display_name="no loss")
+    only_lr.log("lr", 0.5)
+    only_lr.complete()
+    widget = RunComparison([*runs, only_lr], max_points=16)
+    sent = []
+    widget.send = lambda content, buffers=None: sent.append((content, buffers))
+    try:
+        # A zoomed range at full resolution, each run's series named with its run.
+        msg = {"type": "metric_range", "name": "loss", "from": 70, "to": 80, "request": 3}
+        widget._on_frontend_msg(widget, msg, [])
+        answer, _ = sent.pop()
+        assert answer["request"] == 3 and answer["type"] == "metric_range"
+        assert [s["run"] for s in answer["series"]] == [r.id for r in runs]
+        assert all(s["x"] == list(range(70, 81)) for s in answer["series"])
+        assert max(answer["series"][0]["y"]) > 5  # the spike at step 77, not downsampled away
+        # Relative time: each run from its own start.
+        widget._on_frontend_msg(
+            widget, {"type": "metric_range", "name": "loss", "axis": "relative"}, []
+        )
+        answer, _ = sent.pop()
+        assert all(0 <= s["x"][0] < 5 for s in answer["series"])
+        # Every point of every run as one CSV, the run first.
+        widget._on_frontend_msg(widget, {"type": "metric_csv", "name": "loss", "request": 4}, [])
+        answer, buffers = sent.pop()
+        lines = buffers[0].decode().splitlines()
+        assert lines[0] == "run,index,step,value,time"
+        assert len(lines) == 1 + 3 * 200
+        assert {line.split(",")[0] for line in lines[1:]} == {r.id for r in runs}
+        # A metric no run has, and a bad request: an error the browser shows, no raise.
+        widget._on_frontend_msg(widget, {"type": "metric_csv", "name": "nope", "request": 5}, [])
+        answer, _ = sent.pop()
+        assert answer == {"type": "error", "request": 5, "text": answer["text"]}
+        assert "none of these runs has a metric 'nope'" in answer["text"]
+        widget._on_frontend_msg(widget, {"type": "metric_range", "name": "loss", "to": "x"}, [])
+        assert "from and to must be numbers" in sent.pop()[0]["text"]
+        widget._on_frontend_msg(widget, {"type": "open"}, [])  # not a chart's: ignored
+        assert sent == []
+    finally:
+        widget.close()

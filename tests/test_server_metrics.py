@@ -93,6 +93,37 @@ def test_csv_of_an_unknown_metric_or_run_is_404(fetch, noisy) -> None:
         assert err.value.code == 404
 
 
+def test_compare_csv_has_every_point_of_each_run(fetch, api_store, noisy) -> None:
+    other = Experiment(Workspace(api_store), "csv").start_logging(display_name="<b>other</b>")
+    for step in range(3):
+        other.log("loss", 1.0 / (step + 1), step=step)
+    other.complete()
+    no_loss = Experiment(Workspace(api_store), "csv").start_logging()
+    no_loss.log("lr", 0.1)
+    no_loss.complete()
+    runs = f"{noisy},{other.id},{no_loss.id}"
+    response = fetch("runwidget", "api", "compare", "metrics", "loss.csv", params={"runs": runs})
+    assert response.headers["Content-Type"].startswith("text/csv")
+    assert "attachment" in response.headers["Content-Disposition"]
+    rows = list(csv.reader(io.StringIO(response.body.decode())))
+    assert rows[0] == ["run", "index", "step", "value", "time"]
+    assert len(rows) - 1 == N + 2 + 3  # every point of both runs; the third has no loss
+    assert [r[3] for r in rows if r[0] == other.id] == ["1.0", "0.5", "0.3333333333333333"]
+    # The same on compare's chart: what each run offers, and the lines' ids.
+    body = get(fetch, "compare", runs=runs)
+    loss = next(c for c in body["charts"] if c["name"] == "loss")
+    assert loss["controls"]["x_axes"] == ["data", "relative", "wall"]
+    assert loss["controls"]["log_y"] is True  # every value drawn is above 0 (NaN is not drawn)
+    assert [s["id"] for s in loss["series"]] == ["value", "value"]
+    for params in ({"runs": f"{no_loss.id}"}, {"runs": "no-such-run"}):
+        with pytest.raises(HTTPClientError) as err:
+            fetch("runwidget", "api", "compare", "metrics", "loss.csv", params=params)
+        assert err.value.code == 404
+    with pytest.raises(HTTPClientError) as err:
+        fetch("runwidget", "api", "compare", "metrics", "loss.csv")
+    assert err.value.code == 400
+
+
 def test_zoom_reads_the_range_at_full_resolution(fetch, noisy) -> None:
     whole = get(fetch, "runs", noisy, "series", metric="loss")
     (series,) = whole["series"]

@@ -4,7 +4,7 @@
 // Every name and value is drawn as text.
 import { h, replace } from "./dom.js";
 import { formatValue, statusClass } from "./format.js";
-import { createLineChart } from "../portal/chart.js";
+import { createCompareChart } from "./comparechart.js";
 
 function legend(runs) {
   return h(
@@ -68,34 +68,66 @@ function propertyTable(runs, rows) {
 }
 
 /**
- * Draw a comparison into `el`; call the returned `update(compare)` with each new one.
+ * Draw a comparison into `el`; call the returned `update(compare)` with each new one. A
+ * chart stays (its toolbar's state and zoom with it) while the comparison changes.
  * @param {HTMLElement} el
+ * @param {Parameters<typeof createCompareChart>[3]} [host] where the charts read again
  */
-export function createComparison(el) {
-  let charts = [];
+export function createComparison(el, host = {}) {
+  const charts = new Map(); // metric name -> compare chart
+  const grid = h("div", { className: "rw-charts rw-compare-charts" });
+  const title = h("div", { className: "rw-title" });
+  const legendSlot = h("div");
+  const properties = h("div");
+  const notice = h("div", { className: "rw-notice rw-notice-warning" });
+  notice.hidden = true;
+  let table = null;
+  el.append(title, notice, legendSlot, grid, h("div", { className: "rw-section-title", text: "Properties, tags and arguments" }), properties);
+  const flash = (text) => {
+    notice.textContent = text;
+    notice.hidden = false;
+    setTimeout(() => (notice.hidden = true), 8000);
+  };
+
   function update(compare) {
-    for (const chart of charts) chart.destroy();
-    charts = [];
-    const grid = h("div", { className: "rw-charts rw-compare-charts" });
-    if (!compare.charts.length) grid.append(h("div", { className: "rw-empty", text: "These runs logged no charted metric." }));
-    for (const spec of compare.charts) {
-      const slot = h("div", { className: "rw-chart", dataset: { chart: spec.name } });
-      const box = h("div", { className: "rw-compare-chart" }, slot, statsTable(spec));
-      grid.append(box);
-      const series = spec.series.map((s) => ({ label: s.label, colour: s.colour }));
-      const chart = createLineChart(slot, { title: spec.name, xLabel: spec.x_label, series, legend: false });
-      chart.setData(spec.series.map((s) => ({ x: s.x, y: s.y })));
-      charts.push(chart);
+    title.textContent = `${compare.runs.length} runs side by side`;
+    replace(legendSlot, legend(compare.runs));
+    const names = new Set(compare.charts.map((c) => c.name));
+    for (const [name, chart] of charts) {
+      if (!names.has(name)) {
+        chart.destroy();
+        chart.box.remove();
+        charts.delete(name);
+      }
     }
-    replace(
-      el,
-      h("div", { className: "rw-title", text: `${compare.runs.length} runs side by side` }),
-      legend(compare.runs),
-      grid,
-      h("div", { className: "rw-section-title", text: "Properties, tags and arguments" }),
-      propertyTable(compare.runs, compare.table),
-    );
+    if (!compare.charts.length) replace(grid, h("div", { className: "rw-empty", text: "These runs logged no charted metric." }));
+    else grid.querySelector(":scope > .rw-empty")?.remove();
+    for (const spec of compare.charts) {
+      const series = spec.series.map((s) => ({ label: s.label, colour: s.colour }));
+      let chart = charts.get(spec.name);
+      if (chart) chart.update(spec, series);
+      else {
+        const slot = h("div", { className: "rw-chart", dataset: { chart: spec.name } });
+        chart = createCompareChart(slot, spec, series, { ...host, flash });
+        chart.stats = h("div");
+        chart.box = h("div", { className: "rw-compare-chart" }, slot, chart.stats);
+        charts.set(spec.name, chart);
+      }
+      replace(chart.stats, statsTable(spec));
+      grid.append(chart.box); // in the comparison's order
+    }
+    const rows = JSON.stringify([compare.runs.map((r) => r.name), compare.table]);
+    if (rows !== table) {
+      table = rows;
+      replace(properties, propertyTable(compare.runs, compare.table));
+    }
     el.dataset.terminal = String(Boolean(compare.terminal));
   }
-  return { update, destroy: () => charts.forEach((c) => c.destroy()) };
+  return {
+    update,
+    destroy: () => {
+      for (const chart of charts.values()) chart.destroy();
+      charts.clear();
+    },
+  };
 }

@@ -70,6 +70,14 @@ export function createApi({ base, token = "" }) {
     return body;
   }
 
+  /** A file the API makes (a CSV), as a Blob, fetched with the API's credentials. */
+  async function blob(path, params) {
+    const headers = token ? { Authorization: `token ${token}` } : {};
+    const response = await fetch(url(path, params), { headers, credentials: "same-origin" });
+    if (!response.ok) throw new ApiError(response.status, `${response.status} ${response.statusText}`);
+    return response.blob();
+  }
+
   const run = (id) => `runs/${encodeURIComponent(id)}`;
   return {
     url,
@@ -89,12 +97,9 @@ export function createApi({ base, token = "" }) {
     series: (id, metric, { axis, from, to } = {}) => request("GET", `${run(id)}/series`, { metric, axis, from, to }),
     metricCsvUrl: (id, metric) => url(`${run(id)}/metrics/${encodeURIComponent(metric)}.csv`),
     /** Every point of a metric as CSV (a Blob), fetched with the API's credentials. */
-    metricCsv: async (id, metric) => {
-      const headers = token ? { Authorization: `token ${token}` } : {};
-      const response = await fetch(url(`${run(id)}/metrics/${encodeURIComponent(metric)}.csv`), { headers, credentials: "same-origin" });
-      if (!response.ok) throw new ApiError(response.status, `${response.status} ${response.statusText}`);
-      return response.blob();
-    },
+    metricCsv: (id, metric) => blob(`${run(id)}/metrics/${encodeURIComponent(metric)}.csv`),
+    /** Every point of a metric of several runs as one CSV (a Blob), the run's id first. */
+    compareCsv: (ids, metric) => blob(`compare/metrics/${encodeURIComponent(metric)}.csv`, { runs: ids.join(",") }),
     fileUrl: (id, path) => `${root}/${run(id)}/files/${path.split("/").map(encodeURIComponent).join("/")}?download=1`,
   };
 }

@@ -4,7 +4,9 @@
 // (js/lab/reopen.js). Every user-written string goes in as text.
 import { h, replace } from "../components/dom.js";
 import { statusBadge } from "../components/children.js";
-import { createLineChart, PALETTE } from "./chart.js";
+import { PALETTE } from "./chart.js";
+import { createCompareChart } from "../components/comparechart.js";
+import { downloadBlob, fileName } from "../components/chartcontrols.js";
 
 /**
  * Draw the comparison of `ids` into `el`; resolves to the view's `destroy`.
@@ -44,13 +46,31 @@ export async function drawCompare(el, { api, ids, runLink, linkTarget, onAnswer 
   replace(el, h("h2", { text: `Compare ${answer.runs.length} runs` }), legend, grid);
   if (answer.charts.length === 0) grid.append(h("div", { className: "rw-empty", text: "These runs logged no charted metric." }));
   const colourOf = new Map(answer.runs.map((r, i) => [r.id, PALETTE[i % PALETTE.length]]));
+  const notice = h("div", { className: "rw-notice rw-notice-warning" });
+  notice.hidden = true;
+  grid.before(notice);
+  const host = {
+    // Each run's series read again from the store, as its own page's chart does.
+    async readRange(spec, axis, from, to) {
+      const runs = [...new Set(spec.series.map((s) => s.run))];
+      const answers = await Promise.all(runs.map((id) => api.series(id, spec.name, { axis, from, to })));
+      return answers.flatMap((a, i) => a.series.map((s) => ({ ...s, run: runs[i] })));
+    },
+    async csv(spec) {
+      const runs = [...new Set(spec.series.map((s) => s.run))];
+      downloadBlob(fileName(spec.name, "csv"), await api.compareCsv(runs, spec.name));
+    },
+    flash(text) {
+      notice.textContent = text;
+      notice.hidden = false;
+    },
+    legend: false,
+  };
   for (const spec of answer.charts) {
     const slot = h("div", { className: "rw-chart", dataset: { chart: spec.name } });
     grid.append(slot);
     const series = spec.series.map((s) => ({ label: s.column ? `${names.get(s.run)} · ${s.column}` : names.get(s.run), colour: colourOf.get(s.run) }));
-    const chart = createLineChart(slot, { title: spec.name, xLabel: spec.x_label, series, legend: spec.series.some((s) => s.column) });
-    chart.setData(spec.series.map((s) => ({ x: s.x, y: s.y })));
-    charts.push(chart);
+    charts.push(createCompareChart(slot, spec, series, { ...host, legend: spec.series.some((s) => s.column) }));
   }
   return destroy;
 }

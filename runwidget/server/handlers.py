@@ -381,6 +381,19 @@ class MetricCsvHandler(ApiMixin):
         await self.stream(pages)
 
 
+class CompareCsvHandler(ApiMixin):
+    """``GET compare/metrics/NAME.csv?runs=A,B``: every point of one metric of several runs
+    as one CSV, the run's id in its first column."""
+
+    async def get(self, name: str) -> None:
+        ids = [r for item in self.get_arguments("runs") for r in item.split(",") if r]
+        pages = await self.blocking(self.service.compare_csv, ids, name)
+        self.set_header("Content-Type", "text/csv; charset=UTF-8")
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.set_header("Content-Disposition", _attachment(f"compare-{name.replace('/', '_')}.csv"))
+        await self.stream(pages)
+
+
 class MetricSeriesHandler(ApiMixin):
     """``GET runs/ID/series?metric=NAME&axis=data|relative|wall&from=&to=&max_points=``:
     one metric's series on an x axis, cut to a range and downsampled again from every point
@@ -467,5 +480,6 @@ API_ROUTES: list[tuple[str, type]] = [
     (rf"runs/{RUN_ID}/metrics/(?P<name>.+)\.csv", MetricCsvHandler),
     (rf"runs/{RUN_ID}/series", MetricSeriesHandler),
     (r"compare", CompareHandler),
+    (r"compare/metrics/(?P<name>.+)\.csv", CompareCsvHandler),
     (r"events", EventsHandler),
 ]

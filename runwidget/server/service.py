@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 from runwidget import status as st
 from runwidget._version import __version__
-from runwidget.errors import InvalidValueError
+from runwidget.errors import InvalidValueError, MetricNotFoundError
 from runwidget.server.lists import (
     ACTIVE,
     CountCache,
@@ -34,7 +34,8 @@ from runwidget.store import (
     redact_uri,
 )
 from runwidget.view import status_kind
-from runwidget.view.series import all_points, csv_text, series_of
+from runwidget.view.compare import shared_controls
+from runwidget.view.series import all_points, csv_text, runs_csv_text, series_of
 
 MAX_PAGE = 1000
 # Runs whose metric statistics one request may ask for.
@@ -334,6 +335,26 @@ class RunService:
         self._record(run_id)
         return csv_text(self._metric_points(run_id, name))
 
+    def compare_csv(self, run_ids: Collection[str], name: str) -> Iterator[str]:
+        """Every point of one metric of several runs as one CSV, the run's id first
+        (``runwidget.view.series.runs_csv_text``); runs without the metric have no rows.
+
+        Raises:
+            InvalidValueError: no run, or more than ``MAX_COMPARE_RUNS``.
+            RunNotFoundError: an id names no run.
+            MetricNotFoundError: none of the runs has the metric.
+        """
+        runs = []
+        for run_id in _compare_ids(run_ids):
+            self._record(run_id)
+            try:
+                runs.append((run_id, self._metric_points(run_id, name)))
+            except MetricNotFoundError:
+                continue
+        if not runs:
+            raise MetricNotFoundError(f"none of these runs has a metric {name!r}")
+        return iter([runs_csv_text(runs)])
+
     def metric_series(
         self,
         run_id: str,
@@ -415,13 +436,10 @@ class RunService:
         Raises:
             InvalidValueError: no run, or more than ``MAX_COMPARE_RUNS``.
         """
-        ids = list(dict.fromkeys(r for r in run_ids if r))
-        if not ids or len(ids) > MAX_COMPARE_RUNS:
-            raise InvalidValueError(
-                f"compare takes 1 to {MAX_COMPARE_RUNS} run ids, got {len(ids)}"
-            )
+        ids = _compare_ids(run_ids)
         runs: list[dict[str, Any]] = []
         charts: dict[str, dict[str, Any]] = {}
+        controls: dict[str, list[dict[str, Any]]] = {}
         now = time.time()
         for run_id in ids:
             record = self._record(run_id)
@@ -434,17 +452,33 @@ class RunService:
                     chart["name"],
                     {"name": chart["name"], "x_label": chart["x_label"], "series": []},
                 )
+                controls.setdefault(chart["name"], []).append(chart.get("controls") or {})
                 single = len(chart["series"]) == 1
                 for s in chart["series"]:
                     target["series"].append({
                         "run": run_id,
+                        "id": s["id"],
                         "column": None if single else s["label"],
                         "x": s["x"],
                         "y": s["y"],
                         "count": s["count"],
                     })  # fmt: skip
+        for name, chart in charts.items():
+            chart["controls"] = shared_controls(controls[name])
         order = list(metrics) if metrics else sorted(charts)
         return {"runs": runs, "charts": [charts[n] for n in order if n in charts]}
+
+
+def _compare_ids(run_ids: Collection[str]) -> list[str]:
+    """The runs of a comparison, each once.
+
+    Raises:
+        InvalidValueError: no run, or more than ``MAX_COMPARE_RUNS``.
+    """
+    ids = list(dict.fromkeys(r for r in run_ids if r))
+    if not ids or len(ids) > MAX_COMPARE_RUNS:
+        raise InvalidValueError(f"compare takes 1 to {MAX_COMPARE_RUNS} run ids, got {len(ids)}")
+    return ids
 
 
 def _line(line: LogLine) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from typing import Any
 from runwidget.sources import RunSource
 from runwidget.view.model import RunView
 from runwidget.view.palette import SERIES
+from runwidget.view.series import X_AXES
 
 MAX_RUNS = 12
 # Points per line: a comparison draws many lines at once.
@@ -29,6 +30,18 @@ def _finite(values: list[Any]) -> list[float]:
 
 def _text(value: Any) -> str:
     return "" if value is None else str(value)
+
+
+def shared_controls(controls: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """What the toolbar of a chart of several runs offers: what each run's own chart of that
+    metric offers (a log y axis when every run's values are above 0, time axes when every
+    run's points have times), and the CSV of every run's full series."""
+    axes = [a for a in X_AXES if all(a in c.get("x_axes", ["data"]) for c in controls)]
+    return {
+        "log_y": bool(controls) and all(c.get("log_y") for c in controls),
+        "x_axes": axes or ["data"],
+        "csv": True,
+    }
 
 
 class CompareView:
@@ -84,6 +97,7 @@ class CompareView:
         snaps: Sequence[Mapping[str, Any]], runs: list[dict[str, Any]]
     ) -> list[dict[str, Any]]:
         charts: dict[str, dict[str, Any]] = {}
+        controls: dict[str, list[Mapping[str, Any]]] = {}
         for snap, run in zip(snaps, runs, strict=True):
             for chart in snap["charts"]:
                 if not chart["id"].startswith("m:"):
@@ -93,11 +107,12 @@ class CompareView:
                     {"name": chart["name"], "x_label": chart["x_label"], "series": [],
                      "stats": []},
                 )  # fmt: skip
+                controls.setdefault(chart["name"], []).append(chart.get("controls") or {})
                 single = len(chart["series"]) == 1
                 for s in chart["series"]:
                     label = run["name"] if single else f"{run['name']} · {s['label']}"
                     target["series"].append({
-                        "run": run["id"], "label": label, "colour": run["colour"],
+                        "run": run["id"], "id": s["id"], "label": label, "colour": run["colour"],
                         "dash": not single and s is not chart["series"][0],
                         "x": s["x"], "y": s["y"],
                     })  # fmt: skip
@@ -109,6 +124,8 @@ class CompareView:
                         "max": max(values) if values else None,
                         "count": s["count"],
                     })  # fmt: skip
+        for name, chart in charts.items():
+            chart["controls"] = shared_controls(controls[name])
         return [charts[name] for name in sorted(charts)]
 
     @staticmethod

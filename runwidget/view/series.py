@@ -84,6 +84,24 @@ def csv_text(points: list[MetricPoint]) -> Iterator[str]:
         yield buffer.getvalue()
 
 
+def runs_csv_text(runs: Iterable[tuple[str, list[MetricPoint]]]) -> str:
+    """Several runs' points of one metric as one CSV: ``run`` (the run's id), then the
+    union of the runs' ``csv_rows`` columns in order of first appearance."""
+    tables = [(run_id, list(csv_rows(points))) for run_id, points in runs]
+    columns: dict[str, None] = {}
+    for _, rows in tables:
+        columns.update(dict.fromkeys(rows[0]))
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["run", *columns])
+    for run_id, rows in tables:
+        header = rows[0]
+        for row in rows[1:]:
+            cells = dict(zip(header, row, strict=True))
+            writer.writerow([run_id, *(cells.get(c, "") for c in columns)])
+    return out.getvalue()
+
+
 def series_of(
     points: Iterable[MetricPoint],
     *,

@@ -23,8 +23,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from runwidget.errors import InvalidValueError, MetricNotFoundError
 from runwidget.view.palette import BEST_SO_FAR, ITERATION_POINTS, SERIES
-from runwidget.view.series import csv_text, series_of, source_points
+from runwidget.view.series import csv_text, runs_csv_text, series_of, source_points
 
 if TYPE_CHECKING:
     from bqplot import Figure, Lines, Scatter
@@ -210,6 +211,15 @@ class ChartFigures:
 CHART_REQUESTS = ("metric_csv", "metric_range")
 
 
+def _request(content: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
+    """A chart request's type and metric name, checked, and the head of its answer."""
+    kind = content.get("type")
+    name = content.get("name")
+    if kind not in CHART_REQUESTS or not isinstance(name, str):
+        raise InvalidValueError(f"a chart request needs a type and a metric name, got {content!r}")
+    return kind, name, {"type": kind, "name": name, "request": content.get("request")}
+
+
 def chart_request(source: Any, content: dict[str, Any]) -> tuple[dict[str, Any], list[bytes]]:
     """The kernel's answer to a chart's request from the browser: every point of a metric as
     CSV (``metric_csv``, the text in one buffer), or its series on an x axis cut to a range
@@ -219,14 +229,8 @@ def chart_request(source: Any, content: dict[str, Any]) -> tuple[dict[str, Any],
         InvalidValueError: a field of the request is not one accepted.
         MetricNotFoundError: the run has no such metric.
     """
-    from runwidget.errors import InvalidValueError
-
-    kind = content.get("type")
-    name = content.get("name")
-    if kind not in CHART_REQUESTS or not isinstance(name, str):
-        raise InvalidValueError(f"a chart request needs a type and a metric name, got {content!r}")
+    kind, name, answer = _request(content)
     points = source_points(source, name)
-    answer: dict[str, Any] = {"type": kind, "name": name, "request": content.get("request")}
     if kind == "metric_csv":
         return answer, ["".join(csv_text(points)).encode("utf-8")]
     bounds = [content.get("from"), content.get("to")]
@@ -243,3 +247,39 @@ def chart_request(source: Any, content: dict[str, Any]) -> tuple[dict[str, Any],
         )
     )
     return answer, []
+
+
+def compare_chart_request(
+    sources: list[Any], content: dict[str, Any]
+) -> tuple[dict[str, Any], list[bytes]]:
+    """``chart_request`` for a chart of several runs' lines: each run that has the metric
+    answers, its series named with its run (``metric_range``), or its points in one CSV
+    with the run's id as the first column (``metric_csv``).
+
+    Raises:
+        InvalidValueError: a field of the request is not one accepted.
+        MetricNotFoundError: none of the runs has such a metric.
+    """
+    kind, name, head = _request(content)
+    if kind == "metric_csv":
+        runs = []
+        for source in sources:
+            try:
+                runs.append((source.run_id, source_points(source, name)))
+            except MetricNotFoundError:
+                continue  # a run without this metric has no rows
+        if not runs:
+            raise MetricNotFoundError(f"none of these runs has a metric {name!r}")
+        return head, [runs_csv_text(runs).encode("utf-8")]
+    series: list[dict[str, Any]] = []
+    found = False
+    for source in sources:
+        try:
+            answer, _ = chart_request(source, content)
+        except MetricNotFoundError:
+            continue  # a run without this metric draws no line in its chart
+        found = True
+        series.extend({**s, "run": source.run_id} for s in answer["series"])
+    if not found:
+        raise MetricNotFoundError(f"none of these runs has a metric {name!r}")
+    return {**answer, "series": series}, []

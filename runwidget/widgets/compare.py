@@ -25,6 +25,7 @@ from runwidget.sources import RunSource, source_for
 from runwidget.tracking import Experiment, Run
 from runwidget.view.compare import COMPARE_POINTS, MAX_RUNS, CompareView
 from runwidget.view.summary import compare_summary_html
+from runwidget.widgets._charts import CHART_REQUESTS, compare_chart_request
 from runwidget.widgets._poller import PROBE_INTERVAL, ChangeGate, Poller
 from runwidget.widgets.reopen import runs_reference
 
@@ -111,6 +112,7 @@ class RunComparison(anywidget.AnyWidget):
             return None if poll is None else poll()
 
         self._poller = Poller(tick, self.interval, name="runwidget-compare")
+        self.on_msg(self._on_frontend_msg)
         if not self._view.terminal:
             self._poller.start(delay=PROBE_INTERVAL)
             self.set_trait("polling", True)
@@ -127,6 +129,19 @@ class RunComparison(anywidget.AnyWidget):
                 self.set_trait("polling", False)
                 return None
             return self._gate.next_wait(self.interval)
+
+    def _on_frontend_msg(self, _widget: Any, content: Any, _buffers: list[bytes]) -> None:
+        """A chart's request from the browser: a zoomed range or a time axis read again from
+        every point of each run, or every run's points as CSV."""
+        if not isinstance(content, dict) or content.get("type") not in CHART_REQUESTS:
+            return
+        try:
+            answer, buffers = compare_chart_request(self._view.sources, content)
+        except Exception as e:  # the browser asked; tell it instead of raising in the kernel
+            logger.warning("runwidget: %s failed: %s", content.get("type"), e)
+            answer = {"type": "error", "request": content.get("request"), "text": str(e)}
+            buffers = []
+        self.send(answer, buffers)
 
     def show(self) -> None:
         from IPython.display import display

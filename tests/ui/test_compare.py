@@ -4,12 +4,15 @@ live while a run goes on; light and dark themes."""
 
 from __future__ import annotations
 
+import csv
+import io
 import time
 
 from playwright.sync_api import Page, expect
 
 from runwidget import Workspace
 from runwidget.store import Batch, RunFilter
+from tests.ui.test_chart_controls import FORGET, _drag
 from tests.ui.test_run_details import _shot
 
 SETUP = """
@@ -78,3 +81,66 @@ def test_three_runs_and_a_live_one_side_by_side(jupyter_server, page: Page, scre
         "() => window.jupyterapp.commands.execute('apputils:change-theme', "
         "{theme: 'JupyterLab Light'})"
     )
+
+
+def test_a_compare_chart_smooths_zooms_on_time_and_downloads(
+    jupyter_server, page: Page, tmp_path
+) -> None:
+    server = jupyter_server("lab")
+    server.write_notebook("compare.ipynb", SETUP, SHOW)
+    server.open_notebook(page, "compare.ipynb")
+    page.evaluate(FORGET)
+    server.run_all(page)
+    widget = page.locator(WIDGET)
+    loss = widget.locator('.rw-chart[data-chart="loss"]')
+    plot = loss  # the chart's state is on its element
+    expect(plot.locator("canvas").first).to_be_visible(timeout=90_000)
+    page.wait_for_function(
+        "() => !document.querySelector('.jp-InputPrompt')?.textContent.includes('*')"
+    )
+
+    # Smoothing, a line per run; no log axis: a run's loss dips below 0.
+    loss.locator(".rw-smooth").evaluate(
+        "(el) => { el.value = '0.8'; el.dispatchEvent(new Event('input')); }"
+    )
+    expect(plot).to_have_attribute("data-smoothing", "0.8")
+    expect(loss.locator(".rw-log")).to_be_hidden()
+    over = plot.locator(".u-over")
+    box = over.bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.5)
+    tooltip = plot.locator(".rw-chart-tooltip")
+    expect(tooltip).to_contain_text("lr 0.1: ")
+    expect(tooltip).to_contain_text("raw")
+    _shot(loss, "compare-controls-smoothed")
+
+    # Zoom by drag: every run's range read again by the kernel from every point.
+    _drag(page, box, 0.1, 0.3)
+    expect(plot).to_have_attribute("data-zoom-loaded", "1", timeout=15_000)
+    page.mouse.move(0, 0)
+    _shot(loss, "compare-controls-zoomed")
+    loss.locator("button", has_text="Reset zoom").click()
+    expect(plot).to_have_attribute("data-zoomed", "")
+
+    # x = relative time: each run from its own start, from the kernel.
+    loss.locator("select.rw-x-axis").select_option("relative")
+    expect(plot).to_have_attribute("data-x", "relative")
+    expect(plot).not_to_have_attribute("data-points", "0", timeout=15_000)
+    _shot(loss, "compare-controls-relative-time")
+    loss.locator("select.rw-x-axis").select_option("data")
+
+    # Every point of every run as one CSV, the run's id first; the chart as PNG.
+    with page.expect_download() as download:
+        loss.locator("button", has_text="CSV").click()
+    path = tmp_path / "loss.csv"
+    download.value.save_as(path)
+    rows = list(csv.reader(io.StringIO(path.read_text())))
+    assert rows[0] == ["run", "index", "step", "value", "time"]
+    assert len(rows) - 1 == 3 * 150 + 3  # every point, not the 500 per line drawn
+    assert len({r[0] for r in rows[1:]}) == 4
+    with page.expect_download() as download:
+        loss.locator("button", has_text="PNG").click()
+    png = tmp_path / "loss.png"
+    download.value.save_as(png)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    page.evaluate(FORGET)
+    server.delete_sessions()

@@ -144,7 +144,7 @@ def test_portal_compares_three_runs(jupyter_server, page: Page, screenshot, lab_
     page.goto(f"{server.url}/runwidget/?token={server.token}")
     # The experiment named with HTML is a link whose text is that HTML.
     expect(page.locator(".rw-experiments a", has_text="html <b>names</b>")).to_be_visible()
-    page.locator(".rw-experiments a", has_text="compare").click()
+    page.locator(".rw-experiments").get_by_role("link", name="compare", exact=True).click()
     table = page.locator(".rw-runs")
     expect(table.locator("tbody tr")).to_have_count(3)
     expect(table.locator("thead")).to_contain_text("accuracy (max)")
@@ -162,6 +162,17 @@ def test_portal_compares_three_runs(jupyter_server, page: Page, screenshot, lab_
     assert series == ["accuracy:60", "loss:60"]
     assert "runs=" in page.url
     screenshot(page, "portal-compare")
+    # The chart controls, the lines read again through the API: each run against its own
+    # start, and every point of the three runs as one CSV.
+    loss = compare.locator('.rw-chart[data-chart="loss"]')
+    loss.locator("select.rw-x-axis").select_option("relative")
+    expect(loss).to_have_attribute("data-x", "relative")
+    expect(loss).not_to_have_attribute("data-points", "0")
+    with page.expect_download() as download:
+        loss.locator("button", has_text="CSV").click()
+    rows = download.value.path().read_text().splitlines()
+    assert rows[0] == "run,index,step,value,time" and len(rows) == 1 + 3 * 60
+    loss.locator("select.rw-x-axis").select_option("data")
 
 
 @pytest.fixture
