@@ -370,6 +370,16 @@ def test_restore_snapshot_names_arguments_of_the_wrong_type(
     run.complete()
 
 
+def test_a_bad_snapshot_directory_is_refused_before_the_run_starts(
+    exp: Experiment, tmp_path: Path
+) -> None:
+    with pytest.raises(InvalidValueError, match="snapshot_directory must be a path or None"):
+        exp.start_logging(snapshot_directory=3)
+    with pytest.raises(InvalidValueError, match="'missing' is not a directory"):
+        exp.start_logging(snapshot_directory="missing")
+    assert list(exp.get_runs()) == []  # no run was left behind
+
+
 def test_a_submitted_runs_snapshot_has_an_id(exp: Experiment, tmp_path: Path, submitted):
     folder = script(tmp_path / "src", "print(1)\n")
     (folder / "skip.bin").write_bytes(b"\0")

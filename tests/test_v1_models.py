@@ -244,6 +244,8 @@ def test_unknown_models_and_versions_are_named(ws: Workspace) -> None:
         Model.list(ws, tags=[["a", "b", "c"]])
     with pytest.raises(InvalidValueError, match="target_dir must be a folder path, got int"):
         Model(ws, "known").download(target_dir=5)
+    with pytest.raises(InvalidValueError, match="exist_ok must be True or False, got str"):
+        Model(ws, "known").download(target_dir="models", exist_ok="yes")
 
 
 # -- the store contract -----------------------------------------------------------------------

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from runwidget.errors import InvalidValueError
 from runwidget.status import ALL, NOT_RESPONDING, QUEUED, RUNNING
 from runwidget.store import RunType
-from runwidget.tracking._validate import check_name
+from runwidget.tracking._validate import check_name, check_path
 from runwidget.tracking.providers import PROVIDERS
 from runwidget.tracking.workspace import Workspace, default_workspace
 
@@ -72,7 +72,8 @@ class Experiment:
 
         Args:
             display_name: a name to show instead of the run id.
-            snapshot_directory: a folder whose files are stored with the run.
+            snapshot_directory: a folder whose files are stored with the run (what
+                ``.runwidgetignore`` or ``.amlignore`` names left out).
             tags: tags to set at once.
             outputs: a folder whose files are stored with the run when it ends, created
                 if missing (default ``./outputs``, as in the reference SDK; False or None
@@ -83,7 +84,8 @@ class Experiment:
                 ``$RUNWIDGET_SYSTEM_METRICS_INTERVAL`` seconds (10), or a number of seconds.
 
         Raises:
-            InvalidValueError: ``system_metrics`` is neither a bool nor a positive number.
+            InvalidValueError: ``system_metrics`` is neither a bool nor a positive number;
+                ``outputs`` or ``snapshot_directory`` is not a folder.
         """
         from runwidget.tracking.run import Run
 
@@ -98,14 +100,20 @@ class Experiment:
             from runwidget.tracking.run import outputs_folder
 
             folder = outputs_folder(outputs)  # checked (and created) before the run exists
+        snapshot = None
+        if snapshot_directory is not None:
+            from runwidget.tracking.snapshot import take_snapshot
+
+            # Taken before the run exists too: a bad folder leaves no run behind.
+            snapshot = take_snapshot(
+                check_path(snapshot_directory, "snapshot_directory", optional=True)
+            )
         run = Run.create(
             self, display_name=display_name, run_type=run_type, tags=tags, status=RUNNING
         )
         _sweep(self.workspace.store)
-        if snapshot_directory is not None:
-            from runwidget.tracking.snapshot import take_snapshot
-
-            run.store_snapshot(take_snapshot(snapshot_directory))
+        if snapshot is not None:
+            run.store_snapshot(snapshot)
         if folder is not None:
             run.track_outputs(*folder)
         if interval:

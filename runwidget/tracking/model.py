@@ -186,13 +186,17 @@ class Model:
             The path of the file or folder written.
 
         Raises:
-            InvalidValueError: ``target_dir`` is not a folder path, or a file is there
-                already and ``exist_ok`` is False.
+            InvalidValueError: ``target_dir`` is not a folder path, ``exist_ok`` is not a
+                bool, or a file is there already and ``exist_ok`` is False.
         """
         if not isinstance(target_dir, (str, os.PathLike)):
             raise InvalidValueError(
                 f"target_dir must be a folder path, got {type(target_dir).__name__}: "
                 f"{target_dir!r:.80}"
+            )
+        if not isinstance(exist_ok, bool):
+            raise InvalidValueError(
+                f"exist_ok must be True or False, got {type(exist_ok).__name__}: {exist_ok!r:.80}"
             )
         root = Path(target_dir).expanduser()
         if root.exists() and not root.is_dir():
