@@ -92,6 +92,19 @@ describe("header", () => {
     expect(onBack).toHaveBeenCalledWith(0);
     hd.destroy();
   });
+  it("says in the link's tooltip how to start a portal when none serves the store", () => {
+    const hd = createHeader();
+    const note = "No portal serves this run's store yet: start one with `runwidget portal`";
+    hd.update(header({ portal_note: note }));
+    const link = hd.el.querySelector(".rw-portal");
+    expect(link.hidden).toBe(false);
+    expect(link.title).toBe(note);
+    expect(link.classList.contains("rw-portal-unserved")).toBe(true);
+    hd.update(header()); // a portal serves it now: a plain link again
+    expect(link.title).toBe("");
+    expect(link.classList.contains("rw-portal-unserved")).toBe(false);
+    hd.destroy();
+  });
 });
 
 describe("properties, notices, error banner", () => {
