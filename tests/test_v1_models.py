@@ -172,6 +172,33 @@ def test_model_register_takes_local_files_as_in_v1(ws: Workspace, tmp_path: Path
         Model.register("ws", "sklearn_regression_model.pkl", "m")
 
 
+def test_the_model_framework_is_kept_as_in_v1(ws: Workspace) -> None:
+    run = _train(ws)
+    model = run.register_model(
+        model_name="sklearn-model",
+        model_path="outputs/model.pkl",
+        model_framework=Model.Framework.SCIKITLEARN,
+        model_framework_version="1.5.0",
+    )
+    assert (model.model_framework, model.model_framework_version) == ("ScikitLearn", "1.5.0")
+    assert Model(ws, "sklearn-model").model_framework == "ScikitLearn"
+    Path("model.onnx").write_bytes(b"onnx")
+    onnx = Model.register(
+        workspace=ws,
+        model_path="model.onnx",
+        model_name="onnx-model",
+        model_framework=Model.Framework.ONNX,
+        model_framework_version="1.14",
+    )
+    assert (onnx.model_framework, onnx.model_framework_version) == ("Onnx", "1.14")
+    plain = run.register_model("plain-model", "outputs/model.pkl")
+    assert plain.model_framework is None and plain.properties == {}
+    with pytest.raises(InvalidValueError, match="model_framework must be a string or None"):
+        run.register_model("m", "outputs/model.pkl", model_framework=3)
+    with pytest.raises(InvalidValueError, match="model_framework_version must be a string"):
+        run.register_model("m", "outputs/model.pkl", model_framework_version=1.5)
+
+
 def test_concurrent_registrations_count_up_without_gaps(ws: Workspace) -> None:
     run = _train(ws)
     errors: list[BaseException] = []

@@ -42,6 +42,22 @@ def check_model_name(name: Any, what: str = "model_name") -> str:
     return str(name)
 
 
+def framework_properties(framework: Any, version: Any) -> dict[str, str]:
+    """The reference SDK's ``model_framework`` and ``model_framework_version``, kept as
+    the model's properties of those names (the store has no column for them)."""
+    out = {}
+    for what, value in (("model_framework", framework), ("model_framework_version", version)):
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            raise InvalidValueError(
+                f"{what} must be a string or None (e.g. Model.Framework.SCIKITLEARN), got "
+                f"{type(value).__name__}: {value!r:.80}"
+            )
+        out[what] = check_name(value, what)
+    return out
+
+
 def model_files(store: RunStore, run_id: str, path: str) -> list[FileInfo]:
     """The run's files that a model at ``path`` holds: the file itself, or every file
     under the folder ``path``."""
@@ -61,12 +77,23 @@ class Model:
 
     Attributes:
         name, version, id (``name:version``), tags, properties, description, run_id,
-        experiment_name, created_time, workspace, url (where it is in the portal).
+        experiment_name, created_time, workspace, url (where it is in the portal),
+        model_framework and model_framework_version (as registered, else None).
 
     Raises:
         ModelNotFoundError: no model of that name, or no such version.
         InvalidValueError: a bad name, version or workspace.
     """
+
+    class Framework:
+        """The reference SDK's names for ``model_framework``."""
+
+        CUSTOM = "Custom"
+        MULTI = "Multi"
+        ONNX = "Onnx"
+        PYTORCH = "PyTorch"
+        SCIKITLEARN = "ScikitLearn"
+        TENSORFLOW = "TensorFlow"
 
     def __init__(
         self,
@@ -139,6 +166,14 @@ class Model:
     @property
     def description(self) -> str | None:
         return self._record.description
+
+    @property
+    def model_framework(self) -> str | None:
+        return self._record.properties.get("model_framework")
+
+    @property
+    def model_framework_version(self) -> str | None:
+        return self._record.properties.get("model_framework_version")
 
     @property
     def run_id(self) -> str | None:
@@ -259,6 +294,9 @@ class Model:
         tags: Mapping[str, Any] | None = None,
         properties: Mapping[str, Any] | None = None,
         description: str | None = None,
+        *,
+        model_framework: str | None = None,
+        model_framework_version: str | None = None,
     ) -> Model:
         """Register a local file or folder as the next version of ``model_name``, as the
         reference SDK's ``Model.register``. Its files are stored in the workspace's store
@@ -266,8 +304,8 @@ class Model:
         model's name), like every other run's files.
 
         Raises:
-            InvalidValueError: a bad workspace or name, or ``model_path`` is neither a file
-                nor a folder.
+            InvalidValueError: a bad workspace, name or framework, or ``model_path`` is
+                neither a file nor a folder.
         """
         from runwidget.tracking.experiment import Experiment
 
@@ -276,6 +314,7 @@ class Model:
                 f"Model.register takes a Workspace first, got {type(workspace).__name__}"
             )
         model_name = check_model_name(model_name)
+        framework_properties(model_framework, model_framework_version)  # before any upload
         if not isinstance(model_path, (str, os.PathLike)):
             raise InvalidValueError(
                 f"model_path must be a local file or folder path, got "
@@ -296,7 +335,15 @@ class Model:
                 run.upload_folder(stored, local)
             else:
                 run.upload_file(stored, local)
-            model = run.register_model(model_name, stored, tags, properties, description)
+            model = run.register_model(
+                model_name,
+                stored,
+                tags,
+                properties,
+                description,
+                model_framework=model_framework,
+                model_framework_version=model_framework_version,
+            )
         return model
 
     @staticmethod

@@ -45,7 +45,7 @@ from runwidget.tracking._validate import (
     to_number,
     to_step,
 )
-from runwidget.tracking.model import Model, check_model_name, model_files
+from runwidget.tracking.model import Model, check_model_name, framework_properties, model_files
 from runwidget.tracking.providers import PROVIDERS
 from runwidget.tracking.snapshot import SNAPSHOT_PATH, take_snapshot
 from runwidget.tracking.system_metrics import SystemMetricsThread
@@ -634,16 +634,21 @@ class Run:
         tags: Mapping[str, Any] | None = None,
         properties: Mapping[str, Any] | None = None,
         description: str | None = None,
+        *,
+        model_framework: str | None = None,
+        model_framework_version: str | None = None,
         **kwargs: Any,
     ) -> Model:
         """Register the run's file or folder ``model_path`` (a path among its files, as
         ``outputs/model.pkl``) as the next version of model ``model_name``. The files stay
         the run's (no copy); ``Model(ws, model_name)`` finds the latest version. A file
-        still in this run's ``./outputs`` folder is stored first.
+        still in this run's ``./outputs`` folder is stored first. ``model_framework``
+        (``Model.Framework.SCIKITLEARN``...) and its version are kept as the model's
+        properties of those names.
 
         Raises:
-            InvalidValueError: a bad name, tags, properties or description, or no file of
-                the run at ``model_path``.
+            InvalidValueError: a bad name, tags, properties, description or framework, or
+                no file of the run at ``model_path``.
         """
         model_name = check_model_name(model_name)
         if model_path is None:
@@ -664,6 +669,7 @@ class Run:
                 )
             check_text(description, "description")
         tags, properties = _check_mapping(tags, "tags"), _check_mapping(properties, "properties")
+        properties.update(framework_properties(model_framework, model_framework_version))
         outputs = self._outputs
         if outputs is None and self._is_own_context():  # in a submitted script: its ./outputs
             outputs = (Path.cwd() / "outputs", "outputs")
