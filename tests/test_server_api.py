@@ -249,6 +249,9 @@ def test_compare(fetch, runs) -> None:
     assert chart["name"] == "loss"
     assert [s["run"] for s in chart["series"]] == [runs[f"run{i}"] for i in range(3)]
     assert chart["series"][1]["y"] == [1.0 / (s + 2) for s in range(5)]
+    assert body["terminal"] is True  # every run has ended: a compare page stops reading
+    live = get(fetch, "compare", runs=f"{ids},{runs['evil']}", metrics="loss")
+    assert live["terminal"] is False  # the evil run is still running
 
 
 def test_stats_columns(fetch, runs) -> None:

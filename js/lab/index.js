@@ -193,7 +193,7 @@ const plugin = {
         if (widget instanceof RunPanel && affects(event, widget.view.runId)) widget.view.refresh();
       }
       // Runs drawn in the outputs of notebooks reopened without their kernel (js/lab/reopen.js).
-      for (const view of reopenedRuns()) if (affects(event, view.runId)) view.refresh();
+      for (const view of reopenedRuns()) if ((view.runIds ?? [view.runId]).some((id) => affects(event, id))) view.refresh();
     });
     app.runwidget = { sidebar, api, alerts };
   },

@@ -18,7 +18,7 @@
 import { Panel, Widget } from "@lumino/widgets";
 import { createApi } from "../portal/api.js";
 import { createRunView } from "../portal/runview.js";
-import { drawCompare } from "../portal/compareview.js";
+import { createCompareView } from "../portal/compareview.js";
 import { h } from "../components/dom.js";
 import "../widget.css";
 import "../portal/portal.css";
@@ -242,15 +242,21 @@ class RunOutput extends Panel {
     const key = ids.join(",");
     if (this.shown?.kind === "runs" && this.shown.key === key) return true;
     const body = h("div", { className: "rw-compare" });
-    let known = false;
     const runLink = (id) => `${page.base}runwidget/runs/${encodeURIComponent(id)}`;
-    const destroy = await drawCompare(body, { api: pageApi(), ids, runLink, linkTarget: "_blank", onAnswer: () => (known = true) });
+    const view = createCompareView(body, { api: pageApi(), ids, runLink, linkTarget: "_blank" });
+    let known = true;
+    try {
+      await view.load();
+    } catch {
+      known = false; // the server does not know these runs
+    }
     if (!known || ticket !== this.ticket || this.isDisposed) {
-      destroy();
+      view.destroy();
       return known;
     }
     const note = h("div", { className: "rw-reopened-note", text: "No kernel has this widget: the runs as the Jupyter server reads them now." });
-    this.display({ kind: "runs", key, destroy }, new Widget({ node: h("div", { className: "rw-reopened-runs rw-page" }, note, body) }));
+    this.display({ kind: "runs", key, view }, new Widget({ node: h("div", { className: "rw-reopened-runs rw-page" }, note, body) }));
+    page.views.add(view); // read again on the change events of its runs (js/lab/index.js)
     return true;
   }
 

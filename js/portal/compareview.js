@@ -1,7 +1,7 @@
 // Runs side by side as the server reads them (`GET compare`): each run with its colour, a
-// link to its page and its status, then one chart per metric with a line per run. The
-// portal's compare page, and a comparison output of a notebook reopened without its kernel
-// (js/lab/reopen.js). Every user-written string goes in as text.
+// link to its page and its status, then one chart per metric with a line per run, live
+// while a run goes on. The portal's compare page, and a comparison output of a notebook
+// reopened without its kernel (js/lab/reopen.js). Every user-written string goes in as text.
 import { h, replace } from "../components/dom.js";
 import { statusBadge } from "../components/children.js";
 import { PALETTE } from "./chart.js";
@@ -9,46 +9,25 @@ import { createCompareChart } from "../components/comparechart.js";
 import { downloadBlob, fileName } from "../components/chartcontrols.js";
 
 /**
- * Draw the comparison of `ids` into `el`; resolves to the view's `destroy`.
+ * The comparison of `ids` in `el`, read again by `load()` (each change event that concerns
+ * its runs, or a timer) until every run has ended; a chart keeps its toolbar's state and
+ * zoom across reads.
  * @param {HTMLElement} el
  * @param {object} options
  * @param {ReturnType<import("./api.js").createApi>} options.api
  * @param {string[]} options.ids
  * @param {(id: string) => string} options.runLink a run's page
  * @param {string} [options.linkTarget] where the links open ("_blank": a new tab)
- * @param {(answer: object) => void} [options.onAnswer] told the server's answer
- * @returns {Promise<() => void>}
  */
-export async function drawCompare(el, { api, ids, runLink, linkTarget, onAnswer }) {
-  const charts = [];
-  const destroy = () => {
-    for (const chart of charts.splice(0)) chart.destroy();
-  };
-  replace(el, h("div", {}, "Loading…"));
-  let answer;
-  try {
-    answer = await api.compare(ids);
-  } catch (e) {
-    replace(el, h("div", { className: "rw-notice rw-notice-warning", text: e.message || String(e) }));
-    return destroy;
-  }
-  onAnswer?.(answer);
-  const names = new Map(answer.runs.map((r) => [r.id, r.name || r.id]));
-  const link = (id) => h("a", { href: runLink(id), text: names.get(id), target: linkTarget, rel: linkTarget ? "noopener" : undefined });
-  const legend = h(
-    "div",
-    { className: "rw-compare-legend" },
-    answer.runs.map((r, i) =>
-      h("span", { className: "rw-compare-key", dataset: { run: r.id } }, h("span", { className: "rw-swatch", style: { background: PALETTE[i % PALETTE.length] } }), link(r.id), " ", statusBadge(r.status, r.status_kind)),
-    ),
-  );
-  const grid = h("div", { className: "rw-charts rw-compare-charts" });
-  replace(el, h("h2", { text: `Compare ${answer.runs.length} runs` }), legend, grid);
-  if (answer.charts.length === 0) grid.append(h("div", { className: "rw-empty", text: "These runs logged no charted metric." }));
-  const colourOf = new Map(answer.runs.map((r, i) => [r.id, PALETTE[i % PALETTE.length]]));
+export function createCompareView(el, { api, ids, runLink, linkTarget }) {
+  const charts = new Map(); // metric name -> compare chart
+  let last = null; // the answer drawn
+  let inFlight = null;
   const notice = h("div", { className: "rw-notice rw-notice-warning" });
   notice.hidden = true;
-  grid.before(notice);
+  const legendSlot = h("div");
+  const grid = h("div", { className: "rw-charts rw-compare-charts" });
+  const heading = h("h2");
   const host = {
     // Each run's series read again from the store, as its own page's chart does.
     async readRange(spec, axis, from, to) {
@@ -64,13 +43,68 @@ export async function drawCompare(el, { api, ids, runLink, linkTarget, onAnswer 
       notice.textContent = text;
       notice.hidden = false;
     },
-    legend: false,
   };
-  for (const spec of answer.charts) {
-    const slot = h("div", { className: "rw-chart", dataset: { chart: spec.name } });
-    grid.append(slot);
-    const series = spec.series.map((s) => ({ label: s.column ? `${names.get(s.run)} · ${s.column}` : names.get(s.run), colour: colourOf.get(s.run) }));
-    charts.push(createCompareChart(slot, spec, series, { ...host, legend: spec.series.some((s) => s.column) }));
+  replace(el, h("div", {}, "Loading…"));
+
+  function draw(answer) {
+    if (!last) replace(el, heading, legendSlot, notice, grid);
+    heading.textContent = `Compare ${answer.runs.length} runs`;
+    const names = new Map(answer.runs.map((r) => [r.id, r.name || r.id]));
+    const colourOf = new Map(answer.runs.map((r, i) => [r.id, PALETTE[i % PALETTE.length]]));
+    const link = (id) => h("a", { href: runLink(id), text: names.get(id), target: linkTarget, rel: linkTarget ? "noopener" : undefined });
+    replace(
+      legendSlot,
+      h(
+        "div",
+        { className: "rw-compare-legend" },
+        answer.runs.map((r) => h("span", { className: "rw-compare-key", dataset: { run: r.id } }, h("span", { className: "rw-swatch", style: { background: colourOf.get(r.id) } }), link(r.id), " ", statusBadge(r.status, r.status_kind))),
+      ),
+    );
+    const shown = new Set(answer.charts.map((c) => c.name));
+    for (const [name, chart] of charts) {
+      if (!shown.has(name)) {
+        chart.destroy();
+        chart.el.remove();
+        charts.delete(name);
+      }
+    }
+    if (answer.charts.length === 0) replace(grid, h("div", { className: "rw-empty", text: "These runs logged no charted metric." }));
+    else grid.querySelector(":scope > .rw-empty")?.remove();
+    for (const spec of answer.charts) {
+      const series = spec.series.map((s) => ({ label: s.column ? `${names.get(s.run)} · ${s.column}` : names.get(s.run), colour: colourOf.get(s.run) }));
+      let chart = charts.get(spec.name);
+      if (chart) chart.update(spec, series);
+      else {
+        const slot = h("div", { className: "rw-chart", dataset: { chart: spec.name } });
+        chart = createCompareChart(slot, spec, series, { ...host, legend: spec.series.some((s) => s.column) });
+        charts.set(spec.name, chart);
+      }
+      grid.append(chart.el); // in the answer's order
+    }
+    el.dataset.terminal = String(Boolean(answer.terminal));
   }
-  return destroy;
+
+  /** Read the runs again and draw what changed; resolves to the answer (it throws when the
+   * server refuses, e.g. an unknown run). */
+  async function load() {
+    if (last?.terminal) return last;
+    if (!inFlight) {
+      inFlight = api
+        .compare(ids)
+        .then((answer) => {
+          if (answer !== last) draw(answer); // the same answer again: the server said 304
+          last = answer;
+          return answer;
+        })
+        .finally(() => (inFlight = null));
+    }
+    return inFlight;
+  }
+
+  function destroy() {
+    for (const chart of charts.values()) chart.destroy();
+    charts.clear();
+  }
+
+  return { el, load, refresh: () => load().catch((e) => host.flash(`Refresh failed: ${e.message}`)), destroy, runIds: ids, get terminal() { return Boolean(last?.terminal); } };
 }

@@ -9,7 +9,7 @@ import { alertMark } from "../components/alerts.js";
 import { createApi } from "./api.js";
 import { createRunView } from "./runview.js";
 import { affects, subscribeChanges } from "./changes.js";
-import { drawCompare as drawCompareView } from "./compareview.js";
+import { createCompareView } from "./compareview.js";
 import { createTargetsTable } from "./compute.js";
 import { createModelsTable } from "./models.js";
 import "../widget.css";
@@ -341,11 +341,21 @@ async function experimentPage(root, name) {
 }
 
 // -- compare ---------------------------------------------------------------------------------
-let destroyCompare = () => {};
+let stopCompare = () => {};
 
 async function drawCompare(el, ids) {
-  destroyCompare();
-  destroyCompare = await drawCompareView(el, { api, ids, runLink: link.run });
+  stopCompare();
+  const view = createCompareView(el, { api, ids, runLink: link.run });
+  const stopRefresh = every(() => (view.terminal ? null : view.load()));
+  stopCompare = () => {
+    stopRefresh();
+    view.destroy();
+  };
+  try {
+    await view.load();
+  } catch (e) {
+    showError(el, e);
+  }
 }
 
 async function comparePage(root, ids, experiment) {

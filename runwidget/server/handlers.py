@@ -435,7 +435,10 @@ class CompareHandler(ApiMixin):
         runs = self.get_arguments("runs")
         ids = [r for item in runs for r in item.split(",") if r]
         names = [m for item in self.get_arguments("metrics") for m in item.split(",") if m]
-        self.finish_json(await self.blocking(self.service.compare, ids, names or None))
+        answer = await self.blocking(self.service.compare, ids, names or None)
+        for run in answer["runs"]:  # a compare page is live as a run's page is
+            self.settings["runwidget_changes"].watch(run["id"])
+        self.finish_json(answer)
 
 
 def _attachment(name: str) -> str:

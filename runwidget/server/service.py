@@ -466,7 +466,11 @@ class RunService:
         for name, chart in charts.items():
             chart["controls"] = shared_controls(controls[name])
         order = list(metrics) if metrics else sorted(charts)
-        return {"runs": runs, "charts": [charts[n] for n in order if n in charts]}
+        return {
+            "runs": runs,
+            "charts": [charts[n] for n in order if n in charts],
+            "terminal": all(r["status"] in st.TERMINAL for r in runs),  # nothing will change
+        }
 
 
 def _compare_ids(run_ids: Collection[str]) -> list[str]:

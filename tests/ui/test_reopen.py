@@ -6,11 +6,13 @@ metrics overlaid."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -52,6 +54,32 @@ for i in range(100_000):
     time.sleep(0.3)
 run.complete()
 """
+
+
+@contextlib.contextmanager
+def _running_elsewhere(server, tmp_path: Path) -> Iterator[tuple[str, Callable[[], None]]]:
+    """A run logging in another process (WRITER); yields its id and the call that ends it."""
+    id_file, stop_file = tmp_path / "run-id", tmp_path / "stop"
+    writer = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(id_file), str(stop_file)],
+        env={**os.environ, "RUNWIDGET_STORE": server.store_uri},
+    )
+
+    def stop() -> None:
+        stop_file.write_text("stop")
+        writer.wait(timeout=30)
+
+    try:
+        deadline = time.monotonic() + 30
+        while not id_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        yield id_file.read_text(), stop
+    finally:
+        stop_file.write_text("stop")
+        if writer.poll() is None:
+            writer.kill()
+        writer.wait(timeout=10)
+
 
 SHOW_RUN = """
 from runwidget import RunDetails, Workspace
@@ -196,16 +224,7 @@ def test_a_reopened_notebook_follows_a_run_still_running_elsewhere(
     server_for, page: Page, screenshot, tmp_path: Path
 ) -> None:
     server = server_for("lab")
-    id_file, stop_file = tmp_path / "run-id", tmp_path / "stop"
-    writer = subprocess.Popen(
-        [sys.executable, "-c", WRITER, str(id_file), str(stop_file)],
-        env={**os.environ, "RUNWIDGET_STORE": server.store_uri},
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while not id_file.exists() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        run_id = id_file.read_text()
+    with _running_elsewhere(server, tmp_path) as (run_id, stop):
         name = "reopen-running.ipynb"
         _run_notebook(server, page, name, SHOW_RUN.format(run_id=run_id))
         expect(page.locator(WIDGET).locator(".rw-header .rw-status")).to_have_text(
@@ -229,15 +248,9 @@ def test_a_reopened_notebook_follows_a_run_still_running_elsewhere(
         _not_modified(page)
         screenshot(page, "reopen-running")
 
-        stop_file.write_text("stop")
-        writer.wait(timeout=30)
+        stop()
         expect(output.locator(".rw-status")).to_have_text("Completed", timeout=20_000)
         _shot(page.locator(".rw-reopened"), "reopen-running-completed")
-    finally:
-        stop_file.write_text("stop")
-        if writer.poll() is None:
-            writer.kill()
-        writer.wait(timeout=10)
 
 
 def test_a_run_of_a_store_the_server_does_not_serve_shows_its_summary(
@@ -339,3 +352,43 @@ def test_a_reopened_comparison_of_another_store_shows_its_summary(
     expect(summary).to_contain_text("Completed")
     expect(page.locator(".rw-reopened-runs")).to_have_count(0)
     _not_modified(page)
+
+
+SHOW_COMPARED = """
+from runwidget import Experiment, RunDetails, Workspace
+done = Experiment(name="reopen-live-compare").start_logging(display_name="done")
+for i in range(20):
+    done.log("loss", 1 / (i + 2), step=i)
+done.complete()
+RunDetails([done, Workspace().get_run({run_id!r})], interval=1).show()
+"""
+
+
+def test_a_reopened_comparison_follows_a_run_still_running_elsewhere(
+    server_for, page: Page, tmp_path: Path
+) -> None:
+    server = server_for("lab")
+    with _running_elsewhere(server, tmp_path) as (run_id, stop):
+        name = "reopen-live-compare.ipynb"
+        _run_notebook(server, page, name, SHOW_COMPARED.format(run_id=run_id))
+        expect(page.locator(".rw-compare .rw-compare-key")).to_have_count(2, timeout=30_000)
+        _save(server, page, name, RUNS_MIME)
+
+        _reopen(server, page, name)
+        output = page.locator(".rw-reopened .rw-reopened-runs")
+        running = output.locator(".rw-compare-key", has_text="still running")
+        expect(running.locator(".rw-badge")).to_have_text("Running", timeout=20_000)
+        chart = output.locator('.rw-chart[data-chart="loss"]')
+        expect(chart.locator("canvas")).to_be_visible()
+        first = int(chart.get_attribute("data-points"))
+        # New points come through the server's change events, not only at a reload.
+        page.wait_for_function(
+            """([sel, n]) => Number(document.querySelector(sel)?.dataset.points) > n + 3""",
+            arg=['.rw-reopened-runs .rw-chart[data-chart="loss"]', first],
+            timeout=15_000,
+        )
+        _not_modified(page)
+        stop()
+        expect(running.locator(".rw-badge")).to_have_text("Completed", timeout=20_000)
+        expect(output.locator(".rw-compare")).to_have_attribute("data-terminal", "true")
+        _shot(page.locator(".rw-reopened"), "reopen-compare-live-completed")
