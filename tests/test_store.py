@@ -209,3 +209,45 @@ def test_update_run_removes_tags_then_merges(store_uri):
         assert store.get_run(run.id).seq > run.seq  # readers see the change
     finally:
         store.close()
+
+
+def test_postgresql_reads_take_one_round_trip_and_idle_connections_are_pinged(
+    postgres_uri, postgres_server, monkeypatch
+):
+    from runwidget.errors import StoreUnavailableError
+    from runwidget.store import sql
+
+    store = SqlStore(postgres_uri)
+    try:
+        run = store.create_run("exp")
+        sent = []
+        from sqlalchemy import event
+
+        event.listen(store._engine, "before_cursor_execute", lambda *a: sent.append(a[2]))
+        store.get_run(run.id)
+        store.change_cursor()
+        assert len(sent) == 2  # no ping: the connection was used moments ago
+        with store._reading() as conn:  # and no transaction around a read
+            assert conn.connection.driver_connection.autocommit
+
+        def end_connections():
+            with postgres_server.connect(autocommit=True) as admin:
+                admin.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = %s AND pid <> pg_backend_pid()",
+                    (postgres_uri.rsplit("/", 1)[1],),
+                )
+
+        # A connection idle for long is pinged first, and replaced when the server ended it.
+        monkeypatch.setattr(sql, "PING_IDLE_SECONDS", 0.0)
+        end_connections()
+        assert store.get_run(run.id).id == run.id
+        # One used moments ago is not: the statement fails once, and the pool is made again.
+        monkeypatch.setattr(sql, "PING_IDLE_SECONDS", 3600.0)
+        end_connections()
+        with pytest.raises(StoreUnavailableError):
+            store.get_run(run.id)
+        assert store.get_run(run.id).id == run.id
+        store.update_run(run.id, status="Completed")  # writes still work
+    finally:
+        store.close()
