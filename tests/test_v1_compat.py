@@ -397,6 +397,18 @@ def test_workspace_get_and_experiments_as_in_v1(ws: Workspace) -> None:
     Experiment(ws, "one")
     assert list(ws.experiments) == ["one"] and ws.experiments["one"].name == "one"
     assert list(ws.experiments()) == ["one"]
+    Experiment(ws, "two")
+    assert [e.name for e in Experiment.list(ws)] == ["one", "two"]
+    assert [e.name for e in Experiment.list(ws, experiment_name="two")] == ["two"]
+    assert Experiment.list(ws, experiment_name="three") == []
+    assert len(Experiment.list(ws, view_type="All")) == 2
+    assert Experiment.list(ws, view_type="ArchivedOnly") == []  # none is ever archived
+    with pytest.raises(InvalidValueError, match="Experiment.list takes a Workspace first"):
+        Experiment.list("ws")
+    with pytest.raises(InvalidValueError, match="view_type must be one of"):
+        Experiment.list(ws, view_type="active")
+    with pytest.raises(InvalidValueError, match="experiments have no tags here"):
+        Experiment.list(ws, tags={"team": "a"})
     named = Workspace.get(name="my-ws", subscription_id="sub", resource_group="rg")
     assert (named.name, named.subscription_id, named.resource_group) == ("my-ws", "sub", "rg")
     with pytest.raises(InvalidValueError, match="takes a name"):

@@ -101,6 +101,35 @@ def test_a_submitted_script_still_stores_its_outputs(
     )
 
 
+def test_download_files_writes_a_folder_of_the_run_back(exp: Experiment, tmp_path: Path) -> None:
+    with exp.start_logging() as run:
+        (tmp_path / "outputs" / "plots").mkdir()
+        (tmp_path / "outputs" / "model.pkl").write_bytes(b"model")
+        (tmp_path / "outputs" / "plots" / "loss.txt").write_text("0.1\n")
+        run.upload_file("notes.txt", __file__)
+    run.download_files(prefix="outputs", output_directory="results")
+    assert (tmp_path / "results" / "outputs" / "model.pkl").read_bytes() == b"model"
+    assert (tmp_path / "results" / "outputs" / "plots" / "loss.txt").is_file()
+    assert not (tmp_path / "results" / "notes.txt").exists()
+    written = run.download_files(prefix="outputs/", output_directory="flat", append_prefix=False)
+    assert sorted(written) == [
+        str(Path("flat", "model.pkl")),
+        str(Path("flat", "plots", "loss.txt")),
+    ]
+    assert (tmp_path / "flat" / "plots" / "loss.txt").is_file()
+    everything = run.download_files(output_directory=tmp_path / "all")
+    assert len(everything) == 3 and (tmp_path / "all" / "notes.txt").is_file()
+    assert run.download_files(prefix="nothing-here") == []
+    run.download_files(prefix="outputs/plots", output_paths=[tmp_path / "loss.csv"])
+    assert (tmp_path / "loss.csv").read_text() == "0.1\n"
+    with pytest.raises(InvalidValueError, match="one path per file, 2 here"):
+        run.download_files(prefix="outputs", output_paths=["a.pkl"])
+    with pytest.raises(InvalidValueError, match="prefix must be a string or None, got int"):
+        run.download_files(prefix=3)
+    with pytest.raises(InvalidValueError, match="output_directory must be a path or None"):
+        run.download_files(output_directory=3)
+
+
 # -- a failed script's error -------------------------------------------------------------------
 def test_a_multi_line_exception_is_the_runs_error(
     exp: Experiment, tmp_path: Path, submitted

@@ -196,8 +196,50 @@ class Experiment:
     def __repr__(self) -> str:
         return f"Experiment(name={self.name!r}, workspace={self.workspace!r})"
 
+    # Last in the class: from here on, ``list`` in the class body is this method.
+    @classmethod
+    def list(
+        cls,
+        workspace: Workspace,
+        experiment_name: str | None = None,
+        view_type: str = "ActiveOnly",
+        tags: Any = None,
+    ) -> list[Experiment]:
+        """The workspace's experiments by name, as the reference SDK's ``Experiment.list``
+        (only the one named ``experiment_name`` if given). None is ever archived, so
+        ``view_type="ArchivedOnly"`` gives none; experiments have no tags.
+
+        Raises:
+            InvalidValueError: not a Workspace, an unknown ``view_type``, or ``tags``.
+        """
+        if not isinstance(workspace, Workspace):
+            raise InvalidValueError(
+                f"Experiment.list takes a Workspace first, got {workspace.__class__.__name__}"
+            )
+        if experiment_name is not None:
+            check_name(experiment_name, "experiment_name")
+        if view_type not in _VIEW_TYPES:
+            raise InvalidValueError(
+                f"view_type must be one of {list(_VIEW_TYPES)}, got {view_type!r:.80}"
+            )
+        if tags is not None:
+            raise InvalidValueError(
+                "Experiment.list: experiments have no tags here (runs do: "
+                "experiment.get_runs(tags=...)); pass tags=None"
+            )
+        if view_type == "ArchivedOnly":
+            return []
+        names = sorted(e.name for e in workspace.store.list_experiments())
+        return [
+            cls(workspace, name)
+            for name in names
+            if experiment_name is None or name == experiment_name
+        ]
+
 
 _ANY: Any = object()
+# The reference SDK's Experiment.list view types.
+_VIEW_TYPES = ("ActiveOnly", "All", "ArchivedOnly")
 
 
 def _wanted(value: Any, what: str) -> dict[str, Any]:

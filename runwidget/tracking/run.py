@@ -626,6 +626,55 @@ class Run:
         target.write_bytes(data)
         return target
 
+    def download_files(
+        self,
+        prefix: str | None = None,
+        output_directory: str | os.PathLike[str] | None = None,
+        output_paths: Sequence[str | os.PathLike[str]] | None = None,
+        batch_size: int = 100,
+        append_prefix: bool = True,
+        timeout_seconds: float | None = None,
+    ) -> list[str]:
+        """Write the run's files whose names start with ``prefix`` (``outputs``; default:
+        every file of ``get_file_names()``) under ``output_directory`` (default: the current
+        folder) with their names as paths, without the prefix when ``append_prefix`` is
+        False; or to ``output_paths``, one per file in ``get_file_names()`` order. As the
+        reference SDK's; ``batch_size`` and ``timeout_seconds`` tune its transfers and are
+        not needed here.
+
+        Returns:
+            The paths written (none when no file starts with ``prefix``).
+
+        Raises:
+            InvalidValueError: an argument of the wrong type, or ``output_paths`` not one
+                per file.
+        """
+        if prefix is not None and not isinstance(prefix, str):
+            raise InvalidValueError(
+                f"download_files: prefix must be a string or None, got {_type_name(prefix)}: "
+                f"{prefix!r:.80}"
+            )
+        root = (
+            check_path(output_directory, "download_files: output_directory", optional=True)
+            if output_directory is not None
+            else Path.cwd()
+        )
+        names = [n for n in self.get_file_names() if n.startswith(prefix or "")]
+        if output_paths is not None:
+            if isinstance(output_paths, (str, os.PathLike)) or len(output_paths) != len(names):
+                raise InvalidValueError(
+                    f"download_files: output_paths must be a list of one path per file, "
+                    f"{len(names)} here ({names[:5]}...), got {output_paths!r:.80}"
+                )
+            targets = [check_path(t, "download_files: each of output_paths") for t in output_paths]
+        else:
+            relative = [n if append_prefix else n[len(prefix or "") :].lstrip("/") for n in names]
+            targets = [root.joinpath(*r.split("/")) for r in relative]
+        for name, target in zip(names, targets, strict=True):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(self._store.read_file(self.id, name))
+        return [str(t) for t in targets]
+
     # -- models --------------------------------------------------------------------------
     def register_model(
         self,
