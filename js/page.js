@@ -7,7 +7,7 @@ import { createProperties } from "./components/properties.js";
 import { createErrorBanner, createNotices } from "./components/notices.js";
 import { createAlertBanner } from "./components/alerts.js";
 import { createChildrenTable } from "./components/children.js";
-import { createHeatStrip, createIterationsTable } from "./components/iterations.js";
+import { createHeatStrip, createIterationsTable, iterationLabels } from "./components/iterations.js";
 import { createParallelCoordinates } from "./components/parcoords.js";
 import { createLogView } from "./components/logview.js";
 import { createGallery } from "./components/gallery.js";
@@ -130,7 +130,7 @@ export function createRunPage({ onOpenChild, onBack, onFullLog, chartHost, maxLi
   function chartToolbar(chartId, slot, spec) {
     const call = (name) => (chartHost[name] ? () => chartHost[name](chartId) : undefined);
     const toolbar = createChartToolbar({
-      key: spec.name || chartId,
+      key: spec.key || spec.name || chartId,
       offered: hostOffer(spec.controls),
       xLabel: spec.x_label,
       onChange: (state) => {
@@ -236,10 +236,14 @@ export function createRunPage({ onOpenChild, onBack, onFullLog, chartHost, maxLi
     metricSelect.parentNode.parentNode.hidden = metrics.length < 2;
     for (const metric of metrics) {
       const colours = meta.colours ?? ITERATION_COLOURS;
-      const slot = slotFor(ITERATION_CHART_PREFIX + metric, iterationSlots, { id: ITERATION_CHART_PREFIX + metric, title: metric, colours });
+      const id = ITERATION_CHART_PREFIX + metric;
+      const controls = meta.controls?.[metric];
+      const slot = slotFor(id, iterationSlots, { id, key: id, name: metric, title: metric, x_label: "iteration", colours, controls });
+      if (slot.toolbar) slot.toolbar.offer(hostOffer(controls));
+      const [pointsLabel, bestLabel] = iterationLabels(metric);
       setLegend(slot, [
-        [`${metric} per iteration`, colours.points, "dot"],
-        ["best so far", colours.best, "line"],
+        [pointsLabel, colours.points, "dot"],
+        [bestLabel, colours.best, "line"],
       ]);
       slot.el.hidden = metric !== selectedMetric;
     }

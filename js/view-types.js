@@ -90,6 +90,8 @@
  * @property {string[]} params
  * @property {{id: string, iteration: number, value: number}|null} best
  * @property {Object<string, IterationSeries>} series by metric
+ * @property {Object<string, {log_y: boolean, x_axes: string[], csv: boolean, smoothing?: boolean}>} controls
+ *   each metric's iteration chart's toolbar
  * @property {{points: string, best: string}} colours
  */
 

@@ -6,6 +6,8 @@
 // comes when the kernel is free. A zoom shows the points it has at once, then the range at
 // full resolution.
 import { h } from "./components/dom.js";
+import { iterationLabels, iterationsCsv } from "./components/iterations.js";
+import { ITERATION_CHART_PREFIX } from "./page.js";
 import { answerBlob, createKernelRequests } from "./kernelrequests.js";
 import { DEFAULT_CONTROLS, X_AXIS_LABELS, downloadBlob, fileName, formatNumber, formatX, smooth } from "./components/chartcontrols.js";
 
@@ -50,18 +52,26 @@ export function createFigureControls(model, getState) {
 
   const manager = () => model.widget_manager;
   const ids = (chartId) => model.get("_charts")?.[chartId];
-  const specOf = (chartId) => getState()?.charts?.find((c) => c.id === chartId);
+  const iterationMetric = (chartId) => (chartId.startsWith(ITERATION_CHART_PREFIX) ? chartId.slice(ITERATION_CHART_PREFIX.length) : null);
+  /** A chart's spec; an iteration chart's is made from the iterations the view model sent. */
+  function specOf(chartId) {
+    const metric = iterationMetric(chartId);
+    if (metric === null) return getState()?.charts?.find((c) => c.id === chartId);
+    const meta = getState()?.iterations;
+    if (!meta?.metrics?.includes(metric)) return null;
+    return { id: chartId, name: metric, x_label: "iteration", series: iterationLabels(metric).map((label) => ({ label })), iterations: true };
+  }
 
   async function models(chartId) {
     const m = ids(chartId);
-    if (!m || !m.overlay) return null;
+    if (!m || !m.scales) return null; // a figure of a kernel older than the controls
     const get = (id) => manager().get_model(id);
     const sids = Object.keys(m.series);
     // A figure made before the wall-time axis existed has none (the option is not offered).
     const maybe = (id) => (id ? get(id) : null);
     const [lines, overlays, x, y, logY, dateX, xAxis, yAxis, logAxis, dateAxis, figure] = await Promise.all([
       Promise.all(sids.map((s) => get(m.series[s]))),
-      Promise.all(sids.map((s) => get(m.overlay[s]))),
+      Promise.all(sids.map((s) => (m.overlay ? get(m.overlay[s]) : null))), // none on an iteration chart
       get(m.scales.x),
       get(m.scales.y),
       get(m.scales.log_y),
@@ -107,7 +117,14 @@ export function createFigureControls(model, getState) {
     const xScale = wall ? m.dateX : m.x;
     const toX = wall ? (v) => v * 1000 : (v) => v;
     const labels = spec.series.map((s) => s.label);
-    m.sids.forEach((sid, i) => {
+    if (spec.iterations) {
+      // All the points are here (an iteration each): shown or hidden, on the y scale drawn.
+      m.lines.forEach((mark, i) => {
+        if (mark.get("scales")?.y !== yScale) mark.set({ scales: { x: m.x, y: yScale } });
+        mark.set({ visible: !hidden.includes(labels[i]) });
+      });
+    }
+    if (!spec.iterations) m.sids.forEach((sid, i) => {
       const line = m.lines[i];
       const overlay = m.overlays[i];
       const shown = !hidden.includes(labels[i] ?? sid);
@@ -309,17 +326,22 @@ export function createFigureControls(model, getState) {
     await apply(chartId); // the points the browser has, at once
     const spec = specOf(chartId);
     if (!spec) return;
+    const shown = (i) => !c.controls.hidden.includes(spec.series[i]?.label);
     try {
-      const { msg } = await ask({ type: "metric_range", name: spec.name, axis: c.controls.x, from, to });
-      if (c.zoom !== zoom) return;
-      zoom.data = Object.fromEntries(msg.series.map((s) => [s.id, s]));
-      const ys = msg.series.filter((s, i) => !c.controls.hidden.includes(spec.series[i]?.label)).flatMap((s) => s.y);
-      if (ys.length) {
-        let lo = Math.min(...ys);
-        let hi = Math.max(...ys);
-        const pad = c.controls.logY ? 0 : (hi - lo) * 0.05 || Math.abs(hi) * 0.05 || 1;
-        zoom.yRange = { min: lo - pad, max: hi + pad };
-        if (c.controls.logY) zoom.yRange = { min: lo / 1.1, max: hi * 1.1 };
+      if (spec.iterations) {
+        // Every iteration is drawn already: fit y to the points in the range.
+        const m = await models(chartId);
+        const ys = m.lines.filter((_, i) => shown(i)).flatMap((line) => {
+          const xs = line.get("x") ?? [];
+          return Array.from(line.get("y") ?? []).filter((_, k) => xs[k] >= from && xs[k] <= to);
+        });
+        zoom.yRange = paddedRange(ys, c.controls.logY);
+        zoom.data = {};
+      } else {
+        const { msg } = await ask({ type: "metric_range", name: spec.name, axis: c.controls.x, from, to });
+        if (c.zoom !== zoom) return;
+        zoom.data = Object.fromEntries(msg.series.map((s) => [s.id, s]));
+        zoom.yRange = paddedRange(msg.series.filter((_, i) => shown(i)).flatMap((s) => s.y), c.controls.logY);
       }
       await apply(chartId);
     } catch (e) {
@@ -372,6 +394,17 @@ export function createFigureControls(model, getState) {
     }
   }
 
+  /** The y range of `ys` with a margin (a factor on a log axis); undefined for none. */
+  function paddedRange(ys, logY) {
+    const finite = ys.filter((v) => Number.isFinite(v) && (!logY || v > 0));
+    if (!finite.length) return undefined;
+    const lo = Math.min(...finite);
+    const hi = Math.max(...finite);
+    if (logY) return { min: lo / 1.1, max: hi * 1.1 };
+    const pad = (hi - lo) * 0.05 || Math.abs(hi) * 0.05 || 1;
+    return { min: lo - pad, max: hi + pad };
+  }
+
   function png(chartId) {
     const c = charts.get(chartId);
     const name = specOf(chartId)?.name ?? chartId;
@@ -384,6 +417,10 @@ export function createFigureControls(model, getState) {
     const spec = specOf(chartId);
     const state = getState();
     if (!spec) return;
+    if (spec.iterations) {
+      downloadBlob(fileName(spec.name, "csv"), new Blob([iterationsCsv(state.iterations, spec.name)], { type: "text/csv;charset=utf-8" }));
+      return;
+    }
     const portal = state?.header?.portal_url || "";
     const match = portal.match(/^(.*\/runwidget)\/runs\/([^/?#]+)$/);
     if (match && portal.startsWith(window.location.origin)) {

@@ -533,3 +533,18 @@ def test_child_reads_can_be_bounded_per_refresh(experiment: Experiment) -> None:
         {"acc": 1.0},
         {"acc": 2.0},
     ]
+
+
+def test_an_iteration_chart_offers_a_log_axis_only_above_zero_and_no_smoothing():
+    from runwidget.view.children import iteration_controls
+
+    above = {"x": [0, 1], "y": [0.5, 2.0], "best_x": [0, 1], "best_y": [0.5, 0.5]}
+    assert iteration_controls(above) == {
+        "log_y": True,
+        "x_axes": ["data"],
+        "csv": True,
+        "smoothing": False,
+    }
+    with_zero = {"x": [0, 1], "y": [0.0, 2.0], "best_x": [0, 1], "best_y": [0.0, 0.0]}
+    assert iteration_controls(with_zero)["log_y"] is False
+    assert iteration_controls({"x": [], "y": [], "best_x": [], "best_y": []})["log_y"] is False

@@ -153,12 +153,13 @@ export function saveControls(key, state) {
  * What is drawn, from the remembered state and what the view model offers now (a log axis
  * offered before a 0 came is not drawn after it).
  * @param {typeof DEFAULT_CONTROLS} state
- * @param {{log_y?: boolean, x_axes?: string[]}} [offered]
+ * @param {{log_y?: boolean, x_axes?: string[], smoothing?: boolean}} [offered]
  */
 export function effectiveControls(state, offered) {
   const axes = offered?.x_axes ?? ["data"];
   return {
     ...state,
+    smoothing: offered?.smoothing === false ? 0 : state.smoothing,
     logY: state.logY && !!offered?.log_y,
     x: axes.includes(state.x) ? state.x : "data",
   };
@@ -183,7 +184,7 @@ export function fileName(name, ext) {
  * The toolbar over a chart: smoothing, log y, x axis, reset zoom, PNG and CSV.
  * @param {object} options
  * @param {string} options.key what the state is remembered by (the metric's name)
- * @param {{log_y?: boolean, x_axes?: string[], csv?: boolean}} [options.offered]
+ * @param {{log_y?: boolean, x_axes?: string[], csv?: boolean, smoothing?: boolean}} [options.offered]
  * @param {string} [options.xLabel] the chart's own x ("step", "index", a column)
  * @param {(state: object) => void} options.onChange the effective state, after each change
  * @param {() => void} [options.onReset] reset the zoom
@@ -207,7 +208,8 @@ export function createChartToolbar({ key, offered, xLabel = "", onChange, onRese
   const reset = button("Reset zoom", "Show the whole series (or double-click the chart)", onReset);
   const png = button("PNG", "Download the chart as a PNG image", onPng);
   const csv = button("CSV", "Download every point of the series as CSV", onCsv);
-  const el = h("div", { className: "rw-chart-toolbar" }, h("label", { className: "rw-smooth-label" }, "smooth ", slider, smoothValue), logLabel, xSelect, reset, png, csv);
+  const smoothLabel = h("label", { className: "rw-smooth-label" }, "smooth ", slider, smoothValue);
+  const el = h("div", { className: "rw-chart-toolbar" }, smoothLabel, logLabel, xSelect, reset, png, csv);
 
   function draw() {
     const shown = effectiveControls(state, offer);
@@ -215,6 +217,7 @@ export function createChartToolbar({ key, offered, xLabel = "", onChange, onRese
     smoothValue.textContent = state.smoothing ? state.smoothing.toFixed(2) : "off";
     log.checked = shown.logY;
     logLabel.hidden = !offer.log_y;
+    smoothLabel.hidden = offer.smoothing === false;
     const axes = offer.x_axes ?? ["data"];
     const options = axes.map((a) => `${a}:${a === "data" ? xLabel : X_AXIS_LABELS[a]}`).join("\u0000");
     if (xSelect.dataset.options !== options) {

@@ -4,6 +4,7 @@ import { h, replace } from "./dom.js";
 import { formatDuration, formatTime, formatValue, runDuration } from "./format.js";
 import { statusBadge } from "./children.js";
 import { createTable } from "./table.js";
+import { seriesCsv } from "./chartcontrols.js";
 
 /**
  * The iteration chart of `metric` as the view model sent it: a point per iteration and the
@@ -14,6 +15,21 @@ import { createTable } from "./table.js";
  */
 export function sentIterationSeries(meta, metric) {
   return meta?.series?.[metric] ?? { x: [], y: [], best_x: [], best_y: [] };
+}
+
+/** The labels of an iteration chart's two series (its legend's, its toolbar's hidden ones). */
+export function iterationLabels(metric) {
+  return [`${metric} per iteration`, "best so far"];
+}
+
+/** An iteration chart's points as CSV: every iteration's value and the best so far. */
+export function iterationsCsv(meta, metric) {
+  const data = sentIterationSeries(meta, metric);
+  const [points, best] = iterationLabels(metric);
+  return seriesCsv("iteration", [
+    { label: points, x: data.x, y: data.y },
+    { label: best, x: data.best_x, y: data.best_y },
+  ]);
 }
 
 /** A cell's shade: 0 (worst finished iteration) to 1 (best), by the goal. */

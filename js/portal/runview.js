@@ -3,7 +3,7 @@
 // with uPlot. Used by the portal's run page and JupyterLab's run panel.
 import { createRunPage, ITERATION_CHART_PREFIX } from "../page.js";
 import { applyDelta } from "../state.js";
-import { sentIterationSeries } from "../components/iterations.js";
+import { iterationLabels, iterationsCsv, sentIterationSeries } from "../components/iterations.js";
 import { h } from "../components/dom.js";
 import { createLineChart } from "./chart.js";
 import { downloadBlob, fileName } from "../components/chartcontrols.js";
@@ -51,9 +51,9 @@ export function createRunView({ api, runId, onOpenRun, isVisible = () => !docume
           xLabel: isIteration ? "iteration" : spec.x_label,
           yLabel: spec.y_label || "",
           series: isIteration
-            ? [{ label: spec.title, kind: "points", colour: spec.colours?.points }, { label: "best", kind: "step", colour: spec.colours?.best }]
+            ? iterationLabels(spec.name).map((label, i) => (i === 0 ? { label, kind: "points", colour: spec.colours?.points } : { label, kind: "step", colour: spec.colours?.best }))
             : spec.series.map((s) => ({ label: s.label, colour: s.colour })),
-          legend: isIteration ? null : false, // the page's legend shows and hides series
+          legend: false, // the page's legend shows and hides series
           fetchRange: isIteration ? null : (axis, from, to) => readRange(chartId, axis, from, to),
         });
         charts.set(chartId, chart);
@@ -68,9 +68,15 @@ export function createRunView({ api, runId, onOpenRun, isVisible = () => !docume
       },
       async png(chartId) {
         const blob = await charts.get(chartId)?.png();
-        if (blob) downloadBlob(fileName(specOf(chartId)?.name ?? chartId, "png"), blob);
+        if (blob) downloadBlob(fileName(specOf(chartId)?.name ?? iterationMetric(chartId) ?? chartId, "png"), blob);
       },
       async csv(chartId) {
+        const metric = iterationMetric(chartId);
+        if (metric !== null && state?.iterations) {
+          // Every iteration is drawn: the chart's points are the whole series.
+          downloadBlob(fileName(metric, "csv"), new Blob([iterationsCsv(state.iterations, metric)], { type: "text/csv;charset=utf-8" }));
+          return;
+        }
         const name = specOf(chartId)?.name;
         if (!name) return;
         try {
@@ -84,6 +90,7 @@ export function createRunView({ api, runId, onOpenRun, isVisible = () => !docume
   const downloads = h("div", { className: "rw-downloads" });
 
   const specOf = (chartId) => state?.charts.find((c) => c.id === chartId);
+  const iterationMetric = (chartId) => (chartId.startsWith(ITERATION_CHART_PREFIX) ? chartId.slice(ITERATION_CHART_PREFIX.length) : null);
 
   /** A chart's series from the store: on a time axis, or a zoomed range at full resolution. */
   async function readRange(chartId, axis, from, to) {

@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it, vi } from "vitest";
 import { applyDelta } from "../state.js";
 import { createRunPage } from "../page.js";
-import { sentIterationSeries } from "../components/iterations.js";
+import { iterationsCsv, sentIterationSeries } from "../components/iterations.js";
 import { formatValue } from "../components/format.js";
 import { PALETTE } from "../components/palette.js";
 
@@ -106,6 +106,28 @@ describe("golden view fixtures", () => {
     const metrics = column(page.el.querySelector(".rw-iterations"), "AUC").map((td) => Number(td.textContent));
     expect(metrics).toEqual([...metrics].sort((a, b) => a - b));
     page.destroy();
+  });
+
+  it("an iteration chart gets the toolbar the view model offers, and its CSV is every trial", () => {
+    const { before, delta } = fixture("sweep_minimize");
+    const host = { mount: vi.fn(() => true), setControls: vi.fn(), csv: vi.fn(), png: vi.fn(), resetZoom: vi.fn() };
+    const page = createRunPage({ chartHost: host, now: () => before.time });
+    page.update(before);
+    const state = applyDelta(before, delta);
+    page.update(state, { kind: "delta", delta });
+    const offered = state.iterations.controls.AUC;
+    expect(offered).toEqual({ log_y: true, x_axes: ["data"], csv: true, smoothing: false });
+    const slot = page.slots.get("it:AUC");
+    expect(slot.el.querySelector(".rw-smooth-label").hidden).toBe(true);
+    expect(slot.el.querySelector(".rw-log").hidden).toBe(false);
+    [...slot.legend.querySelectorAll(".rw-legend-toggle")].find((el) => el.dataset.label === "best so far").click();
+    expect(host.setControls).toHaveBeenLastCalledWith("it:AUC", expect.objectContaining({ smoothing: 0, hidden: ["best so far"] }));
+    const rows = iterationsCsv(state.iterations, "AUC").trim().split("\n");
+    const series = sentIterationSeries(state.iterations, "AUC");
+    expect(rows[0]).toBe("iteration,AUC per iteration,best so far");
+    expect(rows.length - 1).toBe(new Set([...series.x, ...series.best_x]).size);
+    page.destroy();
+    localStorage.clear();
   });
 
   it("chart series carry their colours from the one palette", () => {

@@ -69,6 +69,19 @@ def iteration_series(
     return {"x": x, "y": y, "best_x": best_x, "best_y": best_y}
 
 
+def iteration_controls(series: dict[str, list[float]]) -> dict[str, Any]:
+    """What an iteration chart's toolbar offers: a log y axis when every value is above 0,
+    x = iteration only, no smoothing (a point per iteration is no curve to smooth), and the
+    CSV of its points (they are every iteration's)."""
+    values = [*series["y"], *series["best_y"]]
+    return {
+        "log_y": bool(values) and all(v > 0 for v in values),
+        "x_axes": ["data"],
+        "csv": True,
+        "smoothing": False,
+    }
+
+
 @dataclass
 class _Child:
     record: RunRecord
@@ -115,6 +128,7 @@ class ChildTable:
                 "params": [],
                 "best": None,
                 "series": {},
+                "controls": {},
                 "colours": {"points": ITERATION_POINTS, "best": BEST_SO_FAR},
             }
         else:
@@ -124,6 +138,7 @@ class ChildTable:
             meta["params"] = self._iterations["params"]
             meta["best"] = self._iterations["best"]
             meta["series"] = self._iterations["series"]
+            meta["controls"] = self._iterations["controls"]
         if meta != self._iterations:
             self._iterations = meta
             self._iterations_changed = True
@@ -274,6 +289,9 @@ class ChildTable:
         meta_new["series"] = {
             name: iteration_series(ordered, name, goal_of(name, primary, meta["goal"]))
             for name in metrics
+        }
+        meta_new["controls"] = {
+            name: iteration_controls(series) for name, series in meta_new["series"].items()
         }
         meta_new["best"] = (
             None

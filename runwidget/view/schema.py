@@ -62,6 +62,7 @@ class ChartControls(TypedDict):
     log_y: bool  # every value is > 0
     x_axes: list[str]  # "data" (the chart's x), and "relative", "wall" when points have times
     csv: bool  # the full series can be downloaded
+    smoothing: NotRequired[bool]  # False: the chart offers none (points, not a curve)
 
 
 class ChartSpec(TypedDict):
@@ -146,6 +147,7 @@ class Iterations(TypedDict):
     params: list[str]
     best: BestIteration | None
     series: dict[str, IterationSeries]  # by metric
+    controls: dict[str, ChartControls]  # each metric's iteration chart's toolbar
     colours: IterationColours
 
 

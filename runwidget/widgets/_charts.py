@@ -121,7 +121,7 @@ class ChartFigures:
 
     # -- iteration charts ------------------------------------------------------------------
     def ensure_iterations(self, meta: dict[str, Any] | None) -> bool:
-        from bqplot import LinearScale, Lines, Scatter
+        from bqplot import LinearScale, Lines, LogScale, Scatter
 
         created = False
         colours = (meta or {}).get("colours") or {}
@@ -149,40 +149,45 @@ class ChartFigures:
             )
             self._iteration_marks[chart_id] = (points, best)
             self.figures[chart_id] = _figure(metric, "iteration", metric, [points, best], scales)
+            self.log_axes[chart_id] = _y_axis(LogScale(), metric, ".2~g")
             created = True
         return created
 
     # -- the browser's map -----------------------------------------------------------------
     def model_map(self) -> dict[str, Any]:
-        """``{chart id: {"figure": model id, "series": {series id: model id}}}``; a metric
-        chart also names its overlay lines, its scales (``x``, ``y``, ``log_y``, ``date_x``) and
-        axes."""
+        """``{chart id: {"figure", "series": {series id: model id}, "scales", "axes"}}``, model
+        ids; scales and axes are ``x``, ``y``, ``log_y`` (and ``date_x`` on a metric chart,
+        which also names its ``overlay`` lines)."""
         out: dict[str, Any] = {}
         for chart_id, figure in self.figures.items():
             if chart_id in self._iteration_marks:
                 points, best = self._iteration_marks[chart_id]
                 series = {"points": points.model_id, "best": best.model_id}
-                out[chart_id] = {"figure": figure.model_id, "series": series}
+                out[chart_id] = {
+                    "figure": figure.model_id,
+                    "series": series,
+                    **self._axes(chart_id),
+                }
                 continue
             series = {sid: line.model_id for sid, line in self.lines[chart_id].items()}
             out[chart_id] = {
                 "figure": figure.model_id,
                 "series": series,
                 "overlay": {sid: line.model_id for sid, line in self.overlays[chart_id].items()},
-                "scales": {
-                    "x": figure.axes[0].scale.model_id,
-                    "y": figure.axes[1].scale.model_id,
-                    "log_y": self.log_axes[chart_id].scale.model_id,
-                    "date_x": self.date_axes[chart_id].scale.model_id,
-                },
-                "axes": {
-                    "x": figure.axes[0].model_id,
-                    "y": figure.axes[1].model_id,
-                    "log_y": self.log_axes[chart_id].model_id,
-                    "date_x": self.date_axes[chart_id].model_id,
-                },
+                **self._axes(chart_id),
             }
         return out
+
+    def _axes(self, chart_id: str) -> dict[str, dict[str, str]]:
+        """A figure's scales and axes, and those the browser swaps in (log y, wall time)."""
+        figure = self.figures[chart_id]
+        axes = {"x": figure.axes[0], "y": figure.axes[1], "log_y": self.log_axes[chart_id]}
+        if chart_id in self.date_axes:
+            axes["date_x"] = self.date_axes[chart_id]
+        return {
+            "scales": {key: axis.scale.model_id for key, axis in axes.items()},
+            "axes": {key: axis.model_id for key, axis in axes.items()},
+        }
 
     def close(self) -> None:
         """Close every widget (figures, marks, scales, axes)."""

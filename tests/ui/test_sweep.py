@@ -15,6 +15,7 @@ from runwidget.hyperdrive import HyperDriveRun
 from runwidget.store import RunType
 from tests.local_runs import stop_left_running
 from tests.ui.test_automl import CHECK, _wait_busy_with
+from tests.ui.test_chart_controls import FORGET
 from tests.ui.test_run_details import WIDGET, _busy, _shot
 
 pytestmark = [pytest.mark.ui, pytest.mark.slow]
@@ -152,3 +153,20 @@ def test_a_local_sweep_fills_in_live(jupyter_server, page: Page, screenshot, sto
     )
     screenshot(page, "sweep-completed-lab")
     _shot(widget, "widget-sweep-completed")
+
+    # The iteration chart's toolbar: log y (every mse is above 0), no smoothing (a point per
+    # trial is no curve), a series hidden from the legend, the trials as CSV.
+    page.evaluate(FORGET)
+    host = chart.locator(".rw-chart-host")
+    expect(chart.locator(".rw-smooth-label")).to_be_hidden()
+    chart.locator(".rw-log input").check()
+    expect(host).to_have_attribute("data-log-y", "1")
+    chart.locator(".rw-legend-toggle", has_text="best so far").click()
+    expect(host).to_have_attribute("data-hidden", "best so far")
+    _shot(chart, "widget-sweep-iterations-log")
+    with page.expect_download() as download:
+        chart.locator("button", has_text="CSV").click()
+    rows = [line.split(",") for line in download.value.path().read_text().splitlines()]
+    assert rows[0] == ["iteration", "mse per iteration", "best so far"]
+    assert len(rows) == 1 + 6 and all(float(r[1]) > 0 for r in rows[1:])
+    page.evaluate(FORGET)
