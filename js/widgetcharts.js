@@ -235,7 +235,9 @@ export function createFigureControls(model, getState) {
       setTimeout(place, 1000);
     };
     placeSoon();
-    new ResizeObserver(placeSoon).observe(view.el);
+    const resized = new ResizeObserver(placeSoon);
+    resized.observe(view.el);
+    view.on?.("remove", () => resized.disconnect()); // the output was drawn anew or closed
     holder.addEventListener("mouseenter", place);
     // The x value under a pixel, in the kernel's units (a date scale's are milliseconds).
     const xAt = async (px) => {
