@@ -3,8 +3,9 @@
 Measures, on this machine:
 
 * in the kernel's process: time to build ``RunDetails([...])`` (every run read, lines
-  downsampled), the bytes of the comparison sent to the browser, and the bytes an idle poll
-  sends (the change probes find nothing: nothing is read or sent);
+  downsampled), the bytes of the comparison sent to the browser, the bytes an idle poll
+  sends (the change probes find nothing: nothing is read or sent), and the bytes each poll
+  sends (mean and max) while one of the 10 runs keeps logging its 5 metrics;
 * in JupyterLab in headless Chromium: time from the cell's start to the comparison drawn
   (legend, a chart per metric with its ten lines, the stats and property tables).
 
@@ -31,6 +32,9 @@ from runwidget.store import Batch, SqlStore  # noqa: E402
 
 METRICS = ["loss", "accuracy", "learning_rate", "grad_norm", "val_loss"]
 TARGETS = {"first_draw_s": 2.0, "idle_bytes_sent": 0}
+# The live run: a step of every metric every 1 / LIVE_RATE s, for LIVE_SECONDS.
+LIVE_RATE = 20
+LIVE_SECONDS = 15
 
 
 def _curve(i: int, points: int) -> float:
@@ -74,16 +78,31 @@ def measure_in_process(uri: str, ids: list[str]) -> dict[str, float]:
     out = {"build_s": time.perf_counter() - started}
     out["snapshot_bytes"] = len(json.dumps(widget._compare))
     sent: list[int] = []
-    original = widget._notify_trait
+    original = widget._send
 
-    def counting(name, old, new):  # noqa: ANN001, ANN202
-        if name == "_compare":
-            sent.append(len(json.dumps(new)))
-        return original(name, old, new)
+    def counting(msg, buffers=None):  # noqa: ANN001, ANN202
+        # Every message to the browser: state updates and custom messages, with buffers.
+        sent.append(
+            len(json.dumps(msg, default=str)) + sum(memoryview(b).nbytes for b in buffers or ())
+        )
+        return original(msg, buffers)
 
-    widget._notify_trait = counting
+    widget._send = counting
     time.sleep(10)  # 20 probes of an idle comparison
     out["idle_bytes_sent"] = sum(sent)
+    sent.clear()
+    step = 0
+    deadline = time.monotonic() + LIVE_SECONDS
+    while time.monotonic() < deadline:  # the live run logs; each poll sends what is new
+        now = time.time()
+        rows = [(name, "scalar", float(step), _curve(step, 1000), now) for name in METRICS]
+        store.write({live.id: Batch(metrics=rows)})
+        step += 1
+        time.sleep(1 / LIVE_RATE)
+    time.sleep(1.5)  # the last poll
+    out["live_polls"] = len(sent)
+    out["live_bytes_per_poll_mean"] = sum(sent) / len(sent) if sent else 0
+    out["live_bytes_per_poll_max"] = max(sent, default=0)
     widget.close()
     store.update_run(live.id, status="Completed", ended=time.time())
     return out

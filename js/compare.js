@@ -1,14 +1,106 @@
-// The notebook widget of runs side by side (anywidget): draws the comparison the kernel
-// keeps in `_compare`, again each time it changes. What the charts read again (a zoomed
-// range from every point, the runs against time, every point as CSV) the kernel answers.
-import { createComparison } from "./components/compare.js";
+// The notebook widget of runs side by side (anywidget). A page that loads the widget gets
+// the whole comparison as the `_compare` state; after that the kernel sends only what
+// changed (a "delta" message: a live run's new points, stats and status, long lines as
+// binary buffers), merged here into the comparison every view of the widget draws. What
+// the charts read again (a zoomed range from every point, the runs against time, every
+// point as CSV) the kernel answers.
+import { applyCompareDelta, createComparison } from "./components/compare.js";
 import { downloadBlob, fileName } from "./components/chartcontrols.js";
 import { answerBlob, createKernelRequests } from "./kernelrequests.js";
 import "./widget.css";
 import "./compare.css";
 
+// anywidget hands initialize() and each render() a different proxy of one model: the
+// comparison is kept per widget, by its own id.
+const STORES = new Map();
+
+/** Binary data of the widget protocol (a DataView, or an ArrayBuffer) as a list of numbers. */
+function numbers(data) {
+  if (Array.isArray(data)) return data;
+  if (data instanceof ArrayBuffer) return Array.from(new Float64Array(data.slice(0)));
+  if (data && ArrayBuffer.isView(data)) {
+    return Array.from(new Float64Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength)));
+  }
+  return [];
+}
+
+/** Long line tails come as binary buffers: {"buffer": i} stands for buffers[i] (float64). */
+export function unpackLines(delta, buffers = []) {
+  const unpack = (line) => {
+    for (const axis of ["x", "y"]) {
+      const ref = line[axis];
+      if (ref && typeof ref === "object" && !Array.isArray(ref) && "buffer" in ref) line[axis] = numbers(buffers[ref.buffer]);
+    }
+  };
+  for (const tail of delta?.series ?? []) unpack(tail);
+  return delta;
+}
+
+/**
+ * The comparison of one widget: the `_compare` state, then each delta merged in. A delta
+ * that does not follow the comparison (one was missed) asks the kernel for the whole one.
+ * @param {{get: Function, send: Function}} model
+ */
+export function createCompareStore(model) {
+  const listeners = new Set();
+  const store = {
+    compare: model.get("_compare"),
+    resyncing: false,
+    subscribe(fn) {
+      listeners.add(fn);
+      return () => listeners.delete(fn);
+    },
+    emit() {
+      for (const fn of listeners) fn(store.compare);
+    },
+    /** The whole comparison, from the state (the first, or one asked for again). */
+    onState() {
+      store.compare = model.get("_compare");
+      store.resyncing = false;
+      store.emit();
+    },
+    onDelta(delta) {
+      const compare = store.compare;
+      if (!compare || delta.version <= compare.version) return; // already have it
+      if (delta.base !== compare.version) {
+        if (!store.resyncing) {
+          store.resyncing = true;
+          model.send({ type: "resync" });
+        }
+        return;
+      }
+      store.compare = applyCompareDelta(compare, delta);
+      store.emit();
+    },
+    onMessage(msg, buffers) {
+      if (msg && msg.type === "delta") store.onDelta(unpackLines(msg.delta, buffers));
+    },
+  };
+  return store;
+}
+
+function storeFor(model) {
+  const key = model.get("_uid");
+  if (!STORES.has(key)) STORES.set(key, createCompareStore(model));
+  return STORES.get(key);
+}
+
 export default {
+  initialize({ model }) {
+    const store = storeFor(model);
+    const onMsg = (msg, buffers) => store.onMessage(msg, buffers);
+    const onState = () => store.onState();
+    model.on("msg:custom", onMsg);
+    model.on("change:_compare", onState);
+    return () => {
+      model.off("msg:custom", onMsg);
+      model.off("change:_compare", onState);
+      STORES.delete(model.get("_uid"));
+    };
+  },
+
   render({ model, el }) {
+    const store = storeFor(model);
     el.classList.add("runwidget", "rw-compare");
     const root = document.createElement("div");
     root.className = "rw-page";
@@ -24,13 +116,12 @@ export default {
         downloadBlob(fileName(spec.name, "csv"), answerBlob(buffers));
       },
     });
-    const draw = () => view.update(model.get("_compare"));
     const onMsg = (msg, buffers) => requests.onMessage(msg, buffers);
-    model.on("change:_compare", draw);
     model.on("msg:custom", onMsg);
-    draw();
+    const unsubscribe = store.subscribe((compare) => view.update(compare));
+    view.update(store.compare);
     return () => {
-      model.off("change:_compare", draw);
+      unsubscribe();
       model.off("msg:custom", onMsg);
       view.destroy();
     };

@@ -3,6 +3,7 @@ process (its polling thread, its errors)."""
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 
@@ -171,3 +172,151 @@ def test_a_compare_chart_reads_every_run_again_on_request(experiment):
         assert sent == []
     finally:
         widget.close()
+
+
+def _one_live(experiment, steps=5):
+    done = _three(experiment)
+    live = experiment.start_logging(display_name="live")
+    for step in range(steps):
+        live.log("loss", 1.0 / (step + 1), step=step)
+    live.flush()
+    return done, live
+
+
+def test_a_refresh_gives_only_what_changed_and_merges_into_the_whole(experiment):
+    from runwidget.view.compare import apply_compare_delta
+
+    done, live = _one_live(experiment)
+    view = CompareView([source_for(r) for r in [*done, live]], max_points=64)
+    view.refresh()
+    before = copy.deepcopy(view.snapshot())
+    assert view.refresh() is None  # nothing new: nothing to send
+    live.log("loss", 0.1, step=5)
+    live.log("loss", 0.05, step=6)
+    live.flush()
+    delta = view.refresh()
+    assert delta is not None
+    assert (delta["version"], delta["base"]) == (before["version"] + 1, before["version"])
+    # The live run's two new points and its stats row; nothing of the ended runs' lines.
+    assert [(t["chart"], t["index"], t["start"]) for t in delta["series"]] == [("loss", 3, 5)]
+    assert delta["series"][0]["x"] == [5, 6] and delta["series"][0]["y"] == [0.1, 0.05]
+    assert [(s["index"], s["row"]["count"], s["row"]["last"]) for s in delta["stats"]] == [
+        (3, 7, 0.05)
+    ]
+    assert not {"charts", "order", "runs", "terminal"} & set(delta)
+    assert apply_compare_delta(before, delta) == view.snapshot()
+    # The run ends: its status, and the comparison is terminal.
+    before = copy.deepcopy(view.snapshot())
+    live.complete()
+    delta = view.refresh()
+    assert [r["id"] for r in delta["runs"]] == [live.id] and delta["terminal"] is True
+    assert apply_compare_delta(before, delta) == view.snapshot()
+
+
+def test_a_line_downsampled_again_comes_whole_and_a_new_metric_as_a_chart(experiment):
+    from runwidget.view.compare import apply_compare_delta
+
+    done, live = _one_live(experiment, steps=16)
+    view = CompareView([source_for(r) for r in [*done, live]], max_points=16)
+    view.refresh()
+    before = copy.deepcopy(view.snapshot())
+    for step in range(16, 40):  # past 16 points: the buckets merge, the line changes whole
+        live.log("loss", 1.0 / (step + 1), step=step)
+    live.log("acc", 0.5, step=0)
+    live.log("acc", 0.6, step=1)
+    live.flush()
+    delta = view.refresh()
+    (tail,) = [t for t in delta["series"] if t["chart"] == "loss"]
+    line = view.snapshot()["charts"][1]["series"][3]
+    assert tail["start"] < 16 and len(tail["x"]) == len(line["x"]) - tail["start"]
+    assert [c["name"] for c in delta["charts"]] == ["acc"] and delta["order"] == ["acc", "loss"]
+    (acc,) = [t for t in delta["series"] if t["chart"] == "acc"]  # the new chart's one line
+    assert (acc["index"], acc["start"], acc["x"], acc["y"]) == (0, 0, [0, 1], [0.5, 0.6])
+    assert apply_compare_delta(before, delta) == view.snapshot()
+    with pytest.raises(ValueError, match="cannot apply"):
+        apply_compare_delta(before, {**delta, "base": 99})
+
+
+def test_a_runs_first_line_in_a_chart_sends_that_line_not_the_others(experiment):
+    from runwidget.view.compare import apply_compare_delta
+
+    done = _three(experiment)
+    live = experiment.start_logging(display_name="live")
+    live.log("lr", 0.5)
+    live.flush()
+    view = CompareView([source_for(r) for r in [*done, live]], max_points=64)
+    view.refresh()
+    before = copy.deepcopy(view.snapshot())
+    live.log("loss", 2.0, step=0)
+    live.log("loss", 1.5, step=1)
+    live.flush()
+    delta = view.refresh()
+    # The chart's lines and stats change (one more): the chart without its points, and
+    # only the new line's point.
+    (spec,) = delta["charts"]
+    assert spec["name"] == "loss" and len(spec["series"]) == 4 and len(spec["stats"]) == 4
+    assert not any("x" in s or "y" in s for s in spec["series"])
+    assert [(t["index"], t["start"], t["x"], t["y"]) for t in delta["series"]] == [
+        (3, 0, [0, 1], [2.0, 1.5])
+    ]
+    assert "order" not in delta and "stats" not in delta
+    assert apply_compare_delta(before, delta) == view.snapshot()
+
+
+def test_the_widget_sends_a_live_runs_new_points_and_a_new_page_gets_everything(experiment):
+    from runwidget.view.compare import apply_compare_delta
+
+    done, live = _one_live(experiment)
+    widget = RunDetails([*done, live], interval=60)
+    sent = []
+    widget.send = lambda content, buffers=None: sent.append((content, buffers))
+    states = []
+    original = widget._send
+    widget._send = lambda msg, buffers=None: (states.append(msg), original(msg, buffers))
+    try:
+        first = copy.deepcopy(widget._compare)
+        assert len(first["charts"][0]["series"]) == 4
+        live.log("loss", 0.1, step=5)
+        live.flush()
+        deadline = time.monotonic() + 10
+        while not sent and time.monotonic() < deadline:
+            time.sleep(0.05)
+        (content, buffers), *_ = sent
+        assert content["type"] == "delta" and buffers == []
+        delta = content["delta"]
+        assert [(t["index"], t["x"], t["y"]) for t in delta["series"]] == [(3, [5], [0.1])]
+        assert set(delta) <= {"version", "base", "series", "stats"}
+        # Only the delta went: no state update carrying the whole comparison.
+        assert not [m for m in states if m.get("method") == "update" and "_compare" in m["state"]]
+        # The kernel's copy is whole (the notebook's summary, a page loading the widget).
+        assert widget._compare == apply_compare_delta(first, delta)
+        live_loss = widget._compare["charts"][0]["series"][3]
+        assert live_loss["y"][-1] == 0.1 and live_loss["run"] == live.id
+        state = widget.get_state()
+        assert state["_compare"] == widget._compare
+        assert "0.1" in widget._repr_mimebundle_()[0]["text/html"]
+        # A page that missed a delta asks for the whole comparison again.
+        widget._on_frontend_msg(widget, {"type": "resync"}, [])
+        (update,) = [m for m in states if m.get("method") == "update"]
+        assert update["state"]["_compare"]["version"] == widget._compare["version"]
+        assert widget.bytes_sent > 0
+    finally:
+        widget.close()
+
+
+def test_a_long_line_in_a_delta_goes_as_binary_buffers():
+    import numpy as np
+
+    from runwidget.widgets.compare import pack_lines
+
+    long = {"chart": "loss", "index": 0, "start": 0, "x": list(range(100)), "y": [0.5] * 100}
+    short = {"chart": "loss", "index": 1, "start": 9, "x": [9.0], "y": [1.0]}
+    edge = {"chart": "acc", "index": 0, "start": 0, "x": list(range(64)), "y": [1.0] * 64}
+    delta = {"version": 2, "base": 1, "series": [long, short, edge]}
+    content, buffers = pack_lines(delta)
+    assert content["series"][0]["x"] == {"buffer": 0} and content["series"][0]["y"] == {"buffer": 1}
+    assert content["series"][1] == short
+    assert content["series"][2]["x"] == {"buffer": 2}
+    assert np.frombuffer(buffers[0], "<f8").tolist() == list(range(100))
+    assert np.frombuffer(buffers[3], "<f8").tolist() == [1.0] * 64
+    assert delta["series"][0]["x"] == list(range(100))  # the delta given is left as it is

@@ -5,6 +5,13 @@ The view model (runwidget/view/compare.py) decides what is drawn; the browser dr
 (js/compare.js). A daemon thread reads the runs again when a change probe says one of them
 changed (runwidget's store: about every 0.5 s), else every ``interval`` seconds, and stops
 once every run has ended.
+
+On the wire: a page that loads the widget gets the whole comparison as the ``_compare``
+state; after that each change goes as a custom message with only the view model's delta
+(``runwidget.view.compare``: a live run's new points, its stats rows, its status; long
+line tails in binary buffers), which the browser merges into its comparison. ``_compare``
+in the kernel is always the whole comparison (for a page loading the widget, and the
+notebook's saved summary); changing it sends nothing by itself.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import anywidget
+import numpy as np
 import traitlets
 
 from runwidget.errors import InvalidValueError
@@ -27,11 +35,33 @@ from runwidget.view.compare import COMPARE_POINTS, MAX_RUNS, CompareView
 from runwidget.view.summary import compare_summary_html
 from runwidget.widgets._charts import CHART_REQUESTS, compare_chart_request
 from runwidget.widgets._poller import PROBE_INTERVAL, ChangeGate, Poller
+from runwidget.widgets._transport import BINARY_FROM, Transport, json_size
 from runwidget.widgets.reopen import runs_reference
 
 logger = logging.getLogger("runwidget")
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
+
+
+def pack_lines(delta: dict[str, Any]) -> tuple[dict[str, Any], list[bytes]]:
+    """A comparison delta with its long line tails (``BINARY_FROM`` points or more: a line
+    downsampled again, or a run's first read) moved into binary buffers:
+    ``{"buffer": i}`` stands for ``buffers[i]`` (little-endian float64), as js/compare.js
+    reads it. The delta given is left as it is."""
+    buffers: list[bytes] = []
+
+    def pack(line: dict[str, Any]) -> dict[str, Any]:
+        if len(line["x"]) < BINARY_FROM:
+            return line
+        packed = dict(line)
+        for axis in ("x", "y"):
+            packed[axis] = {"buffer": len(buffers)}
+            buffers.append(np.asarray(line[axis], "<f8").tobytes())
+        return packed
+
+    if "series" not in delta:
+        return delta, buffers
+    return {**delta, "series": [pack(tail) for tail in delta["series"]]}, buffers
 
 
 def runs_of(obj: Any) -> list[Any]:
@@ -98,13 +128,19 @@ class RunComparison(anywidget.AnyWidget):
         if not isinstance(interval, (int, float)) or isinstance(interval, bool) or interval < 0.2:
             raise InvalidValueError(f"interval must be at least 0.2 seconds, got {interval!r}")
         sources = [source_for(r) for r in runs_of(runs)]
-        super().__init__(interval=float(interval), _uid=uuid.uuid4().hex, **kwargs)
         self._view = CompareView(sources, max_points=max_points)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._gate = ChangeGate()
-        self._gate.should_read(self._view.sources, self.interval, force=True)
+        self._gate.should_read(self._view.sources, float(interval), force=True)
         self._view.refresh()
-        self._compare = self._view.snapshot()
+        # The whole comparison goes with the widget's first state; then only deltas.
+        super().__init__(
+            interval=float(interval),
+            _uid=uuid.uuid4().hex,
+            _compare=self._view.snapshot(),
+            **kwargs,
+        )
+        self._transport = Transport(self)
         method = weakref.WeakMethod(self._tick)  # the thread keeps no widget alive
 
         def tick() -> float | None:
@@ -121,18 +157,41 @@ class RunComparison(anywidget.AnyWidget):
         with self._lock:
             if not self._gate.should_read(self._view.sources, self.interval):
                 return PROBE_INTERVAL  # nothing changed: nothing read, nothing sent
-            self._view.refresh()
-            snapshot = self._view.snapshot()
-            if snapshot != self._compare:
-                self._compare = snapshot
+            delta = self._view.refresh()
+            if delta is not None:
+                self._compare = self._view.snapshot()  # the kernel's copy stays whole
+                content, buffers = pack_lines(delta)
+                self._transport.send({"type": "delta", "delta": content}, buffers)
             if self._view.terminal:
                 self.set_trait("polling", False)
                 return None
             return self._gate.next_wait(self.interval)
 
+    def _should_send_property(self, key: str, value: Any) -> bool:
+        # A change of the comparison goes as a delta (_tick), not as the whole state.
+        return key != "_compare" and bool(super()._should_send_property(key, value))
+
+    def get_state(self, key: Any = None, drop_defaults: bool = False) -> dict[str, Any]:
+        """The widget's state for the browser; ``_compare`` is the whole comparison now
+        (a page loading the widget, or one that missed a delta)."""
+        with self._lock:  # a comparison and the deltas after it, never half of a refresh
+            state: dict[str, Any] = super().get_state(key, drop_defaults)
+        if "_compare" in state and "_transport" in self.__dict__:
+            self._transport.bytes_sent += json_size(state["_compare"])
+        return state
+
+    @property
+    def bytes_sent(self) -> int:
+        """What the comparison's states, deltas and answers have put on the wire."""
+        return self._transport.bytes_sent
+
     def _on_frontend_msg(self, _widget: Any, content: Any, _buffers: list[bytes]) -> None:
         """A chart's request from the browser: a zoomed range or a time axis read again from
-        every point of each run, or every run's points as CSV."""
+        every point of each run, or every run's points as CSV; or the whole comparison again,
+        for a page that missed a delta."""
+        if isinstance(content, dict) and content.get("type") == "resync":
+            self.send_state("_compare")
+            return
         if not isinstance(content, dict) or content.get("type") not in CHART_REQUESTS:
             return
         try:
@@ -141,7 +200,7 @@ class RunComparison(anywidget.AnyWidget):
             logger.warning("runwidget: %s failed: %s", content.get("type"), e)
             answer = {"type": "error", "request": content.get("request"), "text": str(e)}
             buffers = []
-        self.send(answer, buffers)
+        self._transport.send(answer, buffers)
 
     def show(self) -> None:
         from IPython.display import display

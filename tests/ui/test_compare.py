@@ -83,21 +83,28 @@ def test_three_runs_and_a_live_one_side_by_side(jupyter_server, page: Page, scre
     )
 
 
-def test_a_compare_chart_smooths_zooms_on_time_and_downloads(
-    jupyter_server, page: Page, tmp_path
-) -> None:
-    server = jupyter_server("lab")
-    server.write_notebook("compare.ipynb", SETUP, SHOW)
-    server.open_notebook(page, "compare.ipynb")
+def _open(server, page: Page, name: str):  # noqa: ANN001, ANN202
+    """Run notebook NAME of the comparison, the chart controls' memory forgotten; its
+    widget and loss chart once drawn and the cells done."""
+    server.write_notebook(name, SETUP, SHOW)
+    server.open_notebook(page, name)
     page.evaluate(FORGET)
     server.run_all(page)
     widget = page.locator(WIDGET)
     loss = widget.locator('.rw-chart[data-chart="loss"]')
-    plot = loss  # the chart's state is on its element
-    expect(plot.locator("canvas").first).to_be_visible(timeout=90_000)
+    expect(loss.locator("canvas").first).to_be_visible(timeout=90_000)
     page.wait_for_function(
         "() => !document.querySelector('.jp-InputPrompt')?.textContent.includes('*')"
     )
+    return widget, loss
+
+
+def test_a_compare_chart_smooths_zooms_on_time_and_downloads(
+    jupyter_server, page: Page, tmp_path
+) -> None:
+    server = jupyter_server("lab")
+    widget, loss = _open(server, page, "compare.ipynb")
+    plot = loss  # the chart's state is on its element
 
     # Smoothing, a line per run; no log axis: a run's loss dips below 0.
     loss.locator(".rw-smooth").evaluate(
@@ -142,5 +149,53 @@ def test_a_compare_chart_smooths_zooms_on_time_and_downloads(
     png = tmp_path / "loss.png"
     download.value.save_as(png)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    page.evaluate(FORGET)
+    server.delete_sessions()
+
+
+def test_a_live_comparison_keeps_its_charts_and_a_reloaded_page_gets_it_whole(
+    jupyter_server, page: Page
+) -> None:
+    from tests.ui.test_reopen import RUNS_MIME, _save
+
+    server = jupyter_server("lab")
+    widget, loss = _open(server, page, "compare-live.ipynb")
+    loss.locator(".rw-smooth").evaluate(
+        "(el) => { el.value = '0.6'; el.dispatchEvent(new Event('input')); }"
+    )
+    _drag(page, loss.locator(".u-over").bounding_box(), 0.1, 0.5)
+    expect(loss).to_have_attribute("data-zoomed", "1")
+    page.mouse.move(0, 0)
+    loss.evaluate("(el) => { el.querySelector('canvas').dataset.kept = 'yes'; }")
+    accuracy = widget.locator('.rw-chart[data-chart="accuracy"]')
+    accuracy.evaluate("(el) => { el.querySelector('canvas').dataset.kept = 'yes'; }")
+
+    # The live run's new points come as a delta, merged into the comparison drawn: the
+    # chart is the same one, its smoothing and zoom kept.
+    store = Workspace(server.store_uri).store
+    live = store.find_runs(RunFilter(search="<b>live</b>")).records[0]
+    store.write({live.id: Batch(metrics=[("loss", "scalar", 3.0, 0.05, time.time())])})
+    loss_stats = widget.locator(".rw-compare-chart", has=page.locator('[data-chart="loss"]'))
+    live_row = loss_stats.locator(".rw-compare-stats tbody tr").nth(3)
+    expect(live_row.locator("td").nth(1)).to_have_text("0.05", timeout=10_000)
+    expect(live_row.locator("td").nth(4)).to_have_text("4")
+    expect(loss).to_have_attribute("data-smoothing", "0.6")
+    expect(loss).to_have_attribute("data-zoomed", "1")
+    assert loss.locator("canvas[data-kept=yes]").count() == 1
+    assert accuracy.locator("canvas[data-kept=yes]").count() == 1  # not drawn again
+    _shot(widget, "compare-live-delta")
+
+    # A page loaded again, its kernel still running: the whole comparison as it is now,
+    # then the deltas after it.
+    _save(server, page, "compare-live.ipynb", RUNS_MIME)
+    page.reload()
+    page.wait_for_selector(".jp-Notebook")
+    expect(live_row.locator("td").nth(1)).to_have_text("0.05", timeout=30_000)
+    expect(widget.locator(".rw-compare-key")).to_have_count(4)
+    store.write({live.id: Batch(metrics=[("loss", "scalar", 4.0, 0.025, time.time())])})
+    expect(live_row.locator("td").nth(1)).to_have_text("0.025", timeout=10_000)
+    expect(live_row.locator("td").nth(4)).to_have_text("5")
+    expect(loss.locator("canvas").first).to_be_visible()
+    _shot(widget, "compare-live-reloaded")
     page.evaluate(FORGET)
     server.delete_sessions()
