@@ -99,6 +99,9 @@ def test_run_details_shows_alerts_and_the_system_section(jupyter_server, page: P
     server.run_all(page)
     widget = page.locator(".jp-OutputArea .rw-page").first
     expect(widget.locator(".rw-alerts .rw-alert")).to_have_count(2, timeout=60_000)
+    # The run has ended: its last refresh draws the output anew, then stops polling. Use
+    # the output as it is after that.
+    expect(widget.locator(".rw-live")).to_have_attribute("title", "", timeout=30_000)
     expect(widget.locator(".rw-alerts")).to_contain_text("Metric loss is NaN")
     expect(widget.locator(".rw-alerts")).to_contain_text("Halfway")
     system = widget.locator("details.rw-system")
