@@ -7,7 +7,8 @@ Measures, on this machine:
   sends (the change probes find nothing: nothing is read or sent), and the bytes each poll
   sends (mean and max) while one of the 10 runs keeps logging its 5 metrics;
 * in JupyterLab in headless Chromium: time from the cell's start to the comparison drawn
-  (legend, a chart per metric with its ten lines, the stats and property tables).
+  (legend, a chart per metric with its ten lines, the stats and property tables), and how
+  much of it the cell took (every run read, the widget shown).
 
 Not a test: the machines are shared and noisy. Needs chromium (scripts/setup.sh).
 
@@ -117,7 +118,7 @@ t0 = time.time()
 store = open_store()
 compare = RunDetails([StoreSource(store, i) for i in {ids!r}])
 compare.show()
-print("SHOWN_AT", t0)
+print("SHOWN_AT", t0, time.time())
 """
 
 MARKS = """
@@ -154,8 +155,9 @@ def measure_in_browser(ids: list[str], store_uri: str, server) -> dict[str, floa
                 "() => window.__rwMarks && 'drawn' in window.__rwMarks", timeout=120_000
             )
             text = page.locator(".jp-OutputArea-output", has_text="SHOWN_AT").inner_text()
-            t0 = float(text.split()[1])
+            t0, shown = map(float, text.split()[1:3])
             out[f"{attempt}_first_draw_s"] = page.evaluate("window.__rwMarks.drawn") - t0
+            out[f"{attempt}_of_it_in_the_cell_s"] = shown - t0  # the runs read, shown
             if attempt == "cold":
                 page.screenshot(
                     path=str(Path(tempfile.gettempdir()) / "runwidget-bench-compare.png")

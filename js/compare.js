@@ -39,7 +39,7 @@ export function unpackLines(delta, buffers = []) {
 /**
  * The comparison of one widget: the `_compare` state, then each delta merged in. A delta
  * that does not follow the comparison (one was missed) asks the kernel for the whole one.
- * @param {{get: Function, send: Function}} model
+ * @param {{get: Function, set: Function, send: Function}} model
  */
 export function createCompareStore(model) {
   const listeners = new Set();
@@ -55,7 +55,9 @@ export function createCompareStore(model) {
     },
     /** The whole comparison, from the state (the first, or one asked for again). */
     onState() {
-      store.compare = model.get("_compare");
+      const compare = model.get("_compare");
+      if (compare === store.compare) return; // our own merge (onDelta)
+      store.compare = compare;
       store.resyncing = false;
       store.emit();
     },
@@ -70,6 +72,9 @@ export function createCompareStore(model) {
         return;
       }
       store.compare = applyCompareDelta(compare, delta);
+      // The model's state too (here only, never sent back): the widget state a notebook
+      // saves is the comparison as it is now.
+      model.set("_compare", store.compare);
       store.emit();
     },
     onMessage(msg, buffers) {

@@ -112,8 +112,14 @@ describe("unpackLines", () => {
 
 describe("createCompareStore", () => {
   function model(state) {
-    const sent = [];
-    return { sent, state, get: (key) => (key === "_compare" ? model.state ?? state : undefined), send: (m) => sent.push(m) };
+    const m = { sent: [], state };
+    m.get = (key) => (key === "_compare" ? m.state : undefined);
+    m.set = (key, value) => {
+      m.state = value;
+      m.onChange?.();
+    };
+    m.send = (msg) => m.sent.push(msg);
+    return m;
   }
 
   it("merges deltas in order, ignores old ones and asks again for the whole after a gap", () => {
@@ -126,19 +132,23 @@ describe("createCompareStore", () => {
     store.onMessage({ type: "delta", delta: { version: 4, base: 3, series: [tail] } }, []); // again
     expect(store.compare.charts[1].series[1].x).toEqual([0, 1, 2]);
     expect(drawn).toEqual([4]);
-    store.onMessage({ type: "delta", delta: { version: 7, base: 6 } }, []); // 5 and 6 missed
+    expect(m.state).toBe(store.compare); // the state a saved notebook keeps
+    m.onChange = () => store.onState(); // change:_compare of our own set: not drawn again
+    store.onMessage({ type: "delta", delta: { version: 5, base: 4, terminal: true } }, []);
+    expect(drawn).toEqual([4, 5]);
+    store.onMessage({ type: "delta", delta: { version: 7, base: 6 } }, []); // 6 missed
     store.onMessage({ type: "delta", delta: { version: 8, base: 7 } }, []);
     expect(m.sent).toEqual([{ type: "resync" }]); // once
-    expect(store.compare.version).toBe(4);
+    expect(store.compare.version).toBe(5);
     store.onMessage({ type: "metric_csv", request: 1 }, []); // a chart's answer: not ours
-    expect(drawn).toEqual([4]);
+    expect(drawn).toEqual([4, 5]);
   });
 
   it("takes the whole comparison again from the state", () => {
     const m = model(comparison());
     const store = createCompareStore(m);
     store.resyncing = true;
-    m.get = () => ({ ...comparison(), version: 8 });
+    m.state = { ...comparison(), version: 8 };
     store.onState();
     expect(store.compare.version).toBe(8);
     expect(store.resyncing).toBe(false);

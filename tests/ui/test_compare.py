@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import time
 
 from playwright.sync_api import Page, expect
@@ -188,6 +189,12 @@ def test_a_live_comparison_keeps_its_charts_and_a_reloaded_page_gets_it_whole(
     # A page loaded again, its kernel still running: the whole comparison as it is now,
     # then the deltas after it.
     _save(server, page, "compare-live.ipynb", RUNS_MIME)
+    # The widget state the notebook saved is the comparison as it is now, the delta in it.
+    saved = json.loads((server.root_dir / "compare-live.ipynb").read_text())
+    models = saved["metadata"]["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+    (compare,) = [m["state"]["_compare"] for m in models.values() if "_compare" in m["state"]]
+    (chart,) = [c for c in compare["charts"] if c["name"] == "loss"]
+    assert (chart["stats"][3]["last"], chart["stats"][3]["count"]) == (0.05, 4)
     page.reload()
     page.wait_for_selector(".jp-Notebook")
     expect(live_row.locator("td").nth(1)).to_have_text("0.05", timeout=30_000)
