@@ -282,22 +282,28 @@ export function createLineChart(el, { title, xLabel = "", yLabel = "", height = 
     return new Promise((resolve) => canvas.toBlob(resolve, "image/png"));
   }
 
-  const resize = new ResizeObserver(() => {
-    if (plot) {
-      const width = readableWidth(el);
-      if (Math.abs(width - plot.width) > 4) {
-        internal = true;
-        try {
-          plot.setSize({ width, height });
-        } finally {
-          internal = false;
-        }
+  function fitWidth() {
+    if (!plot) return;
+    const width = readableWidth(el);
+    if (Math.abs(width - plot.width) > 4) {
+      internal = true;
+      try {
+        plot.setSize({ width, height });
+      } finally {
+        internal = false;
       }
     }
-  });
+  }
+  const resize = new ResizeObserver(fitWidth);
   resize.observe(el);
-  // A theme change (JupyterLab's light and dark) redraws the axes in the new colours.
-  const theme = new MutationObserver(() => plot && draw(true));
+  // A theme change (JupyterLab's light and dark) redraws the axes in the new colours. The
+  // page is laid out anew meanwhile, so the width read then can be stale: fit it again.
+  const theme = new MutationObserver(() => {
+    if (!plot) return;
+    draw(true);
+    requestAnimationFrame(fitWidth);
+    setTimeout(fitWidth, 250);
+  });
   theme.observe(document.body, { attributes: true, attributeFilter: ["data-jp-theme-light", "data-jp-theme-name"] });
 
   function destroy() {
