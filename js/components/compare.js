@@ -5,7 +5,7 @@
 // after the first comparison (the view model's delta) into it.
 import { h, replace } from "./dom.js";
 import { formatValue, statusClass } from "./format.js";
-import { createCompareChart } from "./comparechart.js";
+import { createCompareChart, pruneCharts } from "./comparechart.js";
 
 function legend(runs) {
   return h(
@@ -147,16 +147,7 @@ export function createComparison(el, host = {}) {
   function update(compare) {
     title.textContent = `${compare.runs.length} runs side by side`;
     replace(legendSlot, legend(compare.runs));
-    const names = new Set(compare.charts.map((c) => c.name));
-    for (const [name, chart] of charts) {
-      if (!names.has(name)) {
-        chart.destroy();
-        chart.box.remove();
-        charts.delete(name);
-      }
-    }
-    if (!compare.charts.length) replace(grid, h("div", { className: "rw-empty", text: "These runs logged no charted metric." }));
-    else grid.querySelector(":scope > .rw-empty")?.remove();
+    pruneCharts(grid, charts, compare.charts, (chart) => chart.box);
     for (const spec of compare.charts) {
       const series = spec.series.map((s) => ({ label: s.label, colour: s.colour }));
       let chart = charts.get(spec.name);

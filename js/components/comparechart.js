@@ -2,6 +2,7 @@
 // every chart has (smoothing, log y, x = step or time, zoom, PNG, CSV). Where the lines are
 // read again (a zoomed range at full resolution, the runs against time) and where the CSV
 // comes from is the host's: the kernel in a notebook, the server's API in the portal.
+import { h, replace } from "./dom.js";
 import { createChartToolbar, downloadBlob, fileName } from "./chartcontrols.js";
 import { createLineChart } from "../portal/chart.js";
 
@@ -10,6 +11,26 @@ export function alignRuns(spec, answer) {
   const key = (s) => `${s.run}\u0000${s.id ?? "value"}`;
   const byKey = new Map(answer.map((s) => [key(s), s]));
   return spec.series.map((s) => byKey.get(key(s)) ?? { x: [], y: [] });
+}
+
+/**
+ * Keep in `grid` the charts of `specs` alone: a metric no longer compared loses its chart,
+ * and the grid says so when none is left.
+ * @param {HTMLElement} grid
+ * @param {Map<string, {destroy: () => void}>} charts by metric name, changed in place
+ * @param {Array<{name: string}>} specs the charts compared now
+ * @param {(chart: object) => HTMLElement} boxOf the element a chart was put in the grid as
+ */
+export function pruneCharts(grid, charts, specs, boxOf) {
+  const names = new Set(specs.map((c) => c.name));
+  for (const [name, chart] of charts) {
+    if (names.has(name)) continue;
+    chart.destroy();
+    boxOf(chart).remove();
+    charts.delete(name);
+  }
+  if (!specs.length) replace(grid, h("div", { className: "rw-empty", text: "These runs logged no charted metric." }));
+  else grid.querySelector(":scope > .rw-empty")?.remove();
 }
 
 /**

@@ -5,7 +5,7 @@
 import { h, replace } from "../components/dom.js";
 import { statusBadge } from "../components/children.js";
 import { PALETTE } from "./chart.js";
-import { createCompareChart } from "../components/comparechart.js";
+import { createCompareChart, pruneCharts } from "../components/comparechart.js";
 import { downloadBlob, fileName } from "../components/chartcontrols.js";
 
 /**
@@ -60,16 +60,7 @@ export function createCompareView(el, { api, ids, runLink, linkTarget }) {
         answer.runs.map((r) => h("span", { className: "rw-compare-key", dataset: { run: r.id } }, h("span", { className: "rw-swatch", style: { background: colourOf.get(r.id) } }), link(r.id), " ", statusBadge(r.status, r.status_kind))),
       ),
     );
-    const shown = new Set(answer.charts.map((c) => c.name));
-    for (const [name, chart] of charts) {
-      if (!shown.has(name)) {
-        chart.destroy();
-        chart.el.remove();
-        charts.delete(name);
-      }
-    }
-    if (answer.charts.length === 0) replace(grid, h("div", { className: "rw-empty", text: "These runs logged no charted metric." }));
-    else grid.querySelector(":scope > .rw-empty")?.remove();
+    pruneCharts(grid, charts, answer.charts, (chart) => chart.el);
     for (const spec of answer.charts) {
       const series = spec.series.map((s) => ({ label: s.column ? `${names.get(s.run)} · ${s.column}` : names.get(s.run), colour: colourOf.get(s.run) }));
       let chart = charts.get(spec.name);
