@@ -7,6 +7,7 @@
 import { applyCompareDelta, createComparison } from "./components/compare.js";
 import { downloadBlob, fileName } from "./components/chartcontrols.js";
 import { answerBlob, createKernelRequests } from "./kernelrequests.js";
+import { unpackTails } from "./binary.js";
 import "./widget.css";
 import "./compare.css";
 
@@ -14,25 +15,9 @@ import "./compare.css";
 // comparison is kept per widget, by its own id.
 const STORES = new Map();
 
-/** Binary data of the widget protocol (a DataView, or an ArrayBuffer) as a list of numbers. */
-function numbers(data) {
-  if (Array.isArray(data)) return data;
-  if (data instanceof ArrayBuffer) return Array.from(new Float64Array(data.slice(0)));
-  if (data && ArrayBuffer.isView(data)) {
-    return Array.from(new Float64Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength)));
-  }
-  return [];
-}
-
-/** Long line tails come as binary buffers: {"buffer": i} stands for buffers[i] (float64). */
+/** Long line tails come as binary buffers (js/binary.js); the merge makes them lists. */
 export function unpackLines(delta, buffers = []) {
-  const unpack = (line) => {
-    for (const axis of ["x", "y"]) {
-      const ref = line[axis];
-      if (ref && typeof ref === "object" && !Array.isArray(ref) && "buffer" in ref) line[axis] = numbers(buffers[ref.buffer]);
-    }
-  };
-  for (const tail of delta?.series ?? []) unpack(tail);
+  unpackTails(delta?.series ?? [], buffers);
   return delta;
 }
 

@@ -7,6 +7,7 @@ import { createRunPage } from "./page.js";
 import { applyDelta, spliceSeries } from "./state.js";
 import { sentIterationSeries } from "./components/iterations.js";
 import { createFigureControls } from "./widgetcharts.js";
+import { float64s, unpackTails } from "./binary.js";
 import "./widget.css";
 
 // anywidget hands initialize() and each render() a different proxy of one model: key the
@@ -107,17 +108,6 @@ function storeFor(model) {
   return store;
 }
 
-/** Binary data of the widget protocol (a DataView, or an ArrayBuffer) as float64s. */
-function float64s(data) {
-  if (data instanceof Float64Array) return data;
-  if (Array.isArray(data)) return Float64Array.from(data);
-  if (data instanceof ArrayBuffer) return new Float64Array(data.slice(0));
-  if (data && ArrayBuffer.isView(data)) {
-    return new Float64Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
-  }
-  return new Float64Array(0);
-}
-
 /**
  * A view snapshot as the kernel sends it, split into the state kept here (series without
  * their points, as deltas keep it) and each series' points, as tails from the start.
@@ -137,14 +127,7 @@ export function splitSeries(snapshot) {
 
 /** Long series tails come as binary buffers: {"buffer": i} stands for buffers[i] (float64). */
 export function unpackSeries(delta, buffers) {
-  for (const tail of delta?.charts?.data ?? []) {
-    for (const axis of ["x", "y"]) {
-      const ref = tail[axis];
-      if (ref && typeof ref === "object" && !Array.isArray(ref) && "buffer" in ref) {
-        tail[axis] = float64s(buffers[ref.buffer]);
-      }
-    }
-  }
+  unpackTails(delta?.charts?.data ?? [], buffers);
   return delta;
 }
 

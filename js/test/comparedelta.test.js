@@ -94,7 +94,7 @@ describe("applyCompareDelta", () => {
 });
 
 describe("unpackLines", () => {
-  it("reads long lines from their float64 buffers, as plain lists", () => {
+  it("reads long lines from their float64 buffers", () => {
     const x = new Float64Array([0, 1, 2]);
     const y = new Float64Array([3, 4, 5]);
     const delta = unpackLines(
@@ -104,8 +104,8 @@ describe("unpackLines", () => {
       },
       [new DataView(x.buffer), new DataView(y.buffer)],
     );
-    expect(delta.series[0].x).toEqual([0, 1, 2]);
-    expect(delta.series[0].y).toEqual([3, 4, 5]);
+    expect(Array.from(delta.series[0].x)).toEqual([0, 1, 2]);
+    expect(Array.from(delta.series[0].y)).toEqual([3, 4, 5]);
     expect(delta.stats).toEqual([{ chart: "loss", index: 0, row: { run: "a" } }]);
   });
 });

@@ -17,23 +17,30 @@ BINARY_FROM = 64
 LOG_PAGE = 100_000
 
 
-def pack_series(content: dict[str, Any]) -> tuple[dict[str, Any], list[bytes]]:
-    """Move long series tails of a delta message into binary buffers: ``{"buffer": i}``
-    stands for ``buffers[i]`` (little-endian float64), as js/widget.js reads it. The
-    message given is left as it is."""
-    charts = content["delta"].get("charts")
+def pack_tails(tails: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[bytes]]:
+    """Series tails with the long ones' ``x`` and ``y`` moved into binary buffers:
+    ``{"buffer": i}`` stands for ``buffers[i]`` (little-endian float64), as js/binary.js
+    reads it. The tails given are left as they are."""
     buffers: list[bytes] = []
-    if not charts:
-        return content, buffers
-    data = []
-    for tail in charts["data"]:
+    packed_tails = []
+    for tail in tails:
         if len(tail["x"]) >= BINARY_FROM:
-            packed = dict(tail)
+            tail = dict(tail)
             for axis in ("x", "y"):
-                packed[axis] = {"buffer": len(buffers)}
-                buffers.append(np.asarray(tail[axis], "<f8").tobytes())
-            tail = packed
-        data.append(tail)
+                values = tail[axis]
+                tail[axis] = {"buffer": len(buffers)}
+                buffers.append(np.asarray(values, "<f8").tobytes())
+        packed_tails.append(tail)
+    return packed_tails, buffers
+
+
+def pack_series(content: dict[str, Any]) -> tuple[dict[str, Any], list[bytes]]:
+    """A RunDetails delta message with its long series tails in binary buffers
+    (``pack_tails``); the message given is left as it is."""
+    charts = content["delta"].get("charts")
+    if not charts:
+        return content, []
+    data, buffers = pack_tails(charts["data"])
     delta = {**content["delta"], "charts": {**charts, "data": data}}
     return {**content, "delta": delta}, buffers
 

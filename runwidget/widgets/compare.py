@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import anywidget
-import numpy as np
 import traitlets
 
 from runwidget.errors import InvalidValueError
@@ -35,7 +34,7 @@ from runwidget.view.compare import COMPARE_POINTS, MAX_RUNS, CompareView
 from runwidget.view.summary import compare_summary_html
 from runwidget.widgets._charts import CHART_REQUESTS, compare_chart_request
 from runwidget.widgets._poller import PROBE_INTERVAL, ChangeGate, Poller
-from runwidget.widgets._transport import BINARY_FROM, Transport, json_size
+from runwidget.widgets._transport import Transport, json_size, pack_tails
 from runwidget.widgets.reopen import runs_reference
 
 logger = logging.getLogger("runwidget")
@@ -44,24 +43,12 @@ STATIC = Path(__file__).resolve().parent.parent / "static"
 
 
 def pack_lines(delta: dict[str, Any]) -> tuple[dict[str, Any], list[bytes]]:
-    """A comparison delta with its long line tails (``BINARY_FROM`` points or more: a line
-    downsampled again, or a run's first read) moved into binary buffers:
-    ``{"buffer": i}`` stands for ``buffers[i]`` (little-endian float64), as js/compare.js
-    reads it. The delta given is left as it is."""
-    buffers: list[bytes] = []
-
-    def pack(line: dict[str, Any]) -> dict[str, Any]:
-        if len(line["x"]) < BINARY_FROM:
-            return line
-        packed = dict(line)
-        for axis in ("x", "y"):
-            packed[axis] = {"buffer": len(buffers)}
-            buffers.append(np.asarray(line[axis], "<f8").tobytes())
-        return packed
-
+    """A comparison delta with its long line tails (a line downsampled again, or a run's
+    first read) in binary buffers (``pack_tails``); the delta given is left as it is."""
     if "series" not in delta:
-        return delta, buffers
-    return {**delta, "series": [pack(tail) for tail in delta["series"]]}, buffers
+        return delta, []
+    series, buffers = pack_tails(delta["series"])
+    return {**delta, "series": series}, buffers
 
 
 def runs_of(obj: Any) -> list[Any]:
