@@ -1,7 +1,7 @@
 """Alerts in the SQL store (``rw_alerts``): the part of ``SqlStore`` that records and lists them.
 
 A mixin: ``SqlStore`` inherits it and gives it its connections (``_reading``, ``_writing``),
-its run keys (``_run_key``) and its backend (``_sqlite``).
+its run keys (``_run_key``), its backend (``_sqlite``) and its ``IN`` (``_one_of``).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from runwidget.store.records import AlertKind, AlertLevel, AlertRecord
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
 
-    from sqlalchemy import Connection
+    from sqlalchemy import ColumnElement, Connection
 
 # Any constant: serialises alert writers on PostgreSQL, so that seqs follow commit order.
 _PG_ALERT_LOCK = 0x52574150
@@ -39,6 +39,7 @@ class SqlAlerts:
         def _run_key(self, conn: Connection, run_id: str) -> int: ...
         def _next_seq(self, conn: Connection) -> int: ...
         def get_run(self, run_id: str) -> Any: ...
+        def _one_of(self, column: ColumnElement[Any], values: list[str]) -> ColumnElement[bool]: ...
 
     def add_alert(
         self,
@@ -98,7 +99,7 @@ class SqlAlerts:
         else:
             ids = list(dict.fromkeys(run_ids))
             queries = [
-                base.where(s.runs.c.id.in_(ids[i : i + _IDS_PER_QUERY]))
+                base.where(self._one_of(s.runs.c.id, ids[i : i + _IDS_PER_QUERY]))
                 for i in range(0, len(ids), _IDS_PER_QUERY)
             ]
         if limit is not None:
@@ -121,7 +122,7 @@ class SqlAlerts:
                 grouped = conn.execute(
                     select(s.runs.c.id, func.count(), func.max(a.seq))
                     .join(s.runs, s.runs.c.key == a.run_key)
-                    .where(s.runs.c.id.in_(chunk))
+                    .where(self._one_of(s.runs.c.id, chunk))
                     .group_by(s.runs.c.id)
                 ).all()
                 if not grouped:
@@ -130,7 +131,7 @@ class SqlAlerts:
                     select(s.runs.c.id, a.level)
                     .distinct()
                     .join(s.runs, s.runs.c.key == a.run_key)
-                    .where(s.runs.c.id.in_(chunk))
+                    .where(self._one_of(s.runs.c.id, chunk))
                 ).all()
                 latest = dict(
                     conn.execute(
