@@ -686,10 +686,10 @@ def sql_ms(uri: str, query: str, params: list[Any]) -> float:
 
     for p in params:
         sent.clear()
-        event.listen(store._engine, "before_cursor_execute", capture)
+        event.listen(store._read_engine, "before_cursor_execute", capture)
         QUERIES[query](store, p)
-        event.remove(store._engine, "before_cursor_execute", capture)
-        raw = store._engine.raw_connection()
+        event.remove(store._read_engine, "before_cursor_execute", capture)
+        raw = store._read_engine.raw_connection()
         try:
             begin = time.perf_counter()
             for statement, parameters in sent:

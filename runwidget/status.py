@@ -27,7 +27,7 @@ def effective_status(
 
     ``timeout`` defaults to ``$RUNWIDGET_HEARTBEAT_TIMEOUT`` (60 s).
     """
+    if status not in ALIVE or heartbeat is None:
+        return status  # without reading the setting: a list of 500 ended runs asks 500 times
     limit = _settings.heartbeat_timeout() if timeout is None else timeout
-    if status in ALIVE and heartbeat is not None and now - heartbeat > limit:
-        return NOT_RESPONDING
-    return status
+    return NOT_RESPONDING if now - heartbeat > limit else status

@@ -214,6 +214,8 @@ def test_update_run_removes_tags_then_merges(store_uri):
 def test_postgresql_reads_take_one_round_trip_and_idle_connections_are_pinged(
     postgres_uri, postgres_server, monkeypatch
 ):
+    import psycopg
+
     from runwidget.errors import StoreUnavailableError
     from runwidget.store import sql
 
@@ -223,12 +225,14 @@ def test_postgresql_reads_take_one_round_trip_and_idle_connections_are_pinged(
         sent = []
         from sqlalchemy import event
 
-        event.listen(store._engine, "before_cursor_execute", lambda *a: sent.append(a[2]))
+        event.listen(store._read_engine, "before_cursor_execute", lambda *a: sent.append(a[2]))
         store.get_run(run.id)
         store.change_cursor()
         assert len(sent) == 2  # no ping: the connection was used moments ago
         with store._reading() as conn:  # and no transaction around a read
-            assert conn.connection.driver_connection.autocommit
+            driver = conn.connection.driver_connection
+            assert driver.autocommit
+            assert driver.cursor().format == psycopg.pq.Format.BINARY  # results not as text
 
         def end_connections():
             with postgres_server.connect(autocommit=True) as admin:

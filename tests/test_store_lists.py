@@ -222,6 +222,22 @@ def test_summaries_equal_a_full_read(store):
     assert store.metric_summaries([run.id], names=[]) == {run.id: {}}
 
 
+def test_a_page_of_records_decodes_its_json_at_once_and_a_bad_value_still_fails_alone():
+    def row(key, properties, tags="{}", arguments="[]"):
+        head = (f"r{key}", "exp", None, key, f"run {key}", "interactive", "Completed", 1.0)
+        return (*head, None, None, None, properties, tags, None, None, "local", arguments, key, key)
+
+    rows = [row(1, '{"a": [1, 2.5, "<b>x</b>"]}', '{"t": null}'), row(2, "{}", "{}", '["--lr"]')]
+    records = sql_lists.run_records(rows)
+    assert records == [sql_lists.run_record(r) for r in rows]
+    assert records[0].properties == {"a": [1, 2.5, "<b>x</b>"]} and records[1].arguments == ["--lr"]
+    # Two values in one column would shift every later run's fields in one decoding: the
+    # page is decoded run by run instead, and the run at fault is the one that fails.
+    with pytest.raises(ValueError):
+        sql_lists.run_records([rows[0], row(3, '{"a": 1}, {"b": 2}'), rows[1]])
+    assert sql_lists.run_records([]) == []
+
+
 def test_summaries_of_two_processes_logging_one_metric(store, store_uri, tmp_path):
     run = store.create_run("two")
     script = tmp_path / "log.py"

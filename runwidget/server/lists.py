@@ -93,8 +93,10 @@ class CountCache:
         self._totals: dict[RunFilter, tuple[int, float, RunTotal]] = {}
         self._lock = threading.Lock()
 
-    def total(self, where: RunFilter) -> RunTotal:
-        cursor = self.store.change_cursor()
+    def total(self, where: RunFilter, cursor: int | None = None) -> RunTotal:
+        """``cursor``: the store's change cursor when the caller has just read it."""
+        if cursor is None:
+            cursor = self.store.change_cursor()
         now = time.monotonic()
         with self._lock:
             known = self._totals.get(where)

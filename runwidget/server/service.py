@@ -227,7 +227,7 @@ class RunService:
             tags=tuple((name, None) for name in (tag or "").split(",") if name.strip()),
         )
         # Read first: a run changed while the page is read shows in the next poll.
-        cursor = self.store.change_cursor()
+        cursor = store_cursor = self.store.change_cursor()
         after_token = None
         if since is not None:
             records = self.store.changed_runs(where, since=since, limit=limit)
@@ -251,7 +251,7 @@ class RunService:
                 )
             self._add_stats(records, rows, stats)
         # Above RunStore.total_runs's bound, the database's estimate: shown as "about N".
-        total = self.counts.total(where)
+        total = self.counts.total(where, store_cursor)
         return {
             "runs": rows,
             "total": total.count,

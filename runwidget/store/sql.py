@@ -73,6 +73,35 @@ def _ping_when_idle(engine: Any) -> None:
             raise exc.DisconnectionError("the pooled connection did not answer a ping")
 
 
+def _pg_engine(url: Any, **options: Any) -> Any:
+    """An engine of PostgreSQL connections (``options``: SQLAlchemy's), pinged when idle."""
+    if url.drivername in ("postgresql", "postgres"):
+        url = url.set(drivername="postgresql+psycopg")
+    # libpq counts whole seconds and takes at least 2.
+    timeout = max(2, round(connect_timeout()))
+    engine = create_engine(
+        url, pool_size=4, max_overflow=8, connect_args={"connect_timeout": timeout}, **options
+    )
+    _ping_when_idle(engine)
+    return engine
+
+
+def _read_binary(engine: Any) -> None:
+    """Have the server send results in its binary format: floats, integers and arrays are
+    copied, not printed as text by the server and parsed by the client (a page of 100 runs:
+    0.78 -> 0.48 ms of client CPU; of 500: 2.4 -> 1.3 ms). Text reads the same either way."""
+    import psycopg
+
+    class BinaryCursor(psycopg.Cursor[Any]):
+        def __init__(self, connection: Any, **options: Any) -> None:
+            super().__init__(connection, **options)
+            self.format = psycopg.pq.Format.BINARY
+
+    @event.listens_for(engine, "connect")
+    def _binary(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.cursor_factory = BinaryCursor
+
+
 class SqlStore(SqlRuns, SqlData, SqlAlerts, SqlModels, SqlRunLists, RunStore):
     """A run store in SQLite (WAL mode, many processes may write one file) or PostgreSQL.
 
@@ -96,26 +125,21 @@ class SqlStore(SqlRuns, SqlData, SqlAlerts, SqlModels, SqlRunLists, RunStore):
             self._engine = self._sqlite_engine(url)
             self._mark = "?"
         else:
-            if url.drivername in ("postgresql", "postgres"):
-                url = url.set(drivername="postgresql+psycopg")
-            # libpq counts whole seconds and takes at least 2.
-            timeout = max(2, round(connect_timeout()))
-            self._engine = create_engine(
-                url,
-                pool_size=4,
-                max_overflow=8,
-                connect_args={"connect_timeout": timeout},
-            )
-            _ping_when_idle(self._engine)
+            self._engine = _pg_engine(url)
             self._mark = "%s"
-        # Reads run outside a transaction on PostgreSQL: in READ COMMITTED each statement
-        # reads its own snapshot anyway, and a read then costs one round trip to the server
-        # instead of three (BEGIN, the query, ROLLBACK). SQLite's driver is in autocommit.
+        # Reads run outside a transaction on PostgreSQL, from a pool of their own whose
+        # connections stay in autocommit: in READ COMMITTED each statement reads its own
+        # snapshot anyway, and a read then costs one round trip instead of three (BEGIN, the
+        # query, ROLLBACK). Switching a shared connection to autocommit and back at each
+        # read costs as much again (0.45 -> 0.23 ms of client CPU, 1.1 -> 0.3 ms per read).
+        # SQLite's driver is in autocommit.
         self._read_engine = (
             self._engine
             if self._sqlite
-            else self._engine.execution_options(isolation_level="AUTOCOMMIT")
+            else _pg_engine(url, isolation_level="AUTOCOMMIT", pool_reset_on_return=None)
         )
+        if not self._sqlite:
+            _read_binary(self._read_engine)
         self._run_keys: dict[str, int] = {}
         self._sql: dict[str, str] = {}
         # Block summaries this process writes, per (run key, metric); None for a metric that
@@ -169,6 +193,11 @@ class SqlStore(SqlRuns, SqlData, SqlAlerts, SqlModels, SqlRunLists, RunStore):
                     f"run store {self._display} is read-only ({_first_line(e.orig)}): make the "
                     "file and its directory writable by this user, or pass another store"
                 ) from e
+            if e.connection_invalidated and self._read_engine is not self._engine:
+                # The server went away: SQLAlchemy makes this engine's pool again; the
+                # other pool's connections are as dead, and would fail one statement more.
+                self._engine.dispose()
+                self._read_engine.dispose()
             raise StoreUnavailableError(
                 f"run store {self._display} is unreachable: {_first_line(e.orig)}"
             ) from e
@@ -205,6 +234,8 @@ class SqlStore(SqlRuns, SqlData, SqlAlerts, SqlModels, SqlRunLists, RunStore):
     def close(self) -> None:
         self._gate.close()
         self._engine.dispose()
+        if self._read_engine is not self._engine:
+            self._read_engine.dispose()
 
     # -- schema ----------------------------------------------------------------------------
     def _open(self) -> None:

@@ -28,7 +28,7 @@ from runwidget.store.records import (
     RunRecord,
     TargetRecord,
 )
-from runwidget.store.sql_lists import run_record, select_runs
+from runwidget.store.sql_lists import run_record, run_records, select_runs
 
 logger = logging.getLogger("runwidget")
 
@@ -260,7 +260,7 @@ class SqlRuns:
             rows = conn.execute(query).all()
         if experiment is not None and not rows and since == 0:
             self._require_experiment(experiment)
-        return [run_record(r) for r in rows]
+        return run_records(rows)
 
     def _require_experiment(self, name: str) -> None:
         with self._reading() as conn:
