@@ -70,10 +70,15 @@ def _check_drawn(root: Locator) -> None:
     expect(panels.nth(0).locator("polyline")).to_have_count(2)
     expect(root.locator(".rw-plot-histogram")).to_have_count(2)
     expect(root.locator(".rw-plot-histogram .rw-plot-bar")).to_have_count(8)
-    # The diagonal and the curves are inside the 0..1 frame.
-    box = panels.nth(0).locator(".rw-plot-frame").bounding_box()
-    curve = panels.nth(0).locator("polyline").first.bounding_box()
-    assert box and curve and curve["width"] > box["width"] * 0.8
+    # The diagonal and the curves are inside the 0..1 frame. Read until both are laid out:
+    # a live refresh may redraw the panel between the two reads (a box is None then).
+    frame, line = panels.nth(0).locator(".rw-plot-frame"), panels.nth(0).locator("polyline").first
+    for _ in range(50):
+        box, curve = frame.bounding_box(), line.bounding_box()
+        if box and curve:
+            break
+        root.page.wait_for_timeout(100)
+    assert box and curve and curve["width"] > box["width"] * 0.8, (box, curve)
 
 
 def test_widget_draws_the_confusion_matrix_and_accuracy_table(jupyter_server, page: Page) -> None:
