@@ -137,12 +137,12 @@ class SqlStore(SqlRuns, SqlData, SqlAlerts, SqlModels, SqlRunLists, RunStore):
         # query, ROLLBACK). Switching a shared connection to autocommit and back at each
         # read costs as much again (0.45 -> 0.23 ms of client CPU, 1.1 -> 0.3 ms per read).
         # SQLite's driver is in autocommit.
-        self._read_engine = (
-            self._engine
-            if self._sqlite
-            else _pg_engine(url, isolation_level="AUTOCOMMIT", pool_reset_on_return=None)
-        )
-        if not self._sqlite:
+        if self._sqlite:
+            self._read_engine = self._engine
+        else:
+            self._read_engine = _pg_engine(
+                url, isolation_level="AUTOCOMMIT", pool_reset_on_return=None
+            )
             _read_binary(self._read_engine)
         self._run_keys: dict[str, int] = {}
         self._sql: dict[str, str] = {}
