@@ -200,6 +200,9 @@ def bench_read_while_busy(tmp: Path, big: int) -> None:
     reads = {
         "first read (block summaries)": lambda: store.read_metric_columns(run.id, blocks_from=251),
         "10,000 new points": lambda: store.read_metric_columns(run.id, since=top - 10_000),
+        # The whole history, as the columns a chart takes and as point objects.
+        "every point, as columns": lambda: store.read_metric_columns(run.id),
+        "every point, as points": lambda: store.read_metrics(run.id),
     }
     stop = threading.Event()
 

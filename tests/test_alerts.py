@@ -244,7 +244,7 @@ def test_a_slow_or_dead_webhook_never_blocks_training(experiment, monkeypatch):
             run.alert(f"alert {i}")
             run.log("loss", math.nan if i == 3 else 0.1)
         took = time.perf_counter() - started
-        assert took < 0.5, took
+        assert took < 2.5, took  # one alert waited on would cost 3 s, twenty 60 s
         run.complete()
     finally:
         receiver.close()

@@ -61,7 +61,7 @@ def test_columns_match_the_points(store_uri: str) -> None:
 
 
 @pytest.mark.slow
-def test_a_million_points_read_quickly(sqlite_uri: str) -> None:
+def test_a_million_points_read_as_columns(sqlite_uri: str) -> None:
     store = SqlStore(sqlite_uri)
     try:
         run = store.create_run("columns")
@@ -69,11 +69,9 @@ def test_a_million_points_read_quickly(sqlite_uri: str) -> None:
         for name in ("a", "b", "c", "d", "e"):
             rows = [(name, "scalar", float(i), float(i % 97), now) for i in range(200_000)]
             store.write({run.id: Batch(metrics=rows)})
-        started = time.perf_counter()
+        # How fast: bench/bench_store.py ("every point, as columns").
         columns, _ = store.read_metric_columns(run.id)
-        took = time.perf_counter() - started
         assert [len(c) for c in columns] == [200_000] * 5
         assert columns[2].step[-1] == 199_999 and columns[2].value[96] == 96
-        assert took < 5, took  # about 1 s here; read_metrics takes about 9 s
     finally:
         store.close()
