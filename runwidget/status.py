@@ -18,6 +18,8 @@ ALL = (NOT_STARTED, QUEUED, STARTING, RUNNING, FINALIZING, COMPLETED, FAILED, CA
 TERMINAL = frozenset({COMPLETED, FAILED, CANCELED})
 # Statuses in which something is expected to beat the run's heartbeat.
 ALIVE = frozenset({STARTING, RUNNING, FINALIZING})
+# What the lists call active: not ended yet (waiting, going, or gone silent).
+ACTIVE = tuple(s for s in ALL if s not in TERMINAL)
 
 
 def effective_status(

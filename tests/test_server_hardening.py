@@ -9,6 +9,7 @@ import contextlib
 import http.client
 import json
 import logging
+import math
 import select
 import socket
 import threading
@@ -27,6 +28,7 @@ from pytest_jupyter.pytest_tornasync import *  # noqa: F403
 from tornado.httpclient import HTTPClientError
 
 from runwidget import Experiment, Workspace
+from runwidget.server.handlers import _finite, json_text
 from runwidget.server.standalone import serve
 from tests import test_server_api as _api
 
@@ -192,6 +194,24 @@ def _get(fetch, *path: str, **params: str) -> dict:
 def _one(body: dict, run_id: str) -> dict:
     (row,) = [r for r in body["runs"] if r["id"] == run_id]
     return row
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"runs": [{"id": "a", "m": {"loss": {"last": math.nan, "min": -math.inf}}}, {"id": "b"}]},
+        [1.5, [math.inf, "NaN", ":NaN,"], {"k": (math.nan,)}, None, True, "é\u2028<b>"],
+        {"finite": 0.1, "deep": [[[[-math.inf]]]], "text": 'a "quoted" \\ NaN'},
+        {1: math.nan, "x": [math.nan]},  # a key JSON turns into a string
+        {'say "hi" \\ é': {"<b>\n": math.inf}},  # keys escaped as JSON escapes them
+        math.nan,
+        {"no": ["non-finite", 1e308, -0.0]},
+    ],
+)
+def test_json_text_is_the_json_of_its_data_with_non_finite_numbers_as_strings(data) -> None:
+    expected = json.dumps(_finite(data), allow_nan=False, separators=(",", ":"))
+    assert json_text(data) == expected
+    assert json.loads(json_text(data)) == json.loads(expected)
 
 
 def test_nan_tag_in_run_list(fetch, nan_run) -> None:

@@ -311,7 +311,26 @@ def test_counts_by_target_and_experiment(store):
     assert store.run_counts("experiment")["x"] == {st.NOT_STARTED: 1, st.NOT_RESPONDING: 1}
     store.get_or_create_experiment("empty")
     summaries = store.experiment_summaries()
-    assert summaries["x"]["runs"] == 2 and summaries["empty"] == {"runs": 0, "last_created": None}
+    assert summaries["x"]["runs"] == 2 and summaries["x"]["active"] == 2
+    assert summaries["empty"] == {"runs": 0, "active": 0, "last_created": None}
+
+
+def test_experiment_summaries_equal_what_the_runs_say(store):
+    parent = store.create_run("x", status=st.RUNNING, started=time.time())
+    child = store.create_run("x", parent_id=parent.id, status=st.QUEUED)
+    other = store.create_run("y")
+    store.update_run(other.id, status=st.FAILED, ended=time.time())
+    store.update_run(child.id, status=st.COMPLETED, ended=time.time())
+    store.update_run(parent.id, status=st.RUNNING, tags={"more": 1})  # not a new run
+    summaries = store.experiment_summaries()
+    # Top-level runs only; active runs children included; the newest creation of all.
+    assert summaries["x"] == {
+        "runs": 1, "active": 1, "last_created": store.get_run(child.id).created,
+    }  # fmt: skip
+    assert summaries["y"] == {"runs": 1, "active": 0, "last_created": other.created}
+    store.create_run("x", status=st.RUNNING, started=time.time() - 3600)
+    assert store.run_counts("experiment")["x"][st.NOT_RESPONDING] == 1  # active all the same
+    assert store.experiment_summaries()["x"]["active"] == 2
 
 
 def test_postgresql_search_uses_a_trigram_index(postgres_uri):
@@ -395,5 +414,9 @@ def test_processes_creating_one_new_experiment_at_once(store_uri, tmp_path):
     try:
         assert store.count_runs() == 20
         assert sorted(e.name for e in store.list_experiments()) == [f"new-{i}" for i in range(5)]
+        # Each process's create_run counted once in its experiment's row.
+        assert {name: e["runs"] for name, e in store.experiment_summaries().items()} == {
+            f"new-{i}": 4 for i in range(5)
+        }
     finally:
         store.close()

@@ -137,6 +137,30 @@ def test_version_2_store_gets_compute_targets(tmp_path):
         store.close()
 
 
+def test_version_4_store_gets_experiment_counts(tmp_path):
+    path = tmp_path / "runs.db"
+    store = SqlStore(f"sqlite:///{path}")
+    parent = store.create_run("old")
+    store.create_run("old", parent_id=parent.id)
+    last = store.create_run("old")
+    store.get_or_create_experiment("empty")
+    store.close()
+    with sqlite3.connect(path) as conn:
+        for column in ("runs", "last_created"):
+            conn.execute(f"ALTER TABLE rw_experiments DROP COLUMN {column}")
+        conn.execute("UPDATE rw_meta SET value = '4' WHERE key = 'schema_version'")
+    store = SqlStore(f"sqlite:///{path}")
+    try:
+        assert store.experiment_summaries() == {
+            "old": {"runs": 2, "active": 3, "last_created": last.created},
+            "empty": {"runs": 0, "active": 0, "last_created": None},
+        }
+        store.create_run("old")
+        assert store.experiment_summaries()["old"]["runs"] == 3
+    finally:
+        store.close()
+
+
 def test_unmigratable_schema(tmp_path, monkeypatch):
     path = tmp_path / "runs.db"
     SqlStore(f"sqlite:///{path}").close()

@@ -12,8 +12,6 @@ from typing import Any
 from runwidget import status as st
 from runwidget.store import RunFilter, RunRecord, RunStore, RunTotal
 
-# Statuses the filter "active" selects: queued and running, not ended.
-ACTIVE = tuple(s for s in st.ALL if s not in st.TERMINAL)
 # How a target's runs are counted: waiting for it, on it, done.
 WAITING = frozenset({st.NOT_STARTED, st.QUEUED})
 LOCAL_TARGET = "local"

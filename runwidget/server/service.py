@@ -15,7 +15,6 @@ from runwidget import status as st
 from runwidget._version import __version__
 from runwidget.errors import InvalidValueError, MetricNotFoundError
 from runwidget.server.lists import (
-    ACTIVE,
     CountCache,
     CursorCache,
     count_kind,
@@ -42,7 +41,7 @@ MAX_PAGE = 1000
 MAX_STATS_RUNS = 500
 MAX_COMPARE_RUNS = 12
 LOG_PAGE = 5000
-STATUS_ALIASES = {"active": ACTIVE, "ended": tuple(st.TERMINAL)}
+STATUS_ALIASES = {"active": st.ACTIVE, "ended": tuple(st.TERMINAL)}
 
 
 def run_json(record: RunRecord, now: float, children: int = 0) -> dict[str, Any]:
@@ -147,13 +146,12 @@ class RunService:
         included), and its last activity; the most recently active first."""
         cursor = self.store.change_cursor()
         summaries = self.whole_store.get("experiments", self.store.experiment_summaries)
-        counts = self.whole_store.get("by experiment", lambda: self.store.run_counts("experiment"))
         found = [
             {
                 "name": exp.name,
                 "created": exp.created,
                 "runs": summaries.get(exp.name, {}).get("runs", 0),
-                "active": sum(n for s, n in counts.get(exp.name, {}).items() if s in ACTIVE),
+                "active": summaries.get(exp.name, {}).get("active", 0),
                 "last_created": summaries.get(exp.name, {}).get("last_created"),
             }
             for exp in self.store.list_experiments()

@@ -33,7 +33,7 @@ from sqlalchemy import (
 from runwidget.store.derived import NUMERIC_POINT, search_text, tag_rows
 
 # Bump when the schema changes, and add the step from the previous version to MIGRATIONS.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # SQLite only makes a rowid alias (cheap appends, no extra index) of "INTEGER PRIMARY KEY".
 SeqKey = BigInteger().with_variant(Integer, "sqlite")
@@ -62,6 +62,11 @@ experiments = Table(
     Column("id", SeqKey, primary_key=True, autoincrement=True),
     Column("name", String(255), nullable=False, unique=True),
     Column("created", Double, nullable=False),
+    # Kept by create_run (runs are never moved or deleted), so that the list of
+    # experiments reads this table, not every run: its top-level runs, and its newest
+    # run's creation (children included).
+    Column("runs", BigInteger, nullable=False, server_default="0"),
+    Column("last_created", Double),
 )
 
 runs = Table(
@@ -102,6 +107,8 @@ runs = Table(
     Index("rw_runs_target_created", "target", "created", "key"),
     # Which alive runs stopped beating (NotResponding) without reading the others.
     Index("rw_runs_status_heartbeat", "status", "heartbeat"),
+    # Each experiment's active runs, counted from the index alone.
+    Index("rw_runs_status_experiment", "status", "experiment_id"),
 )
 
 # Each run's tags, one row per tag, for filters by tag (the run row keeps them as JSON).
@@ -288,8 +295,30 @@ def _add_lists_and_summaries(conn: Connection) -> None:
     )
 
 
+# What create_run keeps in rw_experiments, counted from the runs there are.
+COUNT_EXPERIMENT_RUNS = (
+    "UPDATE rw_experiments SET "
+    "runs = (SELECT COUNT(*) FROM rw_runs r "
+    "WHERE r.experiment_id = rw_experiments.id AND r.parent_id IS NULL), "
+    "last_created = (SELECT MAX(r.created) FROM rw_runs r "
+    "WHERE r.experiment_id = rw_experiments.id)"
+)
+
+
+def _add_experiment_counts(conn: Connection) -> None:
+    have = {c["name"] for c in inspect(conn).get_columns("rw_experiments")}
+    for column in ("runs BIGINT NOT NULL DEFAULT 0", "last_created DOUBLE PRECISION"):
+        if column.split()[0] not in have:
+            conn.exec_driver_sql(f"ALTER TABLE rw_experiments ADD COLUMN {column}")
+    conn.exec_driver_sql(COUNT_EXPERIMENT_RUNS)
+    next(i for i in runs.indexes if i.name == "rw_runs_status_experiment").create(
+        conn, checkfirst=True
+    )
+
+
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     1: _add_metric_blocks,
     2: _add_compute_targets,
     3: _add_lists_and_summaries,
+    4: _add_experiment_counts,
 }

@@ -12,7 +12,7 @@ from collections.abc import Collection, Mapping
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, exc, func, select, update
+from sqlalchemy import Connection, case, exc, func, or_, select, update
 
 from runwidget.errors import (
     ExperimentNotFoundError,
@@ -158,6 +158,16 @@ class SqlRuns:
                 key = inserted[0]
                 if tags:
                     conn.execute(s.run_tags.insert(), tag_rows(key, tags))
+                newest = s.experiments.c.last_created
+                conn.execute(
+                    update(s.experiments)
+                    .where(s.experiments.c.id == experiment_id)
+                    .values(
+                        runs=s.experiments.c.runs + (1 if parent_id is None else 0),
+                        last_created=case((or_(newest.is_(None), newest < now), now),
+                                          else_=newest),
+                    )
+                )  # fmt: skip
         except StoreError as e:
             if isinstance(e.__cause__, exc.IntegrityError):
                 raise InvalidValueError(f"run id {run_id!r} already exists") from e
