@@ -389,7 +389,9 @@ class BulkWriter:
 
     def finish(self, bulk: BulkRows, analyse: bool = True) -> None:
         self.conn.execute(f"UPDATE rw_counters SET value = {bulk.seq} WHERE name = 'runs'")
-        self.conn.execute(s.COUNT_EXPERIMENT_RUNS)  # what create_run keeps, counted once
+        # What create_run keeps, counted once.
+        self.conn.execute(s.COUNT_EXPERIMENT_RUNS)
+        self.conn.execute(s.COUNT_TARGET_RUNS)
         from sqlalchemy import create_engine
         from sqlalchemy.schema import CreateIndex
 
@@ -438,6 +440,7 @@ def table_dump(uri: str) -> dict[str, list[tuple]]:
         "rw_metric_summaries": f"SELECT {', '.join(SUMMARY_COLUMNS)} FROM rw_metric_summaries "
         "ORDER BY run_key, name",
         "rw_counters": "SELECT name, value FROM rw_counters ORDER BY name",
+        "rw_target_runs": "SELECT target, runs FROM rw_target_runs ORDER BY target",
     }
     with engine.connect() as conn:
         dump = {name: [tuple(row) for row in conn.execute(text(q))] for name, q in queries.items()}
@@ -460,7 +463,7 @@ def reads(store: SqlStore) -> list[Any]:
     seen.append(json.dumps(summaries, sort_keys=True))
     seen.append(store.change_cursor())
     seen.append(sorted(str(v) for v in store.run_versions([r.id for r in every]).items()))
-    seen.append(store.run_counts("target"))
+    seen.append(store.target_summaries())
     seen.append(sorted(store.experiment_summaries().items()))
     return seen
 

@@ -301,14 +301,15 @@ def test_change_probe(store, store_uri, tmp_path):
 
 def test_counts_by_target_and_experiment(store):
     store.create_run("x", target="ray")
-    store.create_run("x", status=st.RUNNING, started=time.time() - 600, target="ray")
+    stale = store.create_run("x", status=st.RUNNING, started=time.time() - 600, target="ray")
+    ended = store.create_run("x", parent_id=stale.id, target="ray")
+    store.update_run(ended.id, status=st.FAILED, ended=time.time())
     store.create_run("y")
-    counts = store.run_counts("target")
-    assert counts == {
-        "ray": {st.NOT_STARTED: 1, st.NOT_RESPONDING: 1},
-        "local": {st.NOT_STARTED: 1},
+    assert store.target_summaries() == {
+        # A run gone silent counts as what it last said (the compute page: running).
+        "ray": {"runs": 3, "active": {st.NOT_STARTED: 1, st.RUNNING: 1}},
+        "local": {"runs": 1, "active": {st.NOT_STARTED: 1}},
     }
-    assert store.run_counts("experiment")["x"] == {st.NOT_STARTED: 1, st.NOT_RESPONDING: 1}
     store.get_or_create_experiment("empty")
     summaries = store.experiment_summaries()
     assert summaries["x"]["runs"] == 2 and summaries["x"]["active"] == 2
@@ -328,9 +329,8 @@ def test_experiment_summaries_equal_what_the_runs_say(store):
         "runs": 1, "active": 1, "last_created": store.get_run(child.id).created,
     }  # fmt: skip
     assert summaries["y"] == {"runs": 1, "active": 0, "last_created": other.created}
-    store.create_run("x", status=st.RUNNING, started=time.time() - 3600)
-    assert store.run_counts("experiment")["x"][st.NOT_RESPONDING] == 1  # active all the same
-    assert store.experiment_summaries()["x"]["active"] == 2
+    store.create_run("x", status=st.RUNNING, started=time.time() - 3600)  # not responding
+    assert store.experiment_summaries()["x"]["active"] == 2  # active all the same
 
 
 def test_postgresql_search_uses_a_trigram_index(postgres_uri):
@@ -414,9 +414,10 @@ def test_processes_creating_one_new_experiment_at_once(store_uri, tmp_path):
     try:
         assert store.count_runs() == 20
         assert sorted(e.name for e in store.list_experiments()) == [f"new-{i}" for i in range(5)]
-        # Each process's create_run counted once in its experiment's row.
+        # Each process's create_run counted once in its experiment's and target's rows.
         assert {name: e["runs"] for name, e in store.experiment_summaries().items()} == {
             f"new-{i}": 4 for i in range(5)
         }
+        assert store.target_summaries()["local"]["runs"] == 20
     finally:
         store.close()

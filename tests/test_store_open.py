@@ -6,6 +6,7 @@ import sqlite3
 
 import pytest
 
+from runwidget import status as st
 from runwidget.errors import SchemaVersionError, StoreError, StoreUnavailableError
 from runwidget.store import Batch, SqlStore, default_store_uri, open_store, resolve_store_uri
 from runwidget.store import schema as schema_module
@@ -137,7 +138,7 @@ def test_version_2_store_gets_compute_targets(tmp_path):
         store.close()
 
 
-def test_version_4_store_gets_experiment_counts(tmp_path):
+def test_version_4_store_gets_experiment_and_target_counts(tmp_path):
     path = tmp_path / "runs.db"
     store = SqlStore(f"sqlite:///{path}")
     parent = store.create_run("old")
@@ -148,6 +149,8 @@ def test_version_4_store_gets_experiment_counts(tmp_path):
     with sqlite3.connect(path) as conn:
         for column in ("runs", "last_created"):
             conn.execute(f"ALTER TABLE rw_experiments DROP COLUMN {column}")
+        conn.execute("DROP TABLE rw_target_runs")
+        conn.execute("DROP INDEX rw_runs_status_target")
         conn.execute("UPDATE rw_meta SET value = '4' WHERE key = 'schema_version'")
     store = SqlStore(f"sqlite:///{path}")
     try:
@@ -155,8 +158,10 @@ def test_version_4_store_gets_experiment_counts(tmp_path):
             "old": {"runs": 2, "active": 3, "last_created": last.created},
             "empty": {"runs": 0, "active": 0, "last_created": None},
         }
+        assert store.target_summaries() == {"local": {"runs": 3, "active": {st.NOT_STARTED: 3}}}
         store.create_run("old")
         assert store.experiment_summaries()["old"]["runs"] == 3
+        assert store.target_summaries()["local"]["runs"] == 4
     finally:
         store.close()
 

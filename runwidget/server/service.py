@@ -163,10 +163,11 @@ class RunService:
         """Every compute target, ``local`` first, with counts of its runs queued, running
         and ended; a target that runs name but that is no longer attached is listed too."""
         counts: dict[str, dict[str, int]] = {}
-        by_target = self.whole_store.get("by target", lambda: self.store.run_counts("target"))
-        for name, by_status in by_target.items():
+        by_target = self.whole_store.get("by target", self.store.target_summaries)
+        for name, found in by_target.items():
             item = counts.setdefault(name or "local", {"queued": 0, "running": 0, "ended": 0})
-            for status, n in by_status.items():
+            item["ended"] += found["runs"] - sum(found["active"].values())
+            for status, n in found["active"].items():
                 item[count_kind(status)] += n
         targets = self.directory.describe()
         names = {t["name"] for t in targets}

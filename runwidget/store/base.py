@@ -165,8 +165,10 @@ class RunStore(abc.ABC):
         """Runs ``where`` selects whose record changed after cursor ``since``, in change order."""
 
     @abc.abstractmethod
-    def run_counts(self, by: str) -> dict[str, dict[str, int]]:
-        """Per ``experiment`` or ``target``: its runs (children included) by shown status."""
+    def target_summaries(self) -> dict[str, dict[str, Any]]:
+        """Per compute target that runs name: ``runs`` (children included) and ``active``,
+        ``{status: count}`` of those not ended (as stored: a run gone silent counts under
+        the status it last reported)."""
 
     @abc.abstractmethod
     def child_counts(self, run_ids: Collection[str]) -> dict[str, int]:

@@ -107,8 +107,18 @@ runs = Table(
     Index("rw_runs_target_created", "target", "created", "key"),
     # Which alive runs stopped beating (NotResponding) without reading the others.
     Index("rw_runs_status_heartbeat", "status", "heartbeat"),
-    # Each experiment's active runs, counted from the index alone.
+    # Each experiment's and each target's active runs, counted from an index alone.
     Index("rw_runs_status_experiment", "status", "experiment_id"),
+    Index("rw_runs_status_target", "status", "target"),
+)
+
+# Each compute target's runs (children included), kept by create_run: the compute page
+# counts a target's ended runs from it, not from every run.
+target_runs = Table(
+    "rw_target_runs",
+    metadata,
+    Column("target", String(255), primary_key=True),
+    Column("runs", BigInteger, nullable=False),
 )
 
 # Each run's tags, one row per tag, for filters by tag (the run row keeps them as JSON).
@@ -295,7 +305,7 @@ def _add_lists_and_summaries(conn: Connection) -> None:
     )
 
 
-# What create_run keeps in rw_experiments, counted from the runs there are.
+# What create_run keeps in rw_experiments and rw_target_runs, counted from the runs there are.
 COUNT_EXPERIMENT_RUNS = (
     "UPDATE rw_experiments SET "
     "runs = (SELECT COUNT(*) FROM rw_runs r "
@@ -303,22 +313,28 @@ COUNT_EXPERIMENT_RUNS = (
     "last_created = (SELECT MAX(r.created) FROM rw_runs r "
     "WHERE r.experiment_id = rw_experiments.id)"
 )
+COUNT_TARGET_RUNS = (
+    "INSERT INTO rw_target_runs (target, runs) SELECT target, COUNT(*) FROM rw_runs GROUP BY target"
+)
 
 
-def _add_experiment_counts(conn: Connection) -> None:
+def _add_list_counts(conn: Connection) -> None:
     have = {c["name"] for c in inspect(conn).get_columns("rw_experiments")}
     for column in ("runs BIGINT NOT NULL DEFAULT 0", "last_created DOUBLE PRECISION"):
         if column.split()[0] not in have:
             conn.exec_driver_sql(f"ALTER TABLE rw_experiments ADD COLUMN {column}")
     conn.exec_driver_sql(COUNT_EXPERIMENT_RUNS)
-    next(i for i in runs.indexes if i.name == "rw_runs_status_experiment").create(
-        conn, checkfirst=True
-    )
+    target_runs.create(conn, checkfirst=True)
+    conn.execute(target_runs.delete())
+    conn.exec_driver_sql(COUNT_TARGET_RUNS)
+    for index in runs.indexes:
+        if index.name in ("rw_runs_status_experiment", "rw_runs_status_target"):
+            index.create(conn, checkfirst=True)
 
 
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     1: _add_metric_blocks,
     2: _add_compute_targets,
     3: _add_lists_and_summaries,
-    4: _add_experiment_counts,
+    4: _add_list_counts,
 }

