@@ -572,6 +572,8 @@ QUERIES: dict[str, Callable[[SqlStore, Any], Any]] = {
     "first page": lambda st, _: st.find_runs(RunFilter(), limit=100),
     "page 100 (offset 9,900)": lambda st, _: st.find_runs(RunFilter(), offset=9900, limit=100),
     "page 100 (keyset token)": lambda st, token: st.find_runs(RunFilter(), after=token, limit=100),
+    "page by name": lambda st, _: st.find_runs(RunFilter(), order="name", limit=100),
+    "page by target": lambda st, _: st.find_runs(RunFilter(), order="target", limit=100),
     "experiment page": lambda st, e: st.find_runs(RunFilter(experiment=e), limit=100),
     "status page (Failed)": lambda st, _: st.find_runs(
         RunFilter(statuses=frozenset({"Failed"})), limit=100

@@ -158,6 +158,18 @@ def test_order_and_bad_requests(store):
         store.create_run("order", display_name=name)
     names = [r.display_name for r in store.find_runs(order="name", descending=False).records]
     assert names == ["a", "b", "c"]
+    # Among equals (a name, a status, a target) newest first, or oldest first ascending;
+    # walked by token as read in one page.
+    older = store.create_run("order", display_name="a", target="ray", status=st.QUEUED)
+    newer = store.create_run("order", display_name="a", target="ray", status=st.QUEUED)
+    for order in ("name", "status", "target"):
+        walk = _walk_order(store, order, descending=True)
+        assert walk == [r.id for r in store.find_runs(order=order).records], order
+        assert walk.index(newer.id) + 1 == walk.index(older.id), order
+        assert _walk_order(store, order, descending=False) == list(reversed(walk)), order
+    name_token = store.find_runs(order="name", limit=1).after
+    with pytest.raises(InvalidValueError, match="page token"):
+        store.find_runs(after=name_token)  # a token of another order
     with pytest.raises(InvalidValueError, match="ordered by"):
         store.find_runs(order="properties")
     with pytest.raises(InvalidValueError, match="page token"):

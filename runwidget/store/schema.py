@@ -105,6 +105,7 @@ runs = Table(
     Index("rw_runs_parent_created", "parent_id", "created", "key"),
     Index("rw_runs_status_created", "status", "created", "key"),
     Index("rw_runs_target_created", "target", "created", "key"),
+    Index("rw_runs_name_created", "display_name", "created", "key"),
     # Which alive runs stopped beating (NotResponding) without reading the others.
     Index("rw_runs_status_heartbeat", "status", "heartbeat"),
     # Each experiment's and each target's active runs, counted from an index alone.
@@ -328,7 +329,8 @@ def _add_list_counts(conn: Connection) -> None:
     conn.execute(target_runs.delete())
     conn.exec_driver_sql(COUNT_TARGET_RUNS)
     for index in runs.indexes:
-        if index.name in ("rw_runs_status_experiment", "rw_runs_status_target"):
+        if index.name in ("rw_runs_status_experiment", "rw_runs_status_target",
+                          "rw_runs_name_created"):  # fmt: skip
             index.create(conn, checkfirst=True)
 
 

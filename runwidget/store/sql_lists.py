@@ -42,12 +42,13 @@ from runwidget.store import schema as s
 from runwidget.store.derived import normalise_search
 from runwidget.store.records import RunFilter, RunPage, RunRecord, RunTotal, RunVersion
 
-# Columns a list may be ordered by, each with an index (with ``key``, the tie-breaker).
+# What a list may be ordered by: its columns, newest first among equals, each order with an
+# index on those columns and ``key`` (the tie-breaker), which a page seeks in.
 SORTABLE = {
-    "created": s.runs.c.created,
-    "name": s.runs.c.display_name,
-    "status": s.runs.c.status,
-    "target": s.runs.c.target,
+    "created": (s.runs.c.created,),
+    "name": (s.runs.c.display_name, s.runs.c.created),
+    "status": (s.runs.c.status, s.runs.c.created),
+    "target": (s.runs.c.target, s.runs.c.created),
 }
 MAX_LIST = 10_000
 # A search matching this many runs or more (fewer in a small store) is common: a page of it
@@ -142,25 +143,27 @@ def _like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
-def encode_after(value: Any, key: int) -> str:
-    raw = json.dumps([value, key], separators=(",", ":")).encode()
+def encode_after(values: Sequence[Any], key: int) -> str:
+    raw = json.dumps([*values, key], separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_after(token: str) -> tuple[Any, int]:
-    """The sort value and key a page token holds.
+def decode_after(token: str, width: int) -> tuple[list[Any], int]:
+    """The ``width`` sort values and the key a page token holds.
 
     Raises:
-        InvalidValueError: a token that no page gave.
+        InvalidValueError: a token that no page of this order gave.
     """
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        value, key = json.loads(raw)
-        if not isinstance(key, int) or isinstance(value, (dict, list)):
+        *values, key = json.loads(raw)
+        if len(values) != width or not isinstance(key, int):
+            raise ValueError(token)
+        if any(isinstance(v, (dict, list)) for v in values):
             raise ValueError(token)
     except (ValueError, TypeError) as e:
         raise InvalidValueError(f"not a page token: {token!r}") from e
-    return value, key
+    return values, key
 
 
 class SqlRunLists:
@@ -273,17 +276,20 @@ class SqlRunLists:
             raise InvalidValueError(f"limit must be between 1 and {MAX_LIST}, got {limit}")
         if offset < 0:
             raise InvalidValueError(f"offset must be at least 0, got {offset}")
-        column, key = SORTABLE[order], s.runs.c.key
+        columns, key = SORTABLE[order], s.runs.c.key
         conditions = self._conditions(where, time.time(), page=limit + 1)
         if after is not None:
-            # As one row comparison, which both databases seek in the (column, key) index;
+            # As one row comparison, which both databases seek in the (columns, key) index;
             # spelt as "column < value OR (column = value AND key < last)" it is a filter
             # on every row before the page (page 100 of 1M runs on PostgreSQL: 133 ms).
-            value, last_key = decode_after(after)
-            here = tuple_(column, key)
-            there = tuple_(literal(value, column.type), literal(last_key, key.type))
+            values, last_key = decode_after(after, len(columns))
+            here = tuple_(*columns, key)
+            there = tuple_(
+                *(literal(v, c.type) for v, c in zip(values, columns, strict=True)),
+                literal(last_key, key.type),
+            )
             conditions.append(here < there if descending else here > there)
-        ordering = (column.desc(), key.desc()) if descending else (column, key)
+        ordering = [c.desc() if descending else c for c in (*columns, key)]
         if offset:
             # The rows skipped are walked in the (column, key) index alone, and only the
             # page's rows are read and joined to their experiment (page 100 of 1M runs on
@@ -301,7 +307,7 @@ class SqlRunLists:
         token = None
         if more:
             last = rows[-1]
-            token = encode_after(getattr(last, column.key), last.key)
+            token = encode_after([getattr(last, c.key) for c in columns], last.key)
         return RunPage(run_records(rows), token)
 
     def count_runs(self, where: RunFilter = RunFilter()) -> int:  # noqa: B008
