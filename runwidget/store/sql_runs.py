@@ -12,7 +12,7 @@ from collections.abc import Collection, Mapping
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, case, exc, func, or_, select, update
+from sqlalchemy import Connection, exc, func, select, update
 
 from runwidget.errors import (
     ExperimentNotFoundError,
@@ -158,16 +158,18 @@ class SqlRuns:
                 key = inserted[0]
                 if tags:
                     conn.execute(s.run_tags.insert(), tag_rows(key, tags))
-                newest = s.experiments.c.last_created
-                conn.execute(
-                    update(s.experiments)
-                    .where(s.experiments.c.id == experiment_id)
-                    .values(
-                        runs=s.experiments.c.runs + (1 if parent_id is None else 0),
-                        last_created=case((or_(newest.is_(None), newest < now), now),
-                                          else_=newest),
-                    )
-                )  # fmt: skip
+                # The counts the lists of experiments and targets read. As SQL text, made
+                # once: composed as SQLAlchemy statements at each call, they cost more
+                # than the database takes to run them.
+                conn.exec_driver_sql(
+                    self._q(
+                        "experiment:count",
+                        "UPDATE rw_experiments SET runs = runs + ?, last_created = CASE "
+                        "WHEN last_created IS NULL OR last_created < ? THEN ? "
+                        "ELSE last_created END WHERE id = ?",
+                    ),
+                    (0 if parent_id is not None else 1, now, now, experiment_id),
+                )
                 conn.exec_driver_sql(
                     self._q(
                         "target:count",
