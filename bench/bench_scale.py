@@ -464,7 +464,9 @@ def reads(store: SqlStore) -> list[Any]:
     seen.append(store.change_cursor())
     seen.append(sorted(str(v) for v in store.run_versions([r.id for r in every]).items()))
     seen.append(store.target_summaries())
-    seen.append(sorted(store.experiment_summaries().items()))
+    # When an experiment was made is the API's clock, not the population's.
+    summaries = store.experiment_summaries().items()
+    seen.append(sorted((name, {**e, "created": None}) for name, e in summaries))
     return seen
 
 

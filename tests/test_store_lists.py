@@ -322,10 +322,12 @@ def test_counts_by_target_and_experiment(store):
         "ray": {"runs": 3, "active": {st.NOT_STARTED: 1, st.RUNNING: 1}},
         "local": {"runs": 1, "active": {st.NOT_STARTED: 1}},
     }
-    store.get_or_create_experiment("empty")
+    empty = store.get_or_create_experiment("empty")
     summaries = store.experiment_summaries()
     assert summaries["x"]["runs"] == 2 and summaries["x"]["active"] == 2
-    assert summaries["empty"] == {"runs": 0, "active": 0, "last_created": None}
+    assert summaries["empty"] == {
+        "created": empty.created, "runs": 0, "active": 0, "last_created": None,
+    }  # fmt: skip
 
 
 def test_experiment_summaries_equal_what_the_runs_say(store):
@@ -336,11 +338,15 @@ def test_experiment_summaries_equal_what_the_runs_say(store):
     store.update_run(child.id, status=st.COMPLETED, ended=time.time())
     store.update_run(parent.id, status=st.RUNNING, tags={"more": 1})  # not a new run
     summaries = store.experiment_summaries()
+    made = {e.name: e.created for e in store.list_experiments()}
     # Top-level runs only; active runs children included; the newest creation of all.
     assert summaries["x"] == {
-        "runs": 1, "active": 1, "last_created": store.get_run(child.id).created,
+        "created": made["x"], "runs": 1, "active": 1,
+        "last_created": store.get_run(child.id).created,
     }  # fmt: skip
-    assert summaries["y"] == {"runs": 1, "active": 0, "last_created": other.created}
+    assert summaries["y"] == {
+        "created": made["y"], "runs": 1, "active": 0, "last_created": other.created,
+    }  # fmt: skip
     store.create_run("x", status=st.RUNNING, started=time.time() - 3600)  # not responding
     assert store.experiment_summaries()["x"]["active"] == 2  # active all the same
 

@@ -154,9 +154,10 @@ def test_version_4_store_gets_experiment_and_target_counts(tmp_path):
         conn.execute("UPDATE rw_meta SET value = '4' WHERE key = 'schema_version'")
     store = SqlStore(f"sqlite:///{path}")
     try:
+        made = {e.name: e.created for e in store.list_experiments()}
         assert store.experiment_summaries() == {
-            "old": {"runs": 2, "active": 3, "last_created": last.created},
-            "empty": {"runs": 0, "active": 0, "last_created": None},
+            "old": {"created": made["old"], "runs": 2, "active": 3, "last_created": last.created},
+            "empty": {"created": made["empty"], "runs": 0, "active": 0, "last_created": None},
         }
         assert store.target_summaries() == {"local": {"runs": 3, "active": {st.NOT_STARTED: 3}}}
         store.create_run("old")

@@ -146,16 +146,7 @@ class RunService:
         included), and its last activity; the most recently active first."""
         cursor = self.store.change_cursor()
         summaries = self.whole_store.get("experiments", self.store.experiment_summaries)
-        found = [
-            {
-                "name": exp.name,
-                "created": exp.created,
-                "runs": summaries.get(exp.name, {}).get("runs", 0),
-                "active": summaries.get(exp.name, {}).get("active", 0),
-                "last_created": summaries.get(exp.name, {}).get("last_created"),
-            }
-            for exp in self.store.list_experiments()
-        ]
+        found = [{"name": name, **summary} for name, summary in summaries.items()]
         found.sort(key=lambda e: e["last_created"] or e["created"], reverse=True)
         return {"experiments": found, "cursor": cursor, "time": time.time()}
 

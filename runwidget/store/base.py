@@ -176,8 +176,8 @@ class RunStore(abc.ABC):
 
     @abc.abstractmethod
     def experiment_summaries(self) -> dict[str, dict[str, Any]]:
-        """Per experiment: ``runs`` (top-level), ``active`` (runs not ended, children
-        included) and ``last_created`` (None when empty)."""
+        """Per experiment: when it was ``created``, ``runs`` (top-level), ``active`` (runs
+        not ended, children included) and ``last_created`` (None when empty)."""
 
     @abc.abstractmethod
     def metric_summaries(

@@ -268,11 +268,20 @@ def _add_compute_targets(conn: Connection) -> None:
     compute_targets.create(conn, checkfirst=True)
 
 
-def _add_lists_and_summaries(conn: Connection) -> None:
-    have = {c["name"] for c in inspect(conn).get_columns("rw_runs")}
-    for column in ("search TEXT NOT NULL DEFAULT ''", "data_version BIGINT NOT NULL DEFAULT 0"):
+def _add_columns(conn: Connection, table: str, columns: tuple[str, ...]) -> None:
+    """Columns (``"name TYPE ..."``) the table lacks; those it has are left as they are (a
+    store given back an older version number may have some)."""
+    have = {c["name"] for c in inspect(conn).get_columns(table)}
+    for column in columns:
         if column.split()[0] not in have:
-            conn.exec_driver_sql(f"ALTER TABLE rw_runs ADD COLUMN {column}")
+            conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {column}")
+
+
+def _add_lists_and_summaries(conn: Connection) -> None:
+    _add_columns(
+        conn, "rw_runs",
+        ("search TEXT NOT NULL DEFAULT ''", "data_version BIGINT NOT NULL DEFAULT 0"),
+    )  # fmt: skip
     for table in (run_tags, metric_summaries, alerts, models):
         table.create(conn, checkfirst=True)
     for index in runs.indexes:
@@ -320,10 +329,9 @@ COUNT_TARGET_RUNS = (
 
 
 def _add_list_counts(conn: Connection) -> None:
-    have = {c["name"] for c in inspect(conn).get_columns("rw_experiments")}
-    for column in ("runs BIGINT NOT NULL DEFAULT 0", "last_created DOUBLE PRECISION"):
-        if column.split()[0] not in have:
-            conn.exec_driver_sql(f"ALTER TABLE rw_experiments ADD COLUMN {column}")
+    _add_columns(
+        conn, "rw_experiments", ("runs BIGINT NOT NULL DEFAULT 0", "last_created DOUBLE PRECISION")
+    )
     conn.exec_driver_sql(COUNT_EXPERIMENT_RUNS)
     target_runs.create(conn, checkfirst=True)
     conn.execute(target_runs.delete())

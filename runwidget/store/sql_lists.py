@@ -388,14 +388,14 @@ class SqlRunLists:
             .group_by(r.experiment_id)
             .subquery()
         )
-        query = select(e.name, e.runs, e.last_created, active.c.n).outerjoin(
+        query = select(e.name, e.created, e.runs, e.last_created, active.c.n).outerjoin(
             active, active.c.experiment_id == e.id
         )
         with self._reading() as conn:
             rows = conn.execute(query).all()
         return {
-            name: {"runs": int(n), "active": int(alive or 0), "last_created": last}
-            for name, n, last, alive in rows
+            name: {"created": made, "runs": int(n), "active": int(alive or 0), "last_created": last}
+            for name, made, n, last, alive in rows
         }
 
     def child_counts(self, run_ids: Collection[str]) -> dict[str, int]:
