@@ -385,17 +385,21 @@ def test_sqlite_search_reads_an_fts5_trigram_index_kept_by_the_writes(tmp_path, 
         assert found("renamed sev") == ["Renamed seven"] and found("run 7") == []
         # The search's condition reads the FTS5 table's index (``INDEX 0:L0``: a LIKE on it),
         # and a needle with a LIKE wildcard in it is not given to it.
-        assert "rw_runs_fts" not in str(store._search_condition("100%", None))
-        query = select(schema.runs.c.key).where(store._search_condition("run 42", 100))
-        sql = str(query.compile(dialect=sqlite_dialect(), compile_kwargs={"literal_binds": True}))
+        assert store._search_kind("100%", None) == "like"
+        shaped = store._filter(RunFilter(search="run 42"), page=100)
+        assert shaped.shape == (("search", "fts"),)
+        query = select(schema.runs.c.key).where(*sql_lists.filter_conditions(shaped.shape))
+        sql = str(query.compile(dialect=sqlite_dialect(paramstyle="named")))
         with store._engine.connect() as conn:
-            plan = [row[3] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql)]
+            plan = [
+                row[3] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, shaped.values)
+            ]
         assert any("rw_runs_fts VIRTUAL TABLE INDEX 0:L" in step for step in plan), plan
         # A page of a needle that most runs match walks the newest runs instead; a count
         # still reads the index.
         monkeypatch.setattr(sql_lists, "COMMON_MATCHES", 10)
-        assert "rw_runs_fts" not in str(store._search_condition("run", 100))
-        assert "rw_runs_fts" in str(store._search_condition("run", None))
+        assert store._search_kind("run", 100) == "like"
+        assert store._search_kind("run", None) == "fts"
         assert len(found("run")) == 49 and store.count_runs(RunFilter(search="run")) == 49
     finally:
         store.close()
@@ -439,3 +443,67 @@ def test_processes_creating_one_new_experiment_at_once(store_uri, tmp_path):
         assert store.target_summaries()["local"]["runs"] == 20
     finally:
         store.close()
+
+
+def test_each_call_of_one_list_shape_answers_its_own_values(store):
+    """A list's statement is compiled once per shape (which filters, not their values):
+    every later call must read with its own values, never the first call's."""
+    made = []
+    for i in range(12):
+        parent = made[0].id if i in (5, 6) else made[1].id if i == 7 else None
+        made.append(store.create_run(
+            f"exp{i % 3}", parent_id=parent, display_name=f"name {i}", target=f"t{i % 2}",
+            tags={"k": i % 4, f"only{i}": 1}, status=st.RUNNING, started=time.time(),
+        ))  # fmt: skip
+    store.update_run(made[3].id, status=st.FAILED, ended=time.time())
+    store.update_run(made[4].id, status=st.COMPLETED, ended=time.time())
+    every = store.find_runs(limit=100).records
+
+    def check(where, test):
+        expected = sorted(r.id for r in every if test(r))
+        assert sorted(r.id for r in store.find_runs(where, limit=100).records) == expected
+        assert sorted(r.id for r in store.changed_runs(where)) == expected
+        assert store.count_runs(where) == store.total_runs(where).count == len(expected)
+
+    for name in ("exp0", "exp2", "exp1", "none"):
+        check(RunFilter(experiment=name), lambda r, name=name: r.experiment == name)
+    for run in (made[0], made[1], made[2]):
+        check(RunFilter(parent=run.id), lambda r, run=run: r.parent_id == run.id)
+    for target in ("t1", "t0"):
+        check(RunFilter(target=target), lambda r, target=target: r.target == target)
+    for needle in ("name 3", "name 1", "me 1"):
+        check(RunFilter(search=needle), lambda r, n=needle: n in r.display_name)
+    for value in (0, 3, 1):
+        check(RunFilter(tags=(("k", value),)), lambda r, v=value: r.tags["k"] == v)
+    for i in (4, 9):
+        check(RunFilter(tags=((f"only{i}", None),)), lambda r, i=i: f"only{i}" in r.tags)
+    for status in (st.FAILED, st.COMPLETED):
+        check(RunFilter(statuses=frozenset({status})), lambda r, s=status: r.status == s)
+    for run in (made[8], made[2]):
+        check(RunFilter(created_after=run.created), lambda r, run=run: r.created >= run.created)
+        check(RunFilter(created_before=run.created), lambda r, run=run: r.created < run.created)
+    # Pages of one shape at different places, and the lists of ids.
+    newest = [r.id for r in every]
+    for offset in (2, 5):
+        assert [r.id for r in store.find_runs(offset=offset, limit=2).records] == newest[
+            offset : offset + 2
+        ]
+    tokens = [store.find_runs(limit=n).after for n in (3, 6)]
+    for n, token in zip((3, 6), tokens, strict=True):
+        assert [r.id for r in store.find_runs(after=token, limit=2).records] == newest[n : n + 2]
+    for run, points in ((made[2], [1.0, 2.0]), (made[9], [5.0])):
+        store.write({run.id: Batch(metrics=[("loss", "scalar", None, v, 0.0) for v in points])})
+    for run, count in ((made[2], 2), (made[9], 1), (made[1], 0)):
+        summary = store.metric_summaries([run.id], ["loss"])[run.id]
+        assert summary.get("loss", {"count": 0})["count"] == count
+    for run, children in ((made[0], 2), (made[1], 1), (made[2], 0)):
+        assert store.child_counts([run.id]).get(run.id, 0) == children
+    versions = [store.run_versions([run.id]) for run in (made[2], made[9])]
+    assert [list(v) for v in versions] == [[made[2].id], [made[9].id]]
+    for run, title in ((made[3], "three"), (made[6], "six")):
+        store.add_alert(run.id, kind="user", level="warn", title=title, time=time.time())
+    for run, title in ((made[6], "six"), (made[3], "three")):
+        assert store.alert_marks([run.id, made[0].id]) == {
+            run.id: {"count": 1, "level": "warn", "title": title}
+        }
+        assert [a.title for a in store.list_alerts(run_ids=[run.id])] == [title]

@@ -6,7 +6,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
+from sqlalchemy.sql.expression import Executable
 
 from runwidget._settings import connect_timeout
 from runwidget.errors import (
@@ -34,6 +35,7 @@ from runwidget.store import schema as s
 from runwidget.store.base import RunStore
 from runwidget.store.blocks import BlockState
 from runwidget.store.sql_alerts import SqlAlerts
+from runwidget.store.sql_compiled import CompiledStatements
 from runwidget.store.sql_data import SqlData
 from runwidget.store.sql_lists import DataVersionGate, SqlRunLists
 from runwidget.store.sql_models import SqlModels
@@ -146,6 +148,12 @@ class SqlStore(SqlRuns, SqlData, SqlAlerts, SqlModels, SqlRunLists, RunStore):
             _read_binary(self._read_engine)
         self._run_keys: dict[str, int] = {}
         self._sql: dict[str, str] = {}
+        # The hot reads' statements, compiled with named parameters: SQLite's driver takes
+        # them as ``:name``, psycopg (the engine's own style) as ``%(name)s``.
+        self._statements = CompiledStatements(
+            type(self._engine.dialect)(paramstyle="named") if self._sqlite
+            else self._read_engine.dialect
+        )  # fmt: skip
         # Block summaries this process writes, per (run key, metric); None for a metric that
         # had points before this process wrote to it (it gets no blocks).
         self._blocks: dict[tuple[int, str], BlockState | None] = {}
@@ -234,6 +242,16 @@ class SqlStore(SqlRuns, SqlData, SqlAlerts, SqlModels, SqlRunLists, RunStore):
         if text is None:
             text = self._sql[key] = sql.replace("?", self._mark)
         return text
+
+    def _rows(
+        self, shape: Hashable, build: Callable[[], Executable], values: Mapping[str, Any]
+    ) -> Sequence[Any]:
+        """The rows of a hot read: the statement ``build()`` makes, compiled once per
+        ``shape`` (runwidget/store/sql_compiled.py), with ``values`` for its named
+        parameters."""
+        sql, constants = self._statements.get(shape, build)
+        with self._reading() as conn:
+            return conn.exec_driver_sql(sql, {**constants, **values}).all()
 
     def close(self) -> None:
         self._gate.close()

@@ -1,12 +1,12 @@
 """Alerts in the SQL store (``rw_alerts``): the part of ``SqlStore`` that records and lists them.
 
 A mixin: ``SqlStore`` inherits it and gives it its connections (``_reading``, ``_writing``),
-its run keys (``_run_key``), its backend (``_sqlite``) and its ``IN`` (``_one_of``).
+its run keys (``_run_key``), its backend (``_sqlite``) and its compiled reads (``_rows``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select, update
@@ -14,16 +14,16 @@ from sqlalchemy import func, select, update
 from runwidget.errors import InvalidValueError
 from runwidget.store import schema as s
 from runwidget.store.records import AlertKind, AlertLevel, AlertRecord
+from runwidget.store.sql_compiled import any_of, list_value
 
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
 
-    from sqlalchemy import ColumnElement, Connection
+    from sqlalchemy import Connection
+    from sqlalchemy.sql.expression import Executable
 
 # Any constant: serialises alert writers on PostgreSQL, so that seqs follow commit order.
 _PG_ALERT_LOCK = 0x52574150
-# Run ids per query when listing the alerts of many runs.
-_IDS_PER_QUERY = 500
 _LEVEL_RANK = {AlertLevel.INFO: 0, AlertLevel.WARN: 1, AlertLevel.ERROR: 2}
 
 
@@ -39,7 +39,9 @@ class SqlAlerts:
         def _run_key(self, conn: Connection, run_id: str) -> int: ...
         def _next_seq(self, conn: Connection) -> int: ...
         def get_run(self, run_id: str) -> Any: ...
-        def _one_of(self, column: ColumnElement[Any], values: list[str]) -> ColumnElement[bool]: ...
+        def _rows(
+            self, shape: Hashable, build: Callable[[], Executable], values: Mapping[str, Any]
+        ) -> Sequence[Any]: ...
 
     def add_alert(
         self,
@@ -93,56 +95,58 @@ class SqlAlerts:
         limit: int | None = None,
     ) -> list[AlertRecord]:
         a = s.alerts.c
-        base = self._alert_query().where(a.seq > since).order_by(a.seq)
-        if run_ids is None:
-            queries = [base]
-        else:
-            ids = list(dict.fromkeys(run_ids))
-            queries = [
-                base.where(self._one_of(s.runs.c.id, ids[i : i + _IDS_PER_QUERY]))
-                for i in range(0, len(ids), _IDS_PER_QUERY)
-            ]
+        query = self._alert_query().where(a.seq > since).order_by(a.seq)
+        values: dict[str, Any] = {}
+        if run_ids is not None:
+            query = query.where(any_of(s.runs.c.id, "ids", self._sqlite))
+            values["ids"] = list_value(dict.fromkeys(run_ids), self._sqlite)
         if limit is not None:
-            queries = [q.limit(int(limit)) for q in queries]
-        rows: list[Any] = []
+            query = query.limit(int(limit))
         with self._reading() as conn:
-            for query in queries:
-                rows += conn.execute(query).all()
-        found = sorted((AlertRecord(int(r[0]), *r[1:]) for r in rows), key=lambda r: r.seq)
-        return found[:limit] if limit is not None else found
+            rows = conn.execute(query, values).all()
+        return [AlertRecord(int(r[0]), *r[1:]) for r in rows]
 
     def alert_marks(self, run_ids: Collection[str]) -> dict[str, dict[str, Any]]:
         # Counted in the database: a list of a thousand runs reads one row per run with alerts.
-        a = s.alerts.c
+        a, r = s.alerts.c, s.runs.c
         ids = list(dict.fromkeys(run_ids))
-        marks: dict[str, dict[str, Any]] = {}
+        if not ids:
+            return {}
+        values = {"ids": list_value(ids, self._sqlite)}
+        grouped = self._rows(
+            "alert marks",
+            lambda: (
+                select(r.id, func.count(), func.max(a.seq))
+                .join(s.runs, r.key == a.run_key)
+                .where(any_of(r.id, "ids", self._sqlite))
+                .group_by(r.id)
+            ),
+            values,
+        )
+        if not grouped:
+            return {}  # a list's usual answer: one read
+        levels = self._rows(
+            "alert levels",
+            lambda: (
+                select(r.id, a.level)
+                .distinct()
+                .join(s.runs, r.key == a.run_key)
+                .where(any_of(r.id, "ids", self._sqlite))
+            ),
+            values,
+        )
         with self._reading() as conn:
-            for i in range(0, len(ids), _IDS_PER_QUERY):
-                chunk = ids[i : i + _IDS_PER_QUERY]
-                grouped = conn.execute(
-                    select(s.runs.c.id, func.count(), func.max(a.seq))
-                    .join(s.runs, s.runs.c.key == a.run_key)
-                    .where(self._one_of(s.runs.c.id, chunk))
-                    .group_by(s.runs.c.id)
+            latest = dict(
+                conn.execute(
+                    select(a.seq, a.title).where(a.seq.in_([row[2] for row in grouped]))
                 ).all()
-                if not grouped:
-                    continue
-                levels = conn.execute(
-                    select(s.runs.c.id, a.level)
-                    .distinct()
-                    .join(s.runs, s.runs.c.key == a.run_key)
-                    .where(self._one_of(s.runs.c.id, chunk))
-                ).all()
-                latest = dict(
-                    conn.execute(
-                        select(a.seq, a.title).where(a.seq.in_([row[2] for row in grouped]))
-                    ).all()
-                )
-                for run_id, count, top in grouped:
-                    marks[run_id] = {"count": int(count), "level": AlertLevel.INFO,
-                                     "title": latest.get(top, "")}  # fmt: skip
-                for run_id, level in levels:
-                    mark = marks[run_id]
-                    if _LEVEL_RANK.get(level, 0) > _LEVEL_RANK.get(mark["level"], 0):
-                        mark["level"] = level
+            )
+        marks: dict[str, dict[str, Any]] = {}
+        for run_id, count, top in grouped:
+            marks[run_id] = {"count": int(count), "level": AlertLevel.INFO,
+                             "title": latest.get(top, "")}  # fmt: skip
+        for run_id, level in levels:
+            mark = marks[run_id]
+            if _LEVEL_RANK.get(level, 0) > _LEVEL_RANK.get(mark["level"], 0):
+                mark["level"] = level
         return marks

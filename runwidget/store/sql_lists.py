@@ -11,29 +11,28 @@ import math
 import sqlite3
 import threading
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from sqlalchemy import (
     Connection,
+    Integer,
     Select,
     String,
     and_,
-    any_,
     bindparam,
     exists,
     false,
     func,
-    literal,
     literal_column,
     or_,
     select,
     text,
     tuple_,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.expression import Executable
 
 from runwidget import _settings
 from runwidget import status as st
@@ -41,6 +40,7 @@ from runwidget.errors import InvalidValueError
 from runwidget.store import schema as s
 from runwidget.store.derived import normalise_search
 from runwidget.store.records import RunFilter, RunPage, RunRecord, RunTotal, RunVersion
+from runwidget.store.sql_compiled import CompiledStatements, any_of, list_value
 
 # What a list may be ordered by: its columns, newest first among equals, each order with an
 # index on those columns and ``key`` (the tie-breaker), which a page seeks in.
@@ -120,11 +120,10 @@ def select_runs() -> Any:
     return _SELECT_RUNS
 
 
-def shown_status(statuses: Collection[str], now: float) -> ColumnElement[bool]:
+def shown_status(statuses: Collection[str], stale: ColumnElement[Any]) -> ColumnElement[bool]:
     """The SQL test "the run's shown status is one of ``statuses``": an alive run reads
-    NotResponding when its heartbeat is older than the timeout (as ``effective_status``)."""
+    NotResponding when its heartbeat is older than ``stale`` (as ``effective_status``)."""
     r = s.runs.c
-    stale = now - _settings.heartbeat_timeout()
     beating = or_(r.heartbeat.is_(None), r.heartbeat >= stale)
     tests: list[ColumnElement[bool]] = []
     plain = [x for x in statuses if x in WAITING_OR_ENDED]
@@ -136,6 +135,104 @@ def shown_status(statuses: Collection[str], now: float) -> ColumnElement[bool]:
     if st.NOT_RESPONDING in statuses:
         tests.append(and_(r.status.in_(sorted(st.ALIVE)), r.heartbeat < stale))
     return or_(*tests) if tests else false()
+
+
+class Filter(NamedTuple):
+    """A ``RunFilter`` as SQL: its shape (which conditions, a key of compiled statements)
+    and the values of their parameters."""
+
+    shape: tuple[Hashable, ...]
+    values: dict[str, Any]
+
+
+def filter_conditions(shape: tuple[Hashable, ...]) -> list[ColumnElement[bool]]:
+    """The conditions of a filter's shape (``SqlRunLists._filter``), each value a named
+    parameter."""
+    r, t = s.runs.c, s.run_tags.c
+    found: list[ColumnElement[bool]] = []
+    for part in shape:
+        match part:
+            case "experiment":
+                exp = s.experiments.c
+                found.append(
+                    r.experiment_id
+                    == select(exp.id)
+                    .where(exp.name == bindparam("experiment", None))
+                    .scalar_subquery()
+                )
+            case "top level":
+                found.append(r.parent_id.is_(None))
+            case "parent":
+                found.append(r.parent_id == bindparam("parent", None))
+            case ("statuses", tuple() as statuses):
+                stale = bindparam("stale", None, type_=r.created.type)
+                found.append(shown_status(statuses, stale))
+            case "target":
+                found.append(r.target == bindparam("target", None))
+            case ("search", "fts"):
+                found.append(
+                    r.key.in_(
+                        select(literal_column("rowid"))
+                        .select_from(text("rw_runs_fts"))
+                        .where(
+                            literal_column("rw_runs_fts.search").like(
+                                bindparam("search", None, type_=String)
+                            )
+                        )
+                    )
+                )
+            case ("search", _):
+                found.append(r.search.like(bindparam("search", None), escape="\\"))
+            case ("tag", i, valued):
+                test = and_(t.run_key == r.key, t.name == bindparam(f"tag_{i}", None))
+                if valued:
+                    test = and_(test, t.value == bindparam(f"tag_{i}_value", None))
+                found.append(exists().where(test))
+            case "created after":
+                found.append(r.created >= bindparam("created_after", None))
+            case "created before":
+                found.append(r.created < bindparam("created_before", None))
+            case _:
+                raise ValueError(f"not a part of a filter's shape: {part!r}")
+    return found
+
+
+def page_query(
+    shape: tuple[Hashable, ...], order: str, descending: bool, keyset: bool, skips: bool
+) -> Select[Any]:
+    """A page of runs of a filter's shape in ``order``, after the run of a page token
+    (``keyset``: parameters ``after_0``... and ``after_key``) or ``skips`` rows
+    (``offset``), ``limit`` rows."""
+    columns, key = SORTABLE[order], s.runs.c.key
+    conditions = filter_conditions(shape)
+    if keyset:
+        # As one row comparison, which both databases seek in the (columns, key) index;
+        # spelt as "column < value OR (column = value AND key < last)" it is a filter
+        # on every row before the page (page 100 of 1M runs on PostgreSQL: 133 ms).
+        here = tuple_(*columns, key)
+        there = tuple_(
+            *(bindparam(f"after_{i}", None, type_=c.type) for i, c in enumerate(columns)),
+            bindparam("after_key", None, type_=key.type),
+        )
+        conditions.append(here < there if descending else here > there)
+    ordering = [c.desc() if descending else c for c in (*columns, key)]
+    limit = bindparam("limit", None, type_=Integer)
+    if skips:
+        # The rows skipped are walked in the (columns, key) index alone, and only the
+        # page's rows are read and joined to their experiment (page 100 of 1M runs on
+        # PostgreSQL: 9.6 ms -> 1.9 ms).
+        keys = (
+            select(key)
+            .where(*conditions)
+            .order_by(*ordering)
+            .offset(bindparam("offset", None, type_=Integer))
+            .limit(limit)
+        )
+        query = select_runs().where(key.in_(keys.scalar_subquery()))
+    else:
+        query = select_runs().where(*conditions).limit(limit)
+    page: Select[Any] = query.order_by(*ordering)
+    return page
 
 
 def _like_pattern(text: str) -> str:
@@ -179,16 +276,14 @@ class SqlRunLists:
 
         def _reading(self) -> AbstractContextManager[Connection]: ...
         def _q(self, key: str, sql: str) -> str: ...
+        def _rows(
+            self, shape: Hashable, build: Callable[[], Executable], values: Mapping[str, Any]
+        ) -> Sequence[Any]: ...
 
-    def _one_of(self, column: ColumnElement[Any], values: list[str]) -> ColumnElement[bool]:
-        """``column IN values``. On PostgreSQL as ``= ANY(one array)``: psycopg parses a
-        statement of more than 50 parameters anew at every call (500 ids: 20 ms)."""
-        if self._sqlite:
-            return column.in_(values)
-        return column == any_(bindparam(None, values, type_=ARRAY(String)))
+        _statements: CompiledStatements
 
-    def _search_condition(self, needle: str, page: int | None) -> ColumnElement[bool]:
-        """Runs whose search text holds ``needle``.
+    def _search_kind(self, needle: str, page: int | None) -> str:
+        """How runs whose search text holds ``needle`` are found: ``"fts"`` or ``"like"``.
 
         On SQLite through the FTS5 trigram table, which answers a LIKE without ESCAPE only: a
         needle with a LIKE wildcard in it, or of fewer than 3 characters (no trigram), scans
@@ -197,16 +292,14 @@ class SqlRunLists:
         rows read), where reading every match from the index and sorting them takes longer
         the more there are. The two cost alike at sqrt(runs x page) matches.
         """
-        r = s.runs.c
-        if self._sqlite and self._search_table and len(needle) >= 3 and not _WILD & set(needle):
-            pattern = f"%{needle}%"
-            if page is None or not self._common(pattern, page):
-                return r.key.in_(
-                    select(literal_column("rowid"))
-                    .select_from(text("rw_runs_fts"))
-                    .where(literal_column("rw_runs_fts.search").like(pattern))
-                )
-        return r.search.like(_like_pattern(needle), escape="\\")
+        indexed = self._sqlite and self._search_table and len(needle) >= 3
+        if (
+            indexed
+            and not _WILD & set(needle)
+            and (page is None or not self._common(f"%{needle}%", page))
+        ):
+            return "fts"
+        return "like"
 
     def _common(self, pattern: str, page: int) -> bool:
         """Whether so many runs match ``pattern`` that a page is read faster by walking the
@@ -223,41 +316,39 @@ class SqlRunLists:
         return int(found or 0) >= most
 
     # -- filters ---------------------------------------------------------------------------
-    def _conditions(
-        self, where: RunFilter, now: float, page: int | None = None
-    ) -> list[ColumnElement[bool]]:
-        r = s.runs.c
-        found: list[ColumnElement[bool]] = []
+    def _filter(self, where: RunFilter, page: int | None = None) -> Filter:
+        """The filter's shape and the values of its parameters (``filter_conditions``)."""
+        shape: list[Hashable] = []
+        values: dict[str, Any] = {}
         if where.experiment is not None:
-            found.append(
-                r.experiment_id
-                == select(s.experiments.c.id)
-                .where(s.experiments.c.name == where.experiment)
-                .scalar_subquery()
-            )
+            shape.append("experiment")
+            values["experiment"] = where.experiment
         if where.parent is not None:
-            found.append(
-                r.parent_id.is_(None) if where.parent == "" else r.parent_id == where.parent
-            )
+            shape.append("top level" if where.parent == "" else "parent")
+            values["parent"] = where.parent
         if where.statuses is not None:
-            found.append(shown_status(where.statuses, now))
+            shape.append(("statuses", tuple(sorted(where.statuses))))
+            values["stale"] = time.time() - _settings.heartbeat_timeout()
         if where.target is not None:
-            found.append(r.target == where.target)
-        if where.search:
-            needle = normalise_search(where.search)
-            if needle:
-                found.append(self._search_condition(needle, page))
-        for name, value in where.tags:
-            t = s.run_tags.c
-            test = and_(t.run_key == r.key, t.name == str(name))
+            shape.append("target")
+            values["target"] = where.target
+        needle = normalise_search(where.search) if where.search else ""
+        if needle:
+            kind = self._search_kind(needle, page)
+            shape.append(("search", kind))
+            values["search"] = f"%{needle}%" if kind == "fts" else _like_pattern(needle)
+        for i, (name, value) in enumerate(where.tags):
+            shape.append(("tag", i, value is not None))
+            values[f"tag_{i}"] = str(name)
             if value is not None:
-                test = and_(test, t.value == json.dumps(value, default=str))
-            found.append(exists().where(test))
+                values[f"tag_{i}_value"] = json.dumps(value, default=str)
         if where.created_after is not None:
-            found.append(r.created >= where.created_after)
+            shape.append("created after")
+            values["created_after"] = where.created_after
         if where.created_before is not None:
-            found.append(r.created < where.created_before)
-        return found
+            shape.append("created before")
+            values["created_before"] = where.created_before
+        return Filter(tuple(shape), values)
 
     # -- lists -----------------------------------------------------------------------------
     def find_runs(
@@ -276,32 +367,18 @@ class SqlRunLists:
             raise InvalidValueError(f"limit must be between 1 and {MAX_LIST}, got {limit}")
         if offset < 0:
             raise InvalidValueError(f"offset must be at least 0, got {offset}")
-        columns, key = SORTABLE[order], s.runs.c.key
-        conditions = self._conditions(where, time.time(), page=limit + 1)
+        columns = SORTABLE[order]
+        found = self._filter(where, page=limit + 1)
+        values = {**found.values, "limit": limit + 1, "offset": offset}
         if after is not None:
-            # As one row comparison, which both databases seek in the (columns, key) index;
-            # spelt as "column < value OR (column = value AND key < last)" it is a filter
-            # on every row before the page (page 100 of 1M runs on PostgreSQL: 133 ms).
-            values, last_key = decode_after(after, len(columns))
-            here = tuple_(*columns, key)
-            there = tuple_(
-                *(literal(v, c.type) for v, c in zip(values, columns, strict=True)),
-                literal(last_key, key.type),
-            )
-            conditions.append(here < there if descending else here > there)
-        ordering = [c.desc() if descending else c for c in (*columns, key)]
-        if offset:
-            # The rows skipped are walked in the (columns, key) index alone, and only the
-            # page's rows are read and joined to their experiment (page 100 of 1M runs on
-            # PostgreSQL: 9.6 ms -> 1.9 ms).
-            keys = (
-                select(key).where(*conditions).order_by(*ordering).offset(offset).limit(limit + 1)
-            )
-            query = select_runs().where(key.in_(keys.scalar_subquery())).order_by(*ordering)
-        else:
-            query = select_runs().where(*conditions).order_by(*ordering).limit(limit + 1)
-        with self._reading() as conn:
-            rows = conn.execute(query).all()
+            after_values, values["after_key"] = decode_after(after, len(columns))
+            values.update((f"after_{i}", v) for i, v in enumerate(after_values))
+        shape = ("runs", order, descending, after is not None, bool(offset), found.shape)
+        rows = self._rows(
+            shape,
+            lambda: page_query(found.shape, order, descending, after is not None, bool(offset)),
+            values,
+        )
         more = len(rows) > limit
         rows = rows[:limit]
         token = None
@@ -311,36 +388,43 @@ class SqlRunLists:
         return RunPage(run_records(rows), token)
 
     def count_runs(self, where: RunFilter = RunFilter()) -> int:  # noqa: B008
-        query = select(func.count()).select_from(s.runs)
-        conditions = self._conditions(where, time.time())
-        if conditions:
-            query = query.where(*conditions)
-        with self._reading() as conn:
-            return int(conn.execute(query).scalar_one())
+        found = self._filter(where)
+        rows = self._rows(
+            ("count", found.shape),
+            lambda: select(func.count()).select_from(s.runs).where(*filter_conditions(found.shape)),
+            found.values,
+        )
+        return int(rows[0][0])
 
     def total_runs(self, where: RunFilter = RunFilter()) -> RunTotal:  # noqa: B008
         """Exact up to ``EXACT_TOTAL`` runs; above, PostgreSQL's planner estimate (at least
         ``EXACT_TOTAL`` + 1). SQLite keeps no statistics to estimate from: exact there."""
         if self._sqlite:
             return RunTotal(self.count_runs(where))
-        matching: Select[Any] = select(literal_column("1")).select_from(s.runs)
-        conditions = self._conditions(where, time.time())
-        if conditions:
-            matching = matching.where(*conditions)
-        capped = select(func.count()).select_from(matching.limit(EXACT_TOTAL + 1).subquery())
-        with self._reading() as conn:
-            found = int(conn.execute(capped).scalar_one())
-            if found <= EXACT_TOTAL:
-                return RunTotal(found)
-            compiled = matching.compile(
-                dialect=conn.dialect, compile_kwargs={"render_postcompile": True}
+        found = self._filter(where)
+
+        def matching() -> Select[Any]:
+            return (
+                select(literal_column("1"))
+                .select_from(s.runs)
+                .where(*filter_conditions(found.shape))
             )
+
+        capped = self._rows(
+            ("total", found.shape),
+            lambda: select(func.count()).select_from(matching().limit(EXACT_TOTAL + 1).subquery()),
+            found.values,
+        )
+        if int(capped[0][0]) <= EXACT_TOTAL:
+            return RunTotal(int(capped[0][0]))
+        sql, constants = self._statements.get(("matching", found.shape), matching)
+        with self._reading() as conn:
             plan = conn.exec_driver_sql(
-                "EXPLAIN (FORMAT JSON) " + compiled.string, compiled.params
+                "EXPLAIN (FORMAT JSON) " + sql, {**constants, **found.values}
             ).scalar_one()
         if isinstance(plan, str):
             plan = json.loads(plan)
-        return RunTotal(max(found, round(plan[0]["Plan"]["Plan Rows"])), estimated=True)
+        return RunTotal(max(int(capped[0][0]), round(plan[0]["Plan"]["Plan Rows"])), estimated=True)
 
     def changed_runs(
         self,
@@ -349,14 +433,18 @@ class SqlRunLists:
         since: int = 0,
         limit: int = 1000,
     ) -> list[RunRecord]:
-        query = (
-            select_runs()
-            .where(s.runs.c.seq > since, *self._conditions(where, time.time(), page=limit))
-            .order_by(s.runs.c.seq)
-            .limit(limit)
+        found = self._filter(where, page=limit)
+        rows = self._rows(
+            ("changed", found.shape),
+            lambda: (
+                select_runs()
+                .where(s.runs.c.seq > bindparam("since", None), *filter_conditions(found.shape))
+                .order_by(s.runs.c.seq)
+                .limit(bindparam("limit", None))
+            ),
+            {**found.values, "since": since, "limit": limit},
         )
-        with self._reading() as conn:
-            return run_records(conn.execute(query).all())
+        return run_records(rows)
 
     def target_summaries(self) -> dict[str, dict[str, Any]]:
         """Per compute target its runs' count, as create_run keeps it, and its active runs
@@ -403,13 +491,16 @@ class SqlRunLists:
         if not ids:
             return {}
         r = s.runs.c
-        query = (
-            select(r.parent_id, func.count())
-            .where(self._one_of(r.parent_id, ids))
-            .group_by(r.parent_id)
+        rows = self._rows(
+            "child counts",
+            lambda: (
+                select(r.parent_id, func.count())
+                .where(any_of(r.parent_id, "ids", self._sqlite))
+                .group_by(r.parent_id)
+            ),
+            {"ids": list_value(ids, self._sqlite)},
         )
-        with self._reading() as conn:
-            return {parent: int(n) for parent, n in conn.execute(query).all()}
+        return {parent: int(n) for parent, n in rows}
 
     # -- summaries -------------------------------------------------------------------------
     def metric_summaries(
@@ -428,17 +519,23 @@ class SqlRunLists:
         if not ids or wanted == []:
             return found
         m, r = s.metric_summaries.c, s.runs.c
-        query = (
-            select(r.id, m.name, m.count, m.last, m.low, m.high)
-            .join(s.runs, r.key == m.run_key)
-            .where(self._one_of(r.id, ids))
-            .order_by(m.run_key, m.first_seq)
-        )
+
+        def build() -> Select[Any]:
+            query = (
+                select(r.id, m.name, m.count, m.last, m.low, m.high)
+                .join(s.runs, r.key == m.run_key)
+                .where(any_of(r.id, "ids", self._sqlite))
+                .order_by(m.run_key, m.first_seq)
+            )
+            if wanted is not None:
+                query = query.where(any_of(m.name, "names", self._sqlite))
+            return query
+
+        values = {"ids": list_value(ids, self._sqlite)}
         if wanted is not None:
-            query = query.where(self._one_of(m.name, wanted))
+            values["names"] = list_value(wanted, self._sqlite)
+        rows = self._rows(("metric summaries", wanted is None), build, values)
         nan = math.nan
-        with self._reading() as conn:
-            rows = conn.execute(query).all()
         for run_id, name, count, last, low, high in rows:
             found[run_id][name] = {
                 "last": nan if last is None else last,
@@ -469,11 +566,12 @@ class SqlRunLists:
         if cached is not None:
             return cached
         version = self._gate.version()
-        with self._reading() as conn:
-            value = conn.execute(
-                select(s.counters.c.value).where(s.counters.c.name == "runs")
-            ).scalar_one()
-        return self._remember("cursor", version, int(value))
+        c = s.counters.c
+        rows = self._rows(
+            "change cursor", lambda: select(c.value).where(c.name == bindparam("name", None)),
+            {"name": "runs"},
+        )  # fmt: skip
+        return self._remember("cursor", version, int(rows[0][0]))
 
     def run_versions(self, run_ids: Collection[str]) -> dict[str, RunVersion]:
         ids = list(dict.fromkeys(run_ids))
@@ -486,20 +584,22 @@ class SqlRunLists:
         version = self._gate.version()
         r = s.runs.c
         c = s.runs.alias("c")
-        query = (
-            select(
-                r.id,
-                r.seq,
-                r.data_version,
-                func.coalesce(func.max(c.c.seq), 0),
-                func.coalesce(func.sum(c.c.data_version), 0),
-            )
-            .select_from(s.runs.outerjoin(c, c.c.parent_id == r.id))
-            .where(self._one_of(r.id, ids))
-            .group_by(r.id, r.seq, r.data_version)
+        rows = self._rows(
+            "run versions",
+            lambda: (
+                select(
+                    r.id,
+                    r.seq,
+                    r.data_version,
+                    func.coalesce(func.max(c.c.seq), 0),
+                    func.coalesce(func.sum(c.c.data_version), 0),
+                )
+                .select_from(s.runs.outerjoin(c, c.c.parent_id == r.id))
+                .where(any_of(r.id, "ids", self._sqlite))
+                .group_by(r.id, r.seq, r.data_version)
+            ),
+            {"ids": list_value(ids, self._sqlite)},
         )
-        with self._reading() as conn:
-            rows = conn.execute(query).all()
         answer = {row[0]: RunVersion(*(int(v) for v in row[1:])) for row in rows}
         return self._remember(probe, version, answer)
 
