@@ -35,7 +35,8 @@ Through HTTP (only once runwidget/server/service.py serves lists from the store 
 than its in-memory ``RunIndex``, or with ``--http``): the standalone portal's start-up
 (process start to the first ``/api/runs?limit=100`` answered), its RSS after start-up and
 after the load, and p95 of ``GET /api/runs?limit=100`` and ``?stats=*&limit=500`` under 20
-clients.
+clients; as it starts by default (one process), then with ``--processes`` one per core
+(RSS: of all its processes).
 
     python bench/bench_scale.py                        # quick: 10k runs, both backends
     python bench/bench_scale.py --sizes 10000,100000,1000000 --backends sqlite,postgresql
@@ -752,18 +753,23 @@ def service_reads_the_store() -> bool:
 
 
 def rss_mb(pid: int) -> tuple[float, float]:
-    """The process's resident memory now and at its peak (MB)."""
-    status = Path(f"/proc/{pid}/status").read_text()
-    found = {k: float(v.split()[0]) / 1024 for k, v in re.findall(r"(VmRSS|VmHWM):\s+(.*)", status)}
-    return found["VmRSS"], found["VmHWM"]
+    """The resident memory now and at its peak (MB) of the process and its children (the
+    processes of a portal run with ``--processes``), each counted in full."""
+    now = peak = 0.0
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    for each in [pid, *map(int, children)]:
+        status = Path(f"/proc/{each}/status").read_text()
+        found = dict(re.findall(r"(VmRSS|VmHWM):\s+(\d+)", status))
+        now, peak = now + float(found["VmRSS"]) / 1024, peak + float(found["VmHWM"]) / 1024
+    return now, peak
 
 
-def measure_http(pool: Any, uri: str, reps: int) -> dict[str, Any]:
+def measure_http(pool: Any, uri: str, reps: int, processes: int = 1) -> dict[str, Any]:
     token = secrets.token_hex(16)
     begin = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "-m", "runwidget", "portal", "--store", uri, "--port", "0",
-         "--token", token],
+         "--token", token, "--processes", str(processes)],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd="/tmp",
     )  # fmt: skip
     try:
@@ -855,15 +861,18 @@ def one_store(pool: Any, make_uri: Callable, drop: Callable, size: int, args: An
         print(f"    load average before measuring: {load} (on {os.cpu_count()} cores)")
         figures = measure_store(pool, uri, pop, args.reps, seed=size)
         figures.build_s = build
-        if http:
-            figures.http = measure_http(pool, uri, args.reps)
-            h = figures.http
-            print(f"    portal: listening {h['listening_s']:.2f} s, first page answered "
-                  f"{h['start_s']:.2f} s, RSS {h['rss_mb']:.0f} MB, after load "
-                  f"{h['rss_after_mb']:.0f} MB (peak {h['rss_peak_mb']:.0f} MB)")  # fmt: skip
+        # The portal as it starts by default (one process), then one process per core.
+        for processes in sorted({1, os.cpu_count() or 1}) if http else ():
+            h = measure_http(pool, uri, args.reps, processes)
+            if processes == 1:
+                figures.http = h
+            print(f"    portal, {processes} process{'es' if processes > 1 else ''}: listening "
+                  f"{h['listening_s']:.2f} s, first page answered {h['start_s']:.2f} s, RSS "
+                  f"{h['rss_mb']:.0f} MB, after load {h['rss_after_mb']:.0f} MB (peak "
+                  f"{h['rss_peak_mb']:.0f} MB)")  # fmt: skip
             for path in ("/runs?limit=100", "/runs?stats=*&limit=500"):
                 print(
-                    f"    GET /api{path:<24} 1 client {h[path + ' alone']:7.1f} ms   "
+                    f"      GET /api{path:<24} 1 client {h[path + ' alone']:7.1f} ms   "
                     f"{CLIENTS} clients: median {h[path][0]:7.1f} ms, p95 {h[path][1]:7.1f} ms"
                 )
         return figures

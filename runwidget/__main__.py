@@ -1,7 +1,7 @@
 """The ``runwidget`` command.
 
-``runwidget portal [--port 8777] [--host 127.0.0.1] [--store URI] [--token TOKEN]`` serves
-the portal without Jupyter.
+``runwidget portal [--port 8777] [--host 127.0.0.1] [--store URI] [--token TOKEN]
+[--processes N]`` serves the portal without Jupyter.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import gc
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -28,7 +29,8 @@ def _settle_memory() -> None:
 
 
 def _portal(args: argparse.Namespace) -> int:
-    from runwidget.errors import StoreError
+    from runwidget.errors import InvalidValueError, StoreError
+    from runwidget.server.processes import serve_processes
     from runwidget.server.standalone import serve
 
     if args.host not in ("127.0.0.1", "localhost", "::1"):
@@ -37,22 +39,32 @@ def _portal(args: argparse.Namespace) -> int:
             "the token can read your runs and cancel them",
             file=sys.stderr,
         )
+    processes = args.processes or os.cpu_count() or 1
+    if processes < 0:
+        print(f"runwidget portal: --processes must be 0 or more, not {processes}", file=sys.stderr)
+        return 2
 
     def ready(url: str) -> None:
-        _settle_memory()
-        print(f"runwidget portal: serving {args.store or 'the default run store'}", flush=True)
+        if processes == 1:
+            _settle_memory()
+        print(f"runwidget portal: serving {args.store or 'the default run store'}"
+              + (f" in {processes} processes" if processes > 1 else ""), flush=True)  # fmt: skip
         print(f"runwidget portal: open {url}", flush=True)
 
+    options = {"host": args.host, "port": args.port, "token": args.token, "ready": ready}
     try:
-        asyncio.run(serve(args.store, host=args.host, port=args.port, token=args.token,
-                          ready=ready))  # fmt: skip
-    except StoreError as e:
+        if processes == 1:
+            asyncio.run(serve(args.store, **options))
+            return 0
+        # Settled before forking: the children share what was loaded, untouched.
+        _settle_memory()
+        return serve_processes(args.store, processes=processes, **options)
+    except (StoreError, InvalidValueError) as e:
         print(f"runwidget portal: {e}", file=sys.stderr)
         return 2
     except OSError as e:
         print(f"runwidget portal: cannot listen on {args.host}:{args.port}: {e}", file=sys.stderr)
         return 2
-    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -74,6 +86,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=_settings.portal_token(),
         help="the token to ask for (default: $RUNWIDGET_PORTAL_TOKEN, else a new random one)",
     )
+    portal.add_argument(
+        "--processes", type=int, default=1, help="processes answering requests, each on a "
+        "core of its own (default 1; 0: one per core)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     if args.command == "portal":
         logging.basicConfig(level=logging.INFO, format="runwidget portal: %(message)s")

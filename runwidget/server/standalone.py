@@ -300,11 +300,14 @@ def make_app(
     base_url: str = "/",
     cookie_suffix: str = "",
     hosts: PortalHosts | None = None,
+    cookie_secret: bytes | None = None,
 ) -> web.Application:
     """The portal's tornado application.
 
     Args:
         hosts: the Host names it answers to (default: those of a portal on 127.0.0.1).
+        cookie_secret: signs its login cookies (default: a new random one); the processes
+            of one portal share it, so that a login with one holds with all.
     """
     portal = url_join(base_url, "runwidget")
 
@@ -324,7 +327,7 @@ def make_app(
         "runwidget_token": token,
         "runwidget_cookie": f"runwidget-portal{cookie_suffix}",
         "runwidget_hosts": hosts or PortalHosts.binding("127.0.0.1"),
-        "cookie_secret": secrets.token_bytes(32),
+        "cookie_secret": cookie_secret or secrets.token_bytes(32),
         "xsrf_cookies": True,
         "login_url": f"{portal}/login",
         "static_path": str(STATIC_DIR),
@@ -337,6 +340,48 @@ def make_app(
     return _PortalApplication(table, **settings)
 
 
+@dataclass
+class Listening:
+    """What every process of one portal shares: its bound sockets, its token and the
+    secret of its login cookies."""
+
+    sockets: list[socket.socket]
+    host: str
+    port: int
+    token: str
+    cookie_secret: bytes
+
+    @property
+    def shown_host(self) -> str:
+        return f"[{self.host}]" if ":" in self.host else self.host
+
+    @property
+    def login_url(self) -> str:
+        return f"http://{self.shown_host}:{self.port}/runwidget/?token={self.token}"
+
+    @property
+    def link_base(self) -> str:
+        """Where links to this store's runs (get_portal_url, the widget's) on this machine
+        point."""
+        host = "127.0.0.1" if self.host in ("", "0.0.0.0", "::") else self.shown_host
+        return f"http://{host}:{self.port}/runwidget"
+
+    def close(self) -> None:
+        for sock in self.sockets:
+            sock.close()
+
+
+def listen(
+    host: str = "127.0.0.1", port: int = DEFAULT_PORT, token: str | None = None
+) -> Listening:
+    """Bind the portal's sockets (port 0 picks a free one)."""
+    sockets = bind_sockets(port, address=host)
+    return Listening(
+        sockets, host, sockets[0].getsockname()[1], token or secrets.token_hex(24),
+        secrets.token_bytes(32),
+    )  # fmt: skip
+
+
 async def serve(
     store_uri: str | None = None,
     *,
@@ -345,7 +390,7 @@ async def serve(
     token: str | None = None,
     ready: Any = None,
 ) -> None:
-    """Run the portal until SIGINT or SIGTERM.
+    """Run the portal in this process until SIGINT or SIGTERM.
 
     Args:
         store_uri: the run store (default: ``$RUNWIDGET_STORE``, else the embedded default).
@@ -355,19 +400,25 @@ async def serve(
         ready: called with the portal's login URL once it listens.
     """
     store = open_store(store_uri)
-    token = token or secrets.token_hex(24)
-    sockets = bind_sockets(port, address=host)
-    bound = sockets[0].getsockname()[1]
-    app = make_app(store, token=token, cookie_suffix=f"-{bound}", hosts=PortalHosts.binding(host))
+    listening = listen(host, port, token)
+    announcement = _portal.announce_portal(listening.link_base, store.uri)
+    try:
+        await serve_sockets(store, listening, ready=ready)
+    finally:
+        _portal.withdraw_portal(announcement)
+
+
+async def serve_sockets(store: RunStore, listening: Listening, *, ready: Any = None) -> None:
+    """Answer on ``listening``'s sockets from ``store`` until SIGINT or SIGTERM (one
+    process of a portal)."""
+    app = make_app(
+        store, token=listening.token, cookie_suffix=f"-{listening.port}",
+        hosts=PortalHosts.binding(listening.host), cookie_secret=listening.cookie_secret,
+    )  # fmt: skip
     server = HTTPServer(app)
-    server.add_sockets(sockets)
-    shown_host = f"[{host}]" if ":" in host else host
-    url = f"http://{shown_host}:{bound}/runwidget/?token={token}"
-    # Links to this store's runs (get_portal_url, the widget's) on this machine point here.
-    link_host = "127.0.0.1" if host in ("", "0.0.0.0", "::") else shown_host
-    announcement = _portal.announce_portal(f"http://{link_host}:{bound}/runwidget", store.uri)
+    server.add_sockets(listening.sockets)
     if ready is not None:
-        ready(url)
+        ready(listening.login_url)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -377,12 +428,11 @@ async def serve(
     logger.info(
         "runwidget portal of %s at http://%s:%d/runwidget/",
         redact_uri(store.uri),
-        shown_host,
-        bound,
+        listening.shown_host,
+        listening.port,
     )
     try:
         await stop.wait()
     finally:
-        _portal.withdraw_portal(announcement)
         server.stop()
         app.settings["runwidget_executor"].shutdown(wait=False)
