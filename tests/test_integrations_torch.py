@@ -218,6 +218,11 @@ callback = RunwidgetCallback()
 trainer = transformers.Trainer(model=tiny_bert(), args=args, train_dataset=token_data(),
                                callbacks=[callback])
 trainer.train()
+# As a torchrun script ends: its process group torn down first (else gloo's threads, left
+# to the interpreter's exit, may abort the rank: "terminate called without an active
+# exception"); Lightning's DDP strategy does this itself.
+if torch.distributed.is_initialized():
+    torch.distributed.destroy_process_group()
 open(f"done-{args.process_index}", "w").write(str(args.world_size))  # the ranks' prints mix
 """
 
