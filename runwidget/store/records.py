@@ -31,7 +31,11 @@ class ExperimentRecord:
     created: float
 
 
-@dataclass(frozen=True, slots=True)
+# Read-only by convention, not frozen: a frozen dataclass sets each field through
+# object.__setattr__, and making a page of 100 runs' records took 151 us that way, 16 us
+# so (a page of 500, the portal's largest: 0.75 ms of its CPU). Change one with
+# dataclasses.replace, as the store's readers share them.
+@dataclass(slots=True)
 class RunRecord:
     """One run as stored. ``seq`` is the run's change cursor (see ``RunStore.list_runs``)."""
 
