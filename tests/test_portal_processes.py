@@ -135,6 +135,7 @@ def test_a_process_that_dies_stops_the_portal_with_an_error(store_with_a_run) ->
     [
         (["--store", "sqlite://", "--processes", "2"], "a store in memory cannot be shared"),
         (["--processes", "-1"], "--processes must be 0 or more"),
+        (["--processes", "100000"], "a portal runs in 2 to 64 processes"),
     ],
 )
 def test_processes_refused_with_a_clear_error(arguments, message) -> None:

@@ -28,6 +28,8 @@ from runwidget.tracking import _portal
 logger = logging.getLogger("runwidget.portal")
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# More processes than this would only contend for the cores (and hold store connections).
+MAX_PROCESSES = 64
 
 
 def serve_processes(
@@ -43,13 +45,15 @@ def serve_processes(
     the exit code (0 when stopped by a signal, else that of the child that ended first).
 
     Raises:
-        InvalidValueError: fewer than 2 processes (``serve`` runs one), or a store in
-            memory, which forked processes cannot share.
+        InvalidValueError: not 2 to ``MAX_PROCESSES`` processes (``serve`` runs one), or
+            a store in memory, which forked processes cannot share.
         StoreError: the store cannot be opened (before any process is forked).
         OSError: the address cannot be bound.
     """
-    if processes < 2:
-        raise InvalidValueError(f"serve_processes runs 2 processes or more, not {processes}")
+    if not 2 <= processes <= MAX_PROCESSES:
+        raise InvalidValueError(
+            f"a portal runs in 2 to {MAX_PROCESSES} processes (one serves alone), not {processes}"
+        )
     store = open_store(store_uri)  # its errors show before anything forks
     uri = store.uri
     store.close()  # no connection may be shared by the children

@@ -325,7 +325,8 @@ class SqlRunLists:
             values["experiment"] = where.experiment
         if where.parent is not None:
             shape.append("top level" if where.parent == "" else "parent")
-            values["parent"] = where.parent
+            if where.parent:
+                values["parent"] = where.parent
         if where.statuses is not None:
             shape.append(("statuses", tuple(sorted(where.statuses))))
             values["stale"] = time.time() - _settings.heartbeat_timeout()
@@ -415,8 +416,9 @@ class SqlRunLists:
             lambda: select(func.count()).select_from(matching().limit(EXACT_TOTAL + 1).subquery()),
             found.values,
         )
-        if int(capped[0][0]) <= EXACT_TOTAL:
-            return RunTotal(int(capped[0][0]))
+        exact = int(capped[0][0])
+        if exact <= EXACT_TOTAL:
+            return RunTotal(exact)
         sql, constants = self._statements.get(("matching", found.shape), matching)
         with self._reading() as conn:
             plan = conn.exec_driver_sql(
@@ -424,7 +426,7 @@ class SqlRunLists:
             ).scalar_one()
         if isinstance(plan, str):
             plan = json.loads(plan)
-        return RunTotal(max(int(capped[0][0]), round(plan[0]["Plan"]["Plan Rows"])), estimated=True)
+        return RunTotal(max(exact, round(plan[0]["Plan"]["Plan Rows"])), estimated=True)
 
     def changed_runs(
         self,
