@@ -261,6 +261,18 @@ def test_stats_columns(fetch, runs) -> None:
     assert run2["metrics"]["alpha"]["last"] == pytest.approx(0.2)
     body = get(fetch, "runs", experiment="train", stats="primary", parent="none")
     assert body["runs"][0]["primary_metric"] == {"name": "loss", "value": pytest.approx(1 / 7)}
+    # Named columns come in the order asked; a name no run logged is left out.
+    named = get(fetch, "runs", experiment="train", parent="none", stats="alpha,nothing,loss")
+    assert list(named["runs"][0]["metrics"]) == ["alpha", "loss"]
+    assert named["runs"][0]["metrics"]["loss"] == run2["metrics"]["loss"]
+    # The changed runs of a poll get their columns too.
+    changed = get(fetch, "runs", experiment="train", parent="none", since="0", stats="loss")
+    by_id = {r["id"]: r for r in changed["runs"]}
+    assert by_id[run2["id"]]["metrics"] == {"loss": run2["metrics"]["loss"]}
+    # Columns for more than 500 runs are refused before anything is read.
+    with pytest.raises(HTTPClientError) as e:
+        fetch("runwidget", "api", "runs", params={"stats": "*", "limit": "501"})
+    assert e.value.code == 400 and "limit=500" in json.loads(e.value.response.body)["message"]
 
 
 def test_every_endpoint_needs_the_token(fetch, runs) -> None:

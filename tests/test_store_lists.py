@@ -488,6 +488,15 @@ def test_each_call_of_one_list_shape_answers_its_own_values(store):
         assert [r.id for r in store.find_runs(offset=offset, limit=2).records] == newest[
             offset : offset + 2
         ]
+    # Page sizes: written into the statement of a list planned once, a parameter of one
+    # planned at each call (a search); either way each call gets its own.
+    for where in (RunFilter(), RunFilter(experiment="exp1"), RunFilter(search="name")):
+        chosen = [r for r in every if where.experiment in (None, r.experiment)]
+        by_name = [r.id for r in sorted(chosen, key=lambda r: r.display_name, reverse=True)]
+        for n in (1, 3, 2):  # a smaller page first: a larger one must not get its size
+            page = store.find_runs(where, order="name", limit=n)
+            assert [r.id for r in page.records] == by_name[:n] and page.after is not None
+            assert len(store.changed_runs(where, limit=n)) == n
     tokens = [store.find_runs(limit=n).after for n in (3, 6)]
     for n, token in zip((3, 6), tokens, strict=True):
         assert [r.id for r in store.find_runs(after=token, limit=2).records] == newest[n : n + 2]

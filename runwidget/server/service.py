@@ -216,6 +216,11 @@ class RunService:
             target=(target or "").strip() or None,
             tags=tuple((name, None) for name in (tag or "").split(",") if name.strip()),
         )
+        if stats and limit > MAX_STATS_RUNS:
+            raise InvalidValueError(
+                f"stats are given for at most {MAX_STATS_RUNS} runs at once; "
+                f"ask for limit={MAX_STATS_RUNS} or less"
+            )
         # Read first: a run changed while the page is read shows in the next poll.
         cursor = store_cursor = self.store.change_cursor()
         after_token = None
@@ -234,11 +239,6 @@ class RunService:
             if row["id"] in marks:
                 row["alerts"] = marks[row["id"]]
         if stats:
-            if len(rows) > MAX_STATS_RUNS:
-                raise InvalidValueError(
-                    f"stats are given for at most {MAX_STATS_RUNS} runs at once; "
-                    f"ask for limit={MAX_STATS_RUNS} or less"
-                )
             self._add_stats(records, rows, stats)
         # Above RunStore.total_runs's bound, the database's estimate: shown as "about N".
         total = self.counts.total(where, store_cursor)

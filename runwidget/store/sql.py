@@ -249,9 +249,9 @@ class SqlStore(SqlRuns, SqlData, SqlAlerts, SqlModels, SqlRunLists, RunStore):
         """The rows of a hot read: the statement ``build()`` makes, compiled once per
         ``shape`` (runwidget/store/sql_compiled.py), with ``values`` for its named
         parameters."""
-        sql, constants = self._statements.get(shape, build)
+        sql, added = self._statements.get(shape, build)
         with self._reading() as conn:
-            return conn.exec_driver_sql(sql, {**constants, **values}).all()
+            return conn.exec_driver_sql(sql, {**added, **values}).all()
 
     def close(self) -> None:
         self._gate.close()
