@@ -223,12 +223,18 @@ def test_postgresql_reads_take_one_round_trip_and_idle_connections_are_pinged(
     try:
         run = store.create_run("exp")
         sent = []
-        from sqlalchemy import event
+        execute = psycopg.Cursor.execute
 
-        event.listen(store._read_engine, "before_cursor_execute", lambda *a: sent.append(a[2]))
-        store.get_run(run.id)
-        store.change_cursor()
-        assert len(sent) == 2  # no ping: the connection was used moments ago
+        def counted(cursor, query, *args, **kwargs):
+            sent.append(query)
+            return execute(cursor, query, *args, **kwargs)
+
+        with monkeypatch.context() as patched:  # every statement this process sends
+            patched.setattr(psycopg.Cursor, "execute", counted)
+            store.get_run(run.id)  # through SQLAlchemy's result
+            store.change_cursor()  # on the driver's cursor
+        # One statement each: no ping (the connection was used moments ago), no BEGIN.
+        assert len(sent) == 2, sent
         with store._reading() as conn:  # and no transaction around a read
             driver = conn.connection.driver_connection
             assert driver.autocommit
@@ -252,6 +258,10 @@ def test_postgresql_reads_take_one_round_trip_and_idle_connections_are_pinged(
         with pytest.raises(StoreUnavailableError):
             store.get_run(run.id)
         assert store.get_run(run.id).id == run.id
+        end_connections()  # the same for a list read on the driver's own cursor
+        with pytest.raises(StoreUnavailableError, match="unreachable"):
+            store.find_runs()
+        assert [r.id for r in store.find_runs().records] == [run.id]
         store.update_run(run.id, status="Completed")  # writes still work
     finally:
         store.close()

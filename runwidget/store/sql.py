@@ -37,6 +37,7 @@ from runwidget.store.blocks import BlockState
 from runwidget.store.sql_alerts import SqlAlerts
 from runwidget.store.sql_compiled import CompiledStatements
 from runwidget.store.sql_data import SqlData
+from runwidget.store.sql_driver import fetch_all
 from runwidget.store.sql_lists import DataVersionGate, SqlRunLists
 from runwidget.store.sql_models import SqlModels
 from runwidget.store.sql_runs import RUN_COUNTER, SqlRuns
@@ -246,12 +247,12 @@ class SqlStore(SqlRuns, SqlData, SqlAlerts, SqlModels, SqlRunLists, RunStore):
     def _rows(
         self, shape: Hashable, build: Callable[[], Executable], values: Mapping[str, Any]
     ) -> Sequence[Any]:
-        """The rows of a hot read: the statement ``build()`` makes, compiled once per
-        ``shape`` (runwidget/store/sql_compiled.py), with ``values`` for its named
-        parameters."""
+        """The rows (tuples) of a hot read: the statement ``build()`` makes, compiled once
+        per ``shape`` (runwidget/store/sql_compiled.py), with ``values`` for its named
+        parameters, read on the driver's cursor (runwidget/store/sql_driver.py)."""
         sql, added = self._statements.get(shape, build)
         with self._reading() as conn:
-            return conn.exec_driver_sql(sql, {**added, **values}).all()
+            return fetch_all(conn, sql, {**added, **values})
 
     def close(self) -> None:
         self._gate.close()

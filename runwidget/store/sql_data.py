@@ -32,6 +32,7 @@ from runwidget.store.records import (
     MetricPoint,
 )
 from runwidget.store.sql_columns import ColumnReader
+from runwidget.store.sql_driver import driver_errors
 from runwidget.store.sql_rows import MetricRow, decode_metric, encode_metric
 
 logger = logging.getLogger("runwidget")
@@ -113,22 +114,24 @@ class SqlData:
         """
         driver = conn.connection.driver_connection
         assert driver is not None  # a connection checked out of the pool
-        cursor = driver.cursor()
-        try:
-            seqs: list[int] = []
-            if returning:
-                cursor.execute(
-                    "SELECT nextval(pg_get_serial_sequence(%s, 'seq')) FROM generate_series(1, %s)",
-                    (table, len(rows)),
-                )
-                seqs = sorted(row[0] for row in cursor.fetchall())
-                columns = f"seq, {columns}"
-                rows = [(seq, *row) for seq, row in zip(seqs, rows, strict=True)]
-            with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-        finally:
-            cursor.close()
+        seqs: list[int] = []
+        with driver_errors(conn, f"COPY {table}"):
+            cursor = driver.cursor()
+            try:
+                if returning:
+                    cursor.execute(
+                        "SELECT nextval(pg_get_serial_sequence(%s, 'seq')) "
+                        "FROM generate_series(1, %s)",
+                        (table, len(rows)),
+                    )
+                    seqs = sorted(row[0] for row in cursor.fetchall())
+                    columns = f"seq, {columns}"
+                    rows = [(seq, *row) for seq, row in zip(seqs, rows, strict=True)]
+                with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+            finally:
+                cursor.close()
         return seqs
 
     def write(self, batches: Mapping[str, Batch]) -> None:

@@ -75,6 +75,7 @@ _SELECT_RUNS = select(
     _r.properties, _r.tags, _r.error_message, _r.error_traceback, _r.target, _r.arguments,
     _r.seq, _r.key,
 ).join(s.experiments, s.experiments.c.id == _r.experiment_id)  # fmt: skip
+_AT = {c.key: i for i, c in enumerate(_SELECT_RUNS.selected_columns)}  # a column's place
 _EMPTY = {"{}": dict, "[]": list}
 
 
@@ -409,7 +410,7 @@ class SqlRunLists:
         token = None
         if more:
             last = rows[-1]
-            token = encode_after([getattr(last, c.key) for c in columns], last.key)
+            token = encode_after([last[_AT[c.key]] for c in columns], last[_AT["key"]])
         return RunPage(run_records(rows), token)
 
     def count_runs(self, where: RunFilter = RunFilter()) -> int:  # noqa: B008
