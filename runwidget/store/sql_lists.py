@@ -448,7 +448,9 @@ class SqlRunLists:
             return RunTotal(exact)
         sql, added = self._statements.get(("matching", found.shape), matching)
         with self._reading() as conn:
-            plan = conn.exec_driver_sql("EXPLAIN (FORMAT JSON) " + sql, found.values).scalar_one()
+            plan = conn.exec_driver_sql(
+                "EXPLAIN (FORMAT JSON) " + sql, {**added, **found.values}
+            ).scalar_one()
         if isinstance(plan, str):
             plan = json.loads(plan)
         return RunTotal(max(exact, round(plan[0]["Plan"]["Plan Rows"])), estimated=True)
