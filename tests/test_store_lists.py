@@ -234,6 +234,39 @@ def test_summaries_equal_a_full_read(store):
     assert store.metric_summaries([run.id], names=[]) == {run.id: {}}
 
 
+def test_summaries_of_listed_runs_are_read_by_their_keys_and_equal_those_read_by_id(
+    store, store_uri, monkeypatch
+):
+    runs = [store.create_run("keys").id for _ in range(5)]
+    for i, run_id in enumerate(runs):
+        points = [("loss", "scalar", None, float(i + j), 0.0) for j in range(3)]
+        points.append(("acc", "scalar", None, math.nan if i == 2 else i / 10, 0.0))
+        store.write({run_id: Batch(metrics=points)})
+    monkeypatch.setattr(sql_lists, "KNOWN_KEYS", 3)
+    reader = SqlStore(store_uri)  # another process's view: no key known yet
+    try:
+        wanted = [*runs, "no-such-run"]
+        by_id = reader.metric_summaries(wanted, ["acc", "loss"])
+        assert not reader._run_keys
+        page = reader.find_runs(RunFilter(experiment="keys"), limit=2)  # the two newest
+        assert set(reader._run_keys) == {r.id for r in page.records}
+        listed = [r.id for r in page.records]
+        by_key = reader.metric_summaries(listed, ["acc", "loss"])
+        assert by_key == {run_id: by_id[run_id] for run_id in listed}
+        assert by_key[runs[4]]["loss"] == {"last": 6.0, "min": 4.0, "max": 6.0, "count": 3}
+        assert list(by_key[runs[4]]) == ["loss", "acc"]  # logging order, whatever asked
+        # Past KNOWN_KEYS the store forgets them and starts anew: never more than that.
+        reader.find_runs(RunFilter(experiment="keys"), offset=2, limit=2)
+        reader.find_runs(RunFilter(experiment="keys"), offset=4, limit=2)
+        assert len(reader._run_keys) <= 3 + 2
+        everything = reader.metric_summaries(wanted)
+        assert {k: {n: v for n, v in m.items() if n in ("acc", "loss")} for k, m in
+                everything.items()} == by_id  # fmt: skip
+        assert math.isnan(everything[runs[2]]["acc"]["last"]) and everything["no-such-run"] == {}
+    finally:
+        reader.close()
+
+
 def test_a_page_of_records_decodes_its_json_at_once_and_a_bad_value_still_fails_alone():
     def row(key, properties, tags="{}", arguments="[]"):
         head = (f"r{key}", "exp", None, key, f"run {key}", "interactive", "Completed", 1.0)

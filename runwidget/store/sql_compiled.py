@@ -74,18 +74,20 @@ def _written(element: Any, **_: Any) -> Any:
     return None
 
 
-def any_of(column: ColumnElement[Any], name: str, sqlite: bool) -> ColumnElement[bool]:
+def any_of(
+    column: ColumnElement[Any], name: str, sqlite: bool, item: Any = String
+) -> ColumnElement[bool]:
     """``column IN`` the list passed as parameter ``name`` (made by ``list_value``), one
-    statement whatever the list's length: on PostgreSQL ``= ANY(array)``, on SQLite the
-    members of a JSON array."""
+    statement whatever the list's length: on PostgreSQL ``= ANY(array)`` of ``item``s, on
+    SQLite the members of a JSON array."""
     if sqlite:
         members: Select[Any] = select(literal_column("value")).select_from(
             func.json_each(bindparam(name, None, type_=String))
         )
         return column.in_(members)
-    return column == any_(bindparam(name, None, type_=ARRAY(String)))
+    return column == any_(bindparam(name, None, type_=ARRAY(item)))
 
 
-def list_value(values: Collection[str], sqlite: bool) -> Any:
+def list_value(values: Collection[Any], sqlite: bool) -> Any:
     """The parameter of an ``any_of`` condition."""
     return json.dumps(list(values)) if sqlite else list(values)

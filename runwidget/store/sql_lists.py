@@ -16,6 +16,7 @@ from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from sqlalchemy import (
+    BigInteger,
     Connection,
     Integer,
     Select,
@@ -51,6 +52,8 @@ SORTABLE = {
     "target": (s.runs.c.target, s.runs.c.created),
 }
 MAX_LIST = 10_000
+# Runs whose keys a store remembers (about 100 bytes each), from its writes and its pages.
+KNOWN_KEYS = 50_000
 # A search matching this many runs or more (fewer in a small store) is common: a page of it
 # is read by walking the runs in order, not from the search index (SQLite; see
 # ``_search_condition``).
@@ -294,6 +297,7 @@ class SqlRunLists:
     _display: str
     _gate: DataVersionGate
     _probed: dict[str, Any]  # the last answers of the probes, with the data version then
+    _run_keys: dict[str, int]  # runs' keys by id, of runs this store wrote or listed
 
     if TYPE_CHECKING:
 
@@ -304,6 +308,17 @@ class SqlRunLists:
         ) -> Sequence[Any]: ...
 
         _statements: CompiledStatements
+
+    def _learn_keys(self, rows: Sequence[Any]) -> None:
+        """Remember the keys of the runs of a page (rows of ``select_runs()``), by which
+        their metric summaries are read next; at most ``KNOWN_KEYS``, then it starts anew.
+        A run's key never changes: runs are neither moved nor deleted."""
+        known = self._run_keys
+        if len(known) > KNOWN_KEYS:
+            known.clear()
+        at = _AT["key"]
+        for row in rows:
+            known[row[0]] = row[at]
 
     def _search_kind(self, needle: str, page: int | None) -> str:
         """How runs whose search text holds ``needle`` are found: ``"fts"`` or ``"like"``.
@@ -407,6 +422,7 @@ class SqlRunLists:
         )
         more = len(rows) > limit
         rows = rows[:limit]
+        self._learn_keys(rows)
         token = None
         if more:
             last = rows[-1]
@@ -549,22 +565,39 @@ class SqlRunLists:
         if not ids or wanted == []:
             return found
         m, r = s.metric_summaries.c, s.runs.c
+        # Runs of a page just read are found by their keys, without a lookup of each id
+        # (the runs table at 1M runs on PostgreSQL, server: 1.4-1.8 -> 0.9-1.2 ms).
+        known = self._run_keys
+        keys = [known.get(run_id) for run_id in ids]
+        by_key = None not in keys
 
         def build() -> Select[Any]:
-            query = (
-                select(r.id, m.name, m.count, m.last, m.low, m.high)
-                .join(s.runs, r.key == m.run_key)
-                .where(any_of(r.id, "ids", self._sqlite))
-                .order_by(m.run_key, m.first_seq)
-            )
+            if by_key:
+                query = select(m.run_key, m.name, m.count, m.last, m.low, m.high).where(
+                    any_of(m.run_key, "keys", self._sqlite, BigInteger)
+                )
+            else:
+                query = (
+                    select(r.id, m.name, m.count, m.last, m.low, m.high)
+                    .join(s.runs, r.key == m.run_key)
+                    .where(any_of(r.id, "ids", self._sqlite))
+                )
+            query = query.order_by(m.run_key, m.first_seq)
             if wanted is not None:
                 query = query.where(any_of(m.name, "names", self._sqlite))
             return query
 
-        values = {"ids": list_value(ids, self._sqlite)}
+        values = (
+            {"keys": list_value(keys, self._sqlite)}
+            if by_key
+            else {"ids": list_value(ids, self._sqlite)}
+        )
         if wanted is not None:
             values["names"] = list_value(wanted, self._sqlite)
-        rows = self._rows(("metric summaries", wanted is None), build, values)
+        rows = self._rows(("metric summaries", by_key, wanted is None), build, values)
+        if by_key:
+            id_of = dict(zip(keys, ids, strict=True))
+            rows = [(id_of[row[0]], *row[1:]) for row in rows]
         nan = math.nan
         for run_id, name, count, last, low, high in rows:
             found[run_id][name] = {
