@@ -52,7 +52,7 @@ SORTABLE = {
     "target": (s.runs.c.target, s.runs.c.created),
 }
 MAX_LIST = 10_000
-# Runs whose keys a store remembers (about 100 bytes each), from its writes and its pages.
+# Runs whose keys a store remembers (about 150 bytes each), from its writes and its pages.
 KNOWN_KEYS = 50_000
 # A search matching this many runs or more (fewer in a small store) is common: a page of it
 # is read by walking the runs in order, not from the search index (SQLite; see
