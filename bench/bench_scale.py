@@ -11,7 +11,9 @@ are inserted in bulk (``executemany`` on SQLite, ``COPY`` on PostgreSQL), made b
 the writer follows: ``search_text`` and ``tag_rows`` of runwidget/store/derived.py, the
 ``seq`` counter as ``create_run`` and ``update_run`` move it, ``data_version`` as one
 ``store.write`` moves it, and each metric's last/min/max/count and first/last point seqs as
-``_add_to_summaries`` folds one batch in. The metric points themselves (``rw_metrics``) are
+``_add_to_summaries`` folds one batch in; on PostgreSQL ``rw_run_summaries`` is then made
+from those by the statement the writer runs after each batch. The metric points
+themselves (``rw_metrics``) are
 left out: no list reads them, and each metric has 1 to 60 points, fewer than a block of 64,
 so the writer would make no ``rw_metric_blocks`` rows either. The non-unique indexes of the
 two run tables are dropped during the fill and made again from runwidget/store/schema.py;
@@ -26,7 +28,7 @@ then created through the real API too, and must come first on the first page.
 Measured with 20 client processes, each with its own store object, all starting together:
 first page, page 100 (offset 9,900, and by its keyset token), a page of one experiment, of
 one status, a search (a common word; a run's id, which matches one run), the runs table
-(an experiment's page and last/min/max of 3 metrics of its 100 runs), the sidebar's query
+(an experiment's page with last/min/max of 3 metrics of its 100 runs), the sidebar's query
 (top-level runs, newest first, 100), two exact counts, and the totals two lists show
 (``total_runs``: exact up to 10,000 runs, above that PostgreSQL's estimate); median and
 p95 of every call.
@@ -410,8 +412,10 @@ class BulkWriter:
                     self.conn.execute(
                         f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'), {value})"
                     )
+            self.conn.execute(s.RUN_SUMMARIES_FROM.format(condition="true"))
             if analyse:
-                for table in ("rw_runs", "rw_run_tags", "rw_metric_summaries", "rw_experiments"):
+                for table in ("rw_runs", "rw_run_tags", "rw_metric_summaries",
+                              "rw_run_summaries", "rw_experiments"):  # fmt: skip
                     self.conn.execute(f"VACUUM ANALYZE {table}")
         self.conn.close()
 
@@ -443,6 +447,8 @@ def table_dump(uri: str) -> dict[str, list[tuple]]:
         "rw_counters": "SELECT name, value FROM rw_counters ORDER BY name",
         "rw_target_runs": "SELECT target, runs FROM rw_target_runs ORDER BY target",
     }
+    if not uri.startswith("sqlite"):
+        queries["rw_run_summaries"] = "SELECT * FROM rw_run_summaries ORDER BY run_key"
     with engine.connect() as conn:
         dump = {name: [tuple(row) for row in conn.execute(text(q))] for name, q in queries.items()}
     engine.dispose()
@@ -561,9 +567,9 @@ def _store(uri: str) -> SqlStore:
 
 
 def _table(store: SqlStore, experiment: str) -> Any:
-    page = store.find_runs(RunFilter(experiment=experiment), limit=100)
     shown = ("loss", "accuracy", "val_loss")
-    found = store.metric_summaries([r.id for r in page.records], shown)
+    page = store.find_runs(RunFilter(experiment=experiment), limit=100, summaries=shown)
+    found = page.summaries
     return [
         [(m.get("last"), m.get("min"), m.get("max")) for m in (found[r.id].get(n, {}) for n in
          shown)]

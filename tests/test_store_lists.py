@@ -232,6 +232,22 @@ def test_summaries_equal_a_full_read(store):
     assert list(some[run.id]) == ["loss", "last_nan"] and some[other] == {}
     assert some[run.id]["loss"] == kept["loss"]
     assert store.metric_summaries([run.id], names=[]) == {run.id: {}}
+    # A page asked for summaries carries the same, read with it (PostgreSQL: one statement).
+    wanted = ["last_nan", "loss", "no such", "nan_only"]
+    page = store.find_runs(RunFilter(experiment="sum"), summaries=wanted)
+    assert page.summaries == store.metric_summaries([other, run.id], wanted)
+    assert list(page.summaries[run.id]) == ["loss", "nan_only", "last_nan"]
+    assert math.isnan(page.summaries[run.id]["nan_only"]["min"])
+    assert math.isnan(page.summaries[run.id]["last_nan"]["last"])
+    assert store.find_runs(RunFilter(experiment="sum")).summaries == {}
+    # More metrics than one statement picks are read the other way, with the same answer.
+    many = [f"m{i}" for i in range(sql_lists.JOINED_SUMMARIES)] + ["loss"]
+    assert store.find_runs(RunFilter(experiment="sum"), summaries=many).summaries == {
+        other: {},
+        run.id: {"loss": kept["loss"]},
+    }
+    with pytest.raises(InvalidValueError, match="metric names"):
+        store.find_runs(summaries="loss")
 
 
 def test_summaries_of_listed_runs_are_read_by_their_keys_and_equal_those_read_by_id(
@@ -305,6 +321,35 @@ def test_summaries_of_two_processes_logging_one_metric(store, store_uri, tmp_pat
     assert kept["count"] == 100
     assert kept["min"] == 0.0 and kept["max"] == 1049.0
     assert kept["last"] == points[-1].value
+
+
+def test_page_summaries_of_two_processes_logging_one_run(store, store_uri, tmp_path):
+    # Both log "m" and a metric of their own into one run, batch after batch: each batch
+    # makes the run's row of summaries again (PostgreSQL), and none may lose another's.
+    run = store.create_run("both")
+    script = tmp_path / "log.py"
+    script.write_text(
+        "import sys\n"
+        "from runwidget.store import Batch, SqlStore\n"
+        "s = SqlStore(sys.argv[1])\n"
+        "for i in range(40):\n"
+        "    points = [('m', 'scalar', None, float(i), 0.0),\n"
+        "              ('own' + sys.argv[3], 'scalar', None, float(i), 0.0)]\n"
+        "    s.write({sys.argv[2]: Batch(metrics=points)})\n"
+        "s.close()\n"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, str(script), store_uri, run.id, who])
+        for who in ("a", "b")
+    ]
+    assert [p.wait(120) for p in procs] == [0, 0]
+    names = ["m", "owna", "ownb"]
+    page = store.find_runs(RunFilter(experiment="both"), summaries=names)
+    assert page.summaries == store.metric_summaries([run.id], names)
+    found = page.summaries[run.id]
+    assert sorted(found) == names
+    assert [found[n]["count"] for n in names] == [80, 40, 40]
+    assert found["owna"] == {"last": 39.0, "min": 0.0, "max": 39.0, "count": 40}
 
 
 def test_change_probe(store, store_uri, tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
+from sqlalchemy import create_engine
 
 from runwidget import status as st
 from runwidget.errors import SchemaVersionError, StoreError, StoreUnavailableError
@@ -163,6 +164,28 @@ def test_version_4_store_gets_experiment_and_target_counts(tmp_path):
         store.create_run("old")
         assert store.experiment_summaries()["old"]["runs"] == 3
         assert store.target_summaries()["local"]["runs"] == 4
+    finally:
+        store.close()
+
+
+def test_version_5_postgresql_store_gets_run_summaries(postgres_uri):
+    store = SqlStore(postgres_uri)
+    run = store.create_run("old")
+    store.write({run.id: Batch(metrics=[("loss", "scalar", None, v, 0.0) for v in (3.0, 1.0)])})
+    store.close()
+    engine = create_engine(postgres_uri)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE rw_run_summaries")
+        conn.exec_driver_sql("UPDATE rw_meta SET value = '5' WHERE key = 'schema_version'")
+    engine.dispose()
+    store = SqlStore(postgres_uri)
+    try:
+        page = store.find_runs(summaries=["loss"])
+        assert page.summaries == {
+            run.id: {"loss": {"last": 1.0, "min": 1.0, "max": 3.0, "count": 2}}
+        }
+        store.write({run.id: Batch(metrics=[("loss", "scalar", None, 5.0, 0.0)])})
+        assert store.find_runs(summaries=["loss"]).summaries[run.id]["loss"]["max"] == 5.0
     finally:
         store.close()
 

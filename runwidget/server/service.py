@@ -88,6 +88,14 @@ def parse_statuses(text: str | None) -> frozenset[str] | None:
     return frozenset(found) if found else None
 
 
+def _stat_names(which: str | None) -> list[str] | None:
+    """The metrics a ``stats`` request names; None for every metric (``*``, ``primary``)
+    or none asked."""
+    if not which or which in ("*", "primary"):
+        return None
+    return [n for n in which.split(",") if n]
+
+
 def _limit(value: int | None, default: int, top: int, name: str = "limit") -> int:
     if value is None:
         return default
@@ -224,13 +232,19 @@ class RunService:
         # Read first: a run changed while the page is read shows in the next poll.
         cursor = store_cursor = self.store.change_cursor()
         after_token = None
+        named = _stat_names(stats)
+        summaries = None
         if since is not None:
             records = self.store.changed_runs(where, since=since, limit=limit)
             if len(records) == limit:
                 cursor = records[-1].seq
         else:
-            page = self.store.find_runs(where, after=after, offset=offset, limit=limit)
+            # Named metrics' columns are read with the page (one statement on PostgreSQL).
+            page = self.store.find_runs(
+                where, after=after, offset=offset, limit=limit, summaries=named or ()
+            )
             records, after_token = page.records, page.after
+            summaries = page.summaries if named else None
         now = time.time()
         children = self._children([r.id for r in records])
         rows = [run_json(r, now, children.get(r.id, 0)) for r in records]
@@ -239,7 +253,7 @@ class RunService:
             if row["id"] in marks:
                 row["alerts"] = marks[row["id"]]
         if stats:
-            self._add_stats(records, rows, stats)
+            self._add_stats(records, rows, stats, summaries)
         # Above RunStore.total_runs's bound, the database's estimate: shown as "about N".
         total = self.counts.total(where, store_cursor)
         return {
@@ -252,9 +266,17 @@ class RunService:
             "time": now,
         }
 
-    def _add_stats(self, records: list[RunRecord], rows: list[dict[str, Any]], which: str) -> None:
-        names = None if which in ("*", "primary") else [n for n in which.split(",") if n]
-        summaries = self.store.metric_summaries([r.id for r in records], names)
+    def _add_stats(
+        self,
+        records: list[RunRecord],
+        rows: list[dict[str, Any]],
+        which: str,
+        summaries: dict[str, dict[str, dict[str, Any]]] | None = None,
+    ) -> None:
+        """The rows' metric columns: of the ``summaries`` read with the page, else read."""
+        names = _stat_names(which)
+        if summaries is None:
+            summaries = self.store.metric_summaries([r.id for r in records], names)
         for record, row in zip(records, rows, strict=True):
             stats = summaries.get(record.id, {})
             if which == "primary":

@@ -133,12 +133,15 @@ class RunStore(abc.ABC):
         after: str | None = None,
         offset: int = 0,
         limit: int = 100,
+        summaries: Collection[str] = (),
     ) -> RunPage:
         """A page of the runs ``where`` selects, newest first by default.
 
         ``order`` is ``created``, ``name``, ``status`` or ``target``. Give a page's
         ``after`` to get the next one (keyset paging: no run is skipped or repeated while
         runs are created during the walk); ``offset`` jumps, at the cost of the rows skipped.
+        ``summaries`` names metrics whose summaries the page carries (``RunPage.summaries``,
+        as ``metric_summaries`` gives them): a runs table's columns, read with the page.
 
         Raises:
             InvalidValueError: an unknown order, a bad limit or offset, a foreign token.

@@ -288,10 +288,13 @@ class RunFilter:
 
 @dataclass(frozen=True, slots=True)
 class RunPage:
-    """A page of a run list; ``after`` continues it (None on the last page)."""
+    """A page of a run list; ``after`` continues it (None on the last page).
+    ``summaries``: per run of the page, the metric summaries ``find_runs`` was asked for,
+    as ``RunStore.metric_summaries`` gives them."""
 
     records: list[RunRecord]
     after: str | None
+    summaries: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable
 
 from sqlalchemy import (
+    ARRAY,
     BigInteger,
     Column,
     Connection,
@@ -33,7 +34,7 @@ from sqlalchemy import (
 from runwidget.store.derived import NUMERIC_POINT, search_text, tag_rows
 
 # Bump when the schema changes, and add the step from the previous version to MIGRATIONS.
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 # SQLite only makes a rowid alias (cheap appends, no extra index) of "INTEGER PRIMARY KEY".
 SeqKey = BigInteger().with_variant(Integer, "sqlite")
@@ -181,6 +182,33 @@ metric_summaries = Table(
     Column("high", Double),
     Column("first_seq", BigInteger, nullable=False),  # metrics are listed in logging order
     Column("last_seq", BigInteger, nullable=False),
+)
+
+# PostgreSQL only: per run, its numeric metrics' summaries (as rw_metric_summaries holds
+# them) in logging order, as arrays, which the writer makes again from rw_metric_summaries
+# in the points' transaction. A runs table reads them with its page, one row per run, in
+# one statement: a page of 100 runs and 3 metrics' last/min/max at 1M runs, 2.5 -> 1.7 ms
+# of CPU. SQLite, read in its caller's process, reads rw_metric_summaries instead.
+pg_metadata = MetaData()
+run_summaries = Table(
+    "rw_run_summaries",
+    pg_metadata,
+    Column("run_key", BigInteger, primary_key=True),
+    Column("names", ARRAY(String(255)), nullable=False),
+    Column("counts", ARRAY(BigInteger), nullable=False),
+    Column("lasts", ARRAY(Double), nullable=False),
+    Column("lows", ARRAY(Double), nullable=False),
+    Column("highs", ARRAY(Double), nullable=False),
+)
+# rw_run_summaries made again from rw_metric_summaries, for the runs the condition names.
+_ORDERED = "ORDER BY first_seq"
+RUN_SUMMARIES_FROM = (
+    "INSERT INTO rw_run_summaries (run_key, names, counts, lasts, lows, highs) "
+    f"SELECT run_key, array_agg(name {_ORDERED}), array_agg(count {_ORDERED}), "
+    f"array_agg(last {_ORDERED}), array_agg(low {_ORDERED}), array_agg(high {_ORDERED}) "
+    "FROM rw_metric_summaries WHERE {condition} GROUP BY run_key "
+    "ON CONFLICT (run_key) DO UPDATE SET names = excluded.names, counts = excluded.counts, "
+    "lasts = excluded.lasts, lows = excluded.lows, highs = excluded.highs"
 )
 
 logs = Table(
@@ -342,9 +370,16 @@ def _add_list_counts(conn: Connection) -> None:
             index.create(conn, checkfirst=True)
 
 
+def _add_run_summaries(conn: Connection) -> None:
+    if conn.dialect.name == "postgresql":
+        run_summaries.create(conn, checkfirst=True)
+        conn.exec_driver_sql(RUN_SUMMARIES_FROM.format(condition="true"))
+
+
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     1: _add_metric_blocks,
     2: _add_compute_targets,
     3: _add_lists_and_summaries,
     4: _add_list_counts,
+    5: _add_run_summaries,
 }

@@ -332,6 +332,8 @@ class SqlStore(SqlRuns, SqlData, SqlAlerts, SqlModels, SqlRunLists, RunStore):
                 "it is not a complete runwidget store"
             )
         s.metadata.create_all(conn)
+        if not self._sqlite:
+            s.pg_metadata.create_all(conn)
         conn.execute(s.meta.insert().values(key="schema_version", value=str(s.SCHEMA_VERSION)))
         conn.execute(s.counters.insert().values(name=RUN_COUNTER, value=0))
         logger.info("created run store %s (schema %d)", self._display, s.SCHEMA_VERSION)

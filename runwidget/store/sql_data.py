@@ -267,6 +267,13 @@ class SqlData:
                 )
         if found:
             conn.exec_driver_sql(self._q("summaries", _UPSERT_SUMMARY), found)
+            if not self._sqlite:
+                # No other writer of this run is between its summaries and this: each
+                # holds the run's row (its data_version) until it commits.
+                conn.exec_driver_sql(
+                    self._q("run summaries", s.RUN_SUMMARIES_FROM.format(condition="run_key = ?")),
+                    (key,),
+                )
 
     def _only_writer(
         self, conn: Connection, key: int, name: str, since: int, last_seq: int, counted: int

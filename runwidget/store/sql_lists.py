@@ -52,6 +52,9 @@ SORTABLE = {
     "target": (s.runs.c.target, s.runs.c.created),
 }
 MAX_LIST = 10_000
+# A page carries the summaries of at most this many metrics in its own statement
+# (PostgreSQL, ``find_runs(summaries=...)``); more are read by ``metric_summaries``.
+JOINED_SUMMARIES = 20
 # Runs whose keys a store remembers (about 150 bytes each), from its writes and its pages.
 KNOWN_KEYS = 50_000
 # A search matching this many runs or more (fewer in a small store) is common: a page of it
@@ -225,10 +228,12 @@ def page_query(
     keyset: bool,
     skips: bool,
     rows: int | None,
+    summaries: int = 0,
 ) -> Select[Any]:
     """A page of runs of a filter's shape in ``order``, after the run of a page token
     (``keyset``: parameters ``after_0``... and ``after_key``) or ``skips`` rows
-    (``offset``): ``rows`` rows, or parameter ``limit``'s when None."""
+    (``offset``): ``rows`` rows, or parameter ``limit``'s when None; each with the
+    ``summary_columns`` of ``summaries`` metrics after its ``select_runs()`` columns."""
     columns, key = SORTABLE[order], s.runs.c.key
     conditions = filter_conditions(shape)
     if keyset:
@@ -257,8 +262,52 @@ def page_query(
         query = select_runs().where(key.in_(keys.scalar_subquery()))
     else:
         query = select_runs().where(*conditions).limit(limit)
+    if summaries:
+        query = query.outerjoin(s.run_summaries, s.run_summaries.c.run_key == key).add_columns(
+            *summary_columns(summaries)
+        )
     page: Select[Any] = query.order_by(*ordering)
     return page
+
+
+def summary_columns(count: int) -> list[ColumnElement[Any]]:
+    """Per metric named by parameter ``metric_0``... ``metric_{count-1}``: its place in
+    its run's ``rw_run_summaries`` row (its logging order; NULL when the run has none of
+    it), count, last, low and high, picked from the row's arrays by the database: a page
+    reads five numbers per metric shown, not every metric of its runs (PostgreSQL)."""
+    c = s.run_summaries.c
+    columns: list[ColumnElement[Any]] = []
+    for i in range(count):
+        place = func.array_position(c.names, bindparam(f"metric_{i}", None, type_=String))
+        columns += [place, c.counts[place], c.lasts[place], c.lows[place], c.highs[place]]
+    return columns
+
+
+def picked_summaries(rows: Sequence[Any], names: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Per run of a page read with ``summary_columns(len(names))``, its summaries of
+    ``names`` in logging order, as ``metric_summaries`` gives them."""
+    first = len(_AT)
+    found: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        have = []
+        for i, name in enumerate(names):
+            at = first + 5 * i
+            if row[at] is not None:
+                have.append((row[at], name, at))
+        have.sort()
+        found[row[0]] = {name: summary(*row[at + 1 : at + 5]) for _, name, at in have}
+    return found
+
+
+def summary(count: int, last: float | None, low: float | None, high: float | None) -> Any:
+    """A metric's summary as the store gives it; NULL (NaN, or only NaN) as NaN."""
+    nan = math.nan
+    return {
+        "last": nan if last is None else last,
+        "min": nan if low is None else low,
+        "max": nan if high is None else high,
+        "count": int(count),
+    }
 
 
 def _like_pattern(text: str) -> str:
@@ -399,6 +448,7 @@ class SqlRunLists:
         after: str | None = None,
         offset: int = 0,
         limit: int = 100,
+        summaries: Collection[str] = (),
     ) -> RunPage:
         if order not in SORTABLE:
             raise InvalidValueError(f"runs are ordered by one of {sorted(SORTABLE)}, not {order!r}")
@@ -413,11 +463,18 @@ class SqlRunLists:
         if after is not None:
             after_values, values["after_key"] = decode_after(after, len(columns))
             values.update((f"after_{i}", v) for i, v in enumerate(after_values))
+        if isinstance(summaries, str) or not all(isinstance(n, str) for n in summaries):
+            raise InvalidValueError(f"summaries must be a list of metric names, not {summaries!r}")
         keyset, skips = after is not None, bool(offset)
-        shape = ("runs", order, descending, keyset, skips, found.shape, rows_in_text)
+        names = list(dict.fromkeys(summaries))
+        # PostgreSQL reads the summaries with the page, one statement for both; SQLite,
+        # read in this process, in a second statement.
+        joined = len(names) if not self._sqlite and len(names) <= JOINED_SUMMARIES else 0
+        values.update((f"metric_{i}", name) for i, name in enumerate(names[:joined]))
+        shape = ("runs", order, descending, keyset, skips, found.shape, rows_in_text, joined)
         rows = self._rows(
             shape,
-            lambda: page_query(found.shape, order, descending, keyset, skips, rows_in_text),
+            lambda: page_query(found.shape, order, descending, keyset, skips, rows_in_text, joined),
             values,
         )
         more = len(rows) > limit
@@ -427,7 +484,14 @@ class SqlRunLists:
         if more:
             last = rows[-1]
             token = encode_after([last[_AT[c.key]] for c in columns], last[_AT["key"]])
-        return RunPage(run_records(rows), token)
+        records = run_records(rows)
+        if joined:
+            found_summaries = picked_summaries(rows, names)
+        elif names:
+            found_summaries = self.metric_summaries([r.id for r in records], names)
+        else:
+            found_summaries = {}
+        return RunPage(records, token, found_summaries)
 
     def count_runs(self, where: RunFilter = RunFilter()) -> int:  # noqa: B008
         found = self._filter(where)
@@ -598,14 +662,8 @@ class SqlRunLists:
         if by_key:
             id_of = dict(zip(keys, ids, strict=True))
             rows = [(id_of[row[0]], *row[1:]) for row in rows]
-        nan = math.nan
         for run_id, name, count, last, low, high in rows:
-            found[run_id][name] = {
-                "last": nan if last is None else last,
-                "min": nan if low is None else low,
-                "max": nan if high is None else high,
-                "count": int(count),
-            }
+            found[run_id][name] = summary(count, last, low, high)
         return found
 
     # -- change probes ---------------------------------------------------------------------
