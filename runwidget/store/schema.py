@@ -187,8 +187,8 @@ metric_summaries = Table(
 # PostgreSQL only: per run, its numeric metrics' summaries (as rw_metric_summaries holds
 # them) in logging order, as arrays, which the writer makes again from rw_metric_summaries
 # in the points' transaction. A runs table reads them with its page, one row per run, in
-# one statement: a page of 100 runs and 3 metrics' last/min/max at 1M runs, 2.5 -> 1.7 ms
-# of CPU. SQLite, read in its caller's process, reads rw_metric_summaries instead.
+# one statement: a page of 100 runs and 3 metrics' last/min/max at 1M runs, 2.6 -> 1.9 ms
+# of CPU, client and server. SQLite, read in its caller's process, reads rw_metric_summaries.
 pg_metadata = MetaData()
 run_summaries = Table(
     "rw_run_summaries",
