@@ -299,7 +299,9 @@ def picked_summaries(rows: Sequence[Any], names: Sequence[str]) -> dict[str, dic
     return found
 
 
-def summary(count: int, last: float | None, low: float | None, high: float | None) -> Any:
+def summary(
+    count: int, last: float | None, low: float | None, high: float | None
+) -> dict[str, Any]:
     """A metric's summary as the store gives it; NULL (NaN, or only NaN) as NaN."""
     nan = math.nan
     return {
